@@ -1,0 +1,45 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run    serve on $${HOST:-127.0.0.1}:$${PORT:-8000} with the embedded defaults
+#   make test   lint and run the whole test suite
+SHELL := /bin/sh
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck bench check-rules lock clean
+
+$(STAMP): pyproject.toml requirements/dev.txt
+	@PY=$$(scripts/find-python) || exit 1; \
+	if [ ! -x $(BIN)/python ] || ! $(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] not in ((3, 11), (3, 12)))'; then \
+		rm -rf $(VENV) && echo "creating $(VENV) with $$PY" && $$PY -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind "$(HOST):$(PORT)" "cds.app:create_app()"
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check cds tests benchmarks
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/engine.py
+
+check-rules: $(STAMP)
+	$(BIN)/cds rules check
+
+# Regenerate the hash-pinned requirements after changing pyproject.toml (needs uv).
+lock:
+	uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 -o requirements/runtime.txt
+	uv pip compile pyproject.toml requirements/build.in --group pyproject.toml:dev --universal --generate-hashes --python-version 3.11 -o requirements/dev.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

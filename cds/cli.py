@@ -1,0 +1,110 @@
+"""The `cds` command: evaluate or explain an encounter, and check the rule base.
+
+cds evaluate [FILE|-]    the result JSON (exit 2, problem on stderr, for invalid input)
+cds explain [FILE|-]     the decision and its trace as text
+cds rules check          validate the rule base and list the rules per condition
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from cds.app import decider_for
+from cds.engine import EngineError
+from cds.explain import render
+from cds.jsonbody import decode
+from cds.problems import Problem
+from cds.rulebase import RuleBaseError, load_rulebase
+from cds.schema import load_encounter
+from cds.settings import Settings
+
+EXIT_INVALID_INPUT = 2
+EXIT_INVALID_RULES = 3
+EXIT_ENGINE = 4
+
+
+def _read(source: str, settings: Settings) -> Any:
+    if source == "-":
+        raw = sys.stdin.buffer.read(settings.max_body_bytes + 1)
+    else:
+        try:
+            raw = Path(source).read_bytes()
+        except OSError as err:
+            raise Problem(400, f"Cannot read {source}: {err.strerror}.", slug="unreadable-input") from None
+    if len(raw) > settings.max_body_bytes:
+        raise Problem(413, f"The input is larger than {settings.max_body_bytes} bytes.", slug="payload-too-large")
+    return decode(raw, settings.max_json_depth, settings.max_array_items)
+
+
+def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
+    settings = Settings.from_env()
+    try:
+        rb = load_rulebase(args.rules or settings.rules_dir)
+        document = _read(args.file, settings)
+        if args.vignette:
+            if not isinstance(document, dict) or not isinstance(document.get("encounter"), dict):
+                raise Problem(422, "A vignette file holds the encounter under 'encounter'.", slug="validation")
+            document = document["encounter"]
+        result = decider_for(rb).evaluate(load_encounter(document))
+    except Problem as problem:
+        print(json.dumps(problem.to_dict(), indent=2, ensure_ascii=False), file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except RuleBaseError as err:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID_RULES
+    except EngineError as err:
+        print(f"evaluation failed: {err}", file=sys.stderr)
+        return EXIT_ENGINE
+    if args.command == "explain":
+        out.write(render(result))
+    else:
+        out.write(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    return 0
+
+
+def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        rb = load_rulebase(args.rules or Settings.from_env().rules_dir)
+        engine = decider_for(rb).engine
+    except RuleBaseError as err:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID_RULES
+    out.write(f"rule base {rb.version} is valid (sha256 {rb.digest})\n")
+    out.write(f"{len(rb.rules)} rules compiled into {engine.durable_rule_count} durable-rules branches\n\n")
+    for file, condition in rb.files.items():
+        rules = [r for r in rb.rules if r.file == file]
+        out.write(f"{condition} ({file}): {len(rules)} rule{'s' if len(rules) != 1 else ''}\n")
+        for rule in sorted(rules, key=lambda r: r.id):
+            then = ", ".join(f"{k}={v}" for k, v in rule.concluded().items())
+            out.write(f"  {rule.id:<24} {rule.title}  -> {then}\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cds", description="Back pain during an acute illness: rule-based triage.")
+    parser.add_argument("--rules", help="rule base directory (default: CDS_RULES_DIR or the bundled rules)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("evaluate", "print the result JSON"), ("explain", "print the decision and its trace as text")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("file", nargs="?", default="-", help="encounter JSON file, or - for stdin (default)")
+        p.add_argument("--vignette", action="store_true", help="the file is a test vignette: use its 'encounter'")
+    rules = sub.add_parser("rules", help="rule base commands")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True)
+    rules_sub.add_parser("check", help="validate the rule base and list rules per condition")
+    return parser
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    out = out or sys.stdout
+    if args.command == "rules":
+        return _rules_check(args, out)
+    return _evaluate(args, out)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

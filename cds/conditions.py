@@ -1,0 +1,389 @@
+"""Rule conditions: parsed from the YAML rule files into a small tree, evaluated in Kleene's
+three-valued logic (True, False, None for unknown).
+
+The same tree serves three questions: is the condition established (`value`), which unknown
+inputs could still establish it (`pending`, the source of `missing`), and which known inputs
+established it (`support`, the `matched` of the trace). The durable-rules compilation of the
+same tree lives in cds/durable_forms.py; the engine cross-checks the two on every evaluation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cds.fields import BY_PATH
+
+Tri = bool | None
+COMPARATORS = ("gte", "gt", "lte", "lt")
+SCORE_NAMES = ("news2.total", "news2.max_parameter", "qsofa.score")
+
+
+def compare(op: str, value: float, bound: float) -> bool:
+    if op == "gte":
+        return value >= bound
+    if op == "gt":
+        return value > bound
+    if op == "lte":
+        return value <= bound
+    return value < bound
+
+
+def and3(values: Iterable[Tri]) -> Tri:
+    result: Tri = True
+    for v in values:
+        if v is False:
+            return False
+        if v is None:
+            result = None
+    return result
+
+
+def or3(values: Iterable[Tri]) -> Tri:
+    result: Tri = False
+    for v in values:
+        if v is True:
+            return True
+        if v is None:
+            result = None
+    return result
+
+
+@dataclass
+class Context:
+    """What one evaluation knows: the known field values and everything derived so far."""
+
+    values: dict[str, Any]
+    quantities: dict[str, float | None] = field(default_factory=dict)
+    quantity_inputs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    scores: dict[str, ScoreBound] = field(default_factory=dict)
+    findings: dict[str, Tri] = field(default_factory=dict)
+    finding_rules: dict[str, Condition] = field(default_factory=dict)
+    flags: dict[str, Tri] = field(default_factory=dict)
+    flag_rules: dict[str, list[Condition]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScoreBound:
+    """A score computed from its known parameters: `low` is what is certain, `high` the most it
+    could reach once every unknown parameter is known; `unknown` names those parameters."""
+
+    low: float
+    high: float
+    unknown: tuple[str, ...]
+
+
+class Condition:
+    def value(self, ctx: Context) -> Tri:
+        raise NotImplementedError
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        """Add the unknown inputs that could still make this (undecided) condition true."""
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        """Add the known inputs that make this (true) condition true."""
+
+    def children(self) -> tuple[Condition, ...]:
+        return ()
+
+    def walk(self) -> Iterable[Condition]:
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+
+@dataclass(frozen=True, eq=False)
+class All(Condition):
+    items: tuple[Condition, ...]
+
+    def value(self, ctx: Context) -> Tri:
+        return and3(c.value(ctx) for c in self.items)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        values = [c.value(ctx) for c in self.items]
+        if False in values:
+            return
+        for c, v in zip(self.items, values, strict=False):
+            if v is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, eq=False)
+class Any_(Condition):
+    items: tuple[Condition, ...]
+
+    def value(self, ctx: Context) -> Tri:
+        return or3(c.value(ctx) for c in self.items)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for c in self.items:
+            if c.value(ctx) is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            if c.value(ctx) is True:
+                c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, eq=False)
+class AtLeast(Condition):
+    count: int
+    items: tuple[Condition, ...]
+
+    def value(self, ctx: Context) -> Tri:
+        values = [c.value(ctx) for c in self.items]
+        true = values.count(True)
+        if true >= self.count:
+            return True
+        if true + values.count(None) < self.count:
+            return False
+        return None
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for c in self.items:
+            if c.value(ctx) is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            if c.value(ctx) is True:
+                c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+    def combinations(self, size: int) -> Iterable[tuple[Condition, ...]]:
+        return itertools.combinations(self.items, size)
+
+
+@dataclass(frozen=True, eq=False)
+class NotEstablished(Condition):
+    """True when the inner condition is not established: false, or still unknown."""
+
+    item: Condition
+
+    def value(self, ctx: Context) -> Tri:
+        return self.item.value(ctx) is not True
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        inner = self.item
+        if isinstance(inner, (FindingRef, FlagRef)):
+            out[inner.key] = inner.value(ctx)
+        else:
+            for node in inner.walk():
+                if isinstance(node, FieldAtom):
+                    out[node.path] = ctx.values.get(node.path)
+
+    def children(self) -> tuple[Condition, ...]:
+        return (self.item,)
+
+
+@dataclass(frozen=True, eq=False)
+class FieldAtom(Condition):
+    """A test of one encounter field: `is`, `in`, `contains`, comparisons, or `absent`."""
+
+    path: str
+    is_: Any = None
+    in_: tuple[Any, ...] = ()
+    contains: str | None = None
+    bounds: tuple[tuple[str, float], ...] = ()
+    absent: bool = False
+
+    def test(self, value: Any) -> bool:
+        if self.absent:
+            return False
+        if self.is_ is not None:
+            return bool(value == self.is_ and type(value) is type(self.is_))
+        if self.in_:
+            return value in self.in_
+        if self.contains is not None:
+            return self.contains in value
+        return all(compare(op, value, bound) for op, bound in self.bounds)
+
+    def value(self, ctx: Context) -> Tri:
+        value = ctx.values.get(self.path)
+        if self.absent:
+            return value is None
+        if value is None:
+            return None
+        return self.test(value)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        if ctx.values.get(self.path) is None and not self.absent:
+            out.add(self.path)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.path] = ctx.values.get(self.path)
+
+
+@dataclass(frozen=True, eq=False)
+class FindingRef(Condition):
+    finding: str
+
+    @property
+    def key(self) -> str:
+        return f"finding.{self.finding}"
+
+    def value(self, ctx: Context) -> Tri:
+        return ctx.findings.get(self.finding)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        ctx.finding_rules[self.finding].pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = True
+
+
+@dataclass(frozen=True, eq=False)
+class FlagRef(Condition):
+    flag: str
+
+    @property
+    def key(self) -> str:
+        return f"flag.{self.flag}"
+
+    def value(self, ctx: Context) -> Tri:
+        return ctx.flags.get(self.flag, False)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for cond in ctx.flag_rules.get(self.flag, ()):
+            if cond.value(ctx) is None:
+                cond.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = True
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreAtom(Condition):
+    """A threshold on a score. Scores are lower bounds: the threshold is met when the known
+    parameters already reach it, ruled out when even the unknown ones could not."""
+
+    score: str
+    op: str
+    bound: float
+
+    @property
+    def key(self) -> str:
+        return f"scores.{self.score}"
+
+    def value(self, ctx: Context) -> Tri:
+        s = ctx.scores[self.score]
+        if compare(self.op, s.low, self.bound):
+            return True
+        if not compare(self.op, s.high, self.bound):
+            return False
+        return None
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        out.update(ctx.scores[self.score].unknown)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = ctx.scores[self.score].low
+
+
+@dataclass(frozen=True, eq=False)
+class QuantityAtom(Condition):
+    quantity: str
+    bounds: tuple[tuple[str, float], ...]
+
+    @property
+    def key(self) -> str:
+        return f"quantity.{self.quantity}"
+
+    def value(self, ctx: Context) -> Tri:
+        value = ctx.quantities.get(self.quantity)
+        if value is None:
+            return None
+        return all(compare(op, value, bound) for op, bound in self.bounds)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        out.update(p for p in ctx.quantity_inputs[self.quantity] if ctx.values.get(p) is None)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = ctx.quantities.get(self.quantity)
+        for path in ctx.quantity_inputs[self.quantity]:
+            out[path] = ctx.values.get(path)
+
+
+def _bounds(node: dict[str, Any]) -> tuple[tuple[str, float], ...]:
+    bounds = [(op, node[op]) for op in COMPARATORS if op in node]
+    if "between" in node:
+        low, high = node["between"]
+        bounds += [("gte", low), ("lte", high)]
+    return tuple(bounds)
+
+
+def parse(node: dict[str, Any]) -> Condition:
+    """Build the tree from a condition already checked against the rule-file JSON Schema."""
+    if "all" in node:
+        return All(tuple(parse(n) for n in node["all"]))
+    if "any" in node:
+        return Any_(tuple(parse(n) for n in node["any"]))
+    if "at_least" in node:
+        return AtLeast(node["at_least"], tuple(parse(n) for n in node["of"]))
+    if "not_established" in node:
+        return NotEstablished(parse(node["not_established"]))
+    if "finding" in node:
+        return FindingRef(node["finding"])
+    if "flag" in node:
+        return FlagRef(node["flag"])
+    if "score" in node:
+        ((op, bound),) = _bounds(node)
+        return ScoreAtom(node["score"], op, bound)
+    if "quantity" in node:
+        return QuantityAtom(node["quantity"], _bounds(node))
+    path = node["field"]
+    if node.get("absent"):
+        return FieldAtom(path, absent=True)
+    if "is" in node:
+        return FieldAtom(path, is_=node["is"])
+    if "in" in node:
+        return FieldAtom(path, in_=tuple(node["in"]))
+    if "contains" in node:
+        return FieldAtom(path, contains=node["contains"])
+    return FieldAtom(path, bounds=_bounds(node))
+
+
+def check_atom(atom: FieldAtom) -> str | None:
+    """The semantic check JSON Schema cannot make: does the test fit the field's kind?"""
+    spec = BY_PATH.get(atom.path)
+    if spec is None:
+        return f"unknown field '{atom.path}'"
+    if atom.absent:
+        return None
+    if atom.is_ is not None:
+        if spec.kind == "bool" and isinstance(atom.is_, bool):
+            return None
+        if spec.kind == "enum" and atom.is_ in spec.choices:
+            return None
+        return f"'is' does not fit {spec.kind} field '{atom.path}'" + (
+            f" (choices: {', '.join(spec.choices)})" if spec.choices else ""
+        )
+    if atom.in_:
+        if spec.kind != "enum":
+            return f"'in' needs an enum field; '{atom.path}' is {spec.kind}"
+        bad = [v for v in atom.in_ if v not in spec.choices]
+        return f"'{atom.path}' has no value(s) {bad}" if bad else None
+    if atom.contains is not None:
+        if spec.kind != "enum_list":
+            return f"'contains' needs a list field; '{atom.path}' is {spec.kind}"
+        return None if atom.contains in spec.choices else f"'{atom.path}' has no item '{atom.contains}'"
+    if not spec.numeric:
+        return f"comparisons need a numeric field; '{atom.path}' is {spec.kind}"
+    if not atom.bounds:
+        return f"the test of '{atom.path}' is empty"
+    return None

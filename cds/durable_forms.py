@@ -1,0 +1,300 @@
+"""How the rule base and an encounter are written for durable-rules (no durable import here).
+
+durable-rules matches facts with single-pattern conditions joined across facts. Three of its
+behaviours, measured here, shape this module:
+  * a condition containing `$or` fires once per matching branch, so each rule is expanded into
+    disjunctive normal form and every conjunction becomes its own durable rule (`ID#k`); the
+    engine keeps the first firing of a rule and ignores later branches of the same rule;
+  * `$not` patterns lose unrelated pending activations when they retract, so negation is never
+    handed to durable: "not established" is rewritten into positive tests on the fact;
+  * an absent key fails every test, `$neq` included, so an unknown boolean or enum is written
+    as "?" (a value no test expects) and "not established" becomes `$neq true`. Unknown numbers
+    stay absent and are tested with `$nex`.
+Derived findings and raised flags that other rules name are asserted as facts of their own
+({"t": "f"} and {"t": "g"}), which is the forward chaining; the encounter fact is {"t": "e"}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cds.conditions import (
+    All,
+    Any_,
+    AtLeast,
+    Condition,
+    Context,
+    FieldAtom,
+    FindingRef,
+    FlagRef,
+    NotEstablished,
+    QuantityAtom,
+    ScoreAtom,
+)
+from cds.fields import BY_PATH, FIELDS
+
+UNKNOWN = "?"
+MAX_BRANCHES = 96
+_NEGATE = {"gte": "lt", "gt": "lte", "lte": "gt", "lt": "gte"}
+_DURABLE_OP = {"gte": "$gte", "gt": "$gt", "lte": "$lte", "lt": "$lt"}
+
+
+def field_key(path: str) -> str:
+    return path.replace(".", "__")
+
+
+def item_key(path: str, item: str) -> str:
+    return f"{field_key(path)}__{item}"
+
+
+def score_key(score: str) -> str:
+    return "score__" + score.replace(".", "_")
+
+
+def quantity_key(quantity: str) -> str:
+    return f"q__{quantity}"
+
+
+# A test is a hashable tuple: (key, op, value) with op one of eq, neq, gte, gt, lte, lt, ex, nex.
+Test = tuple[str, str, Any]
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One conjunction: tests on the encounter fact plus finding and flag facts to join."""
+
+    tests: frozenset[Test] = frozenset()
+    findings: frozenset[str] = frozenset()
+    flags: frozenset[str] = frozenset()
+
+    def merge(self, other: Branch) -> Branch:
+        return Branch(self.tests | other.tests, self.findings | other.findings, self.flags | other.flags)
+
+
+DNF = list[Branch]
+Resolver = Callable[[str], Condition]
+
+
+class TooManyBranches(ValueError):
+    pass
+
+
+def _satisfiable(tests: frozenset[Test]) -> bool:
+    by_key: dict[str, list[tuple[str, Any]]] = {}
+    for key, op, value in tests:
+        by_key.setdefault(key, []).append((op, value))
+    for constraints in by_key.values():
+        ops = {op for op, _ in constraints}
+        if "nex" in ops and ops - {"nex"}:
+            return False
+        eq = {repr(v) for op, v in constraints if op == "eq"}
+        if len(eq) > 1:
+            return False
+        if eq and any(op == "neq" and repr(v) in eq for op, v in constraints):
+            return False
+        low, high = float("-inf"), float("inf")
+        low_open = high_open = False
+        for op, v in constraints:
+            if op in ("gte", "gt") and (v > low or (v == low and op == "gt")):
+                low, low_open = v, op == "gt"
+            if op in ("lte", "lt") and (v < high or (v == high and op == "lt")):
+                high, high_open = v, op == "lt"
+        if low > high or (low == high and (low_open or high_open)):
+            return False
+    return True
+
+
+def _product(dnfs: Iterable[DNF]) -> DNF:
+    result: DNF = [Branch()]
+    for dnf in dnfs:
+        merged = [a.merge(b) for a in result for b in dnf]
+        result = [b for b in merged if _satisfiable(b.tests)]
+        if len(result) > MAX_BRANCHES:
+            raise TooManyBranches(f"expands to more than {MAX_BRANCHES} durable branches")
+    return _dedupe(result)
+
+
+def _union(dnfs: Iterable[DNF]) -> DNF:
+    result = _dedupe([b for dnf in dnfs for b in dnf])
+    if len(result) > MAX_BRANCHES:
+        raise TooManyBranches(f"expands to more than {MAX_BRANCHES} durable branches")
+    return result
+
+
+def _normalise(branch: Branch) -> Branch:
+    # `$ex` adds nothing next to a comparison on the same key: a comparison needs the key.
+    compared = {key for key, op, _ in branch.tests if op not in ("ex", "nex", "eq", "neq")}
+    tests = frozenset(t for t in branch.tests if not (t[1] == "ex" and t[0] in compared))
+    return Branch(tests, branch.findings, branch.flags)
+
+
+def _covers(a: Branch, b: Branch) -> bool:
+    return a.tests <= b.tests and a.findings <= b.findings and a.flags <= b.flags
+
+
+def _dedupe(branches: DNF) -> DNF:
+    """Drop repeated branches and branches implied by another (A or (A and B) is A), which
+    also spares durable a second firing of the same rule."""
+    unique = list(dict.fromkeys(_normalise(b) for b in branches))
+    return [b for b in unique if not any(a is not b and _covers(a, b) for a in unique)]
+
+
+def _tests(*tests: Test) -> DNF:
+    return [Branch(tests=frozenset(tests))]
+
+
+def _numeric_key(node: FieldAtom | QuantityAtom) -> str:
+    return quantity_key(node.quantity) if isinstance(node, QuantityAtom) else field_key(node.path)
+
+
+def positive(node: Condition, finding_rule: Resolver, flag_rules: Callable[[str], list[Condition]]) -> DNF:
+    """The branches under which `node` is established (True in three-valued logic)."""
+
+    def pos(n: Condition) -> DNF:
+        if isinstance(n, All):
+            return _product(pos(c) for c in n.items)
+        if isinstance(n, Any_):
+            return _union(pos(c) for c in n.items)
+        if isinstance(n, AtLeast):
+            return _union(_product(pos(c) for c in combo) for combo in n.combinations(n.count))
+        if isinstance(n, NotEstablished):
+            return negative(n.item, finding_rule, flag_rules)
+        if isinstance(n, FindingRef):
+            return [Branch(findings=frozenset([n.finding]))]
+        if isinstance(n, FlagRef):
+            return [Branch(flags=frozenset([n.flag]))]
+        if isinstance(n, ScoreAtom):
+            return _tests((score_key(n.score), n.op, n.bound))
+        if isinstance(n, QuantityAtom):
+            key = quantity_key(n.quantity)
+            return _tests(*((key, op, b) for op, b in n.bounds))
+        assert isinstance(n, FieldAtom)
+        spec = BY_PATH[n.path]
+        key = field_key(n.path)
+        if n.absent:
+            if spec.numeric:
+                return _tests((key, "nex", 1))
+            if spec.kind == "enum_list":
+                return _tests((item_key(n.path, spec.choices[0]), "eq", UNKNOWN))
+            return _tests((key, "eq", UNKNOWN))
+        if n.is_ is not None:
+            return _tests((key, "eq", n.is_))
+        if n.in_:
+            return [Branch(tests=frozenset([(key, "eq", v)])) for v in n.in_]
+        if n.contains is not None:
+            return _tests((item_key(n.path, n.contains), "eq", True))
+        return _tests(*((key, op, b) for op, b in n.bounds))
+
+    return pos(node)
+
+
+def negative(node: Condition, finding_rule: Resolver, flag_rules: Callable[[str], list[Condition]]) -> DNF:
+    """The branches under which `node` is not established (False or unknown)."""
+
+    def neg(n: Condition) -> DNF:
+        if isinstance(n, All):
+            return _union(neg(c) for c in n.items)
+        if isinstance(n, Any_):
+            return _product(neg(c) for c in n.items)
+        if isinstance(n, AtLeast):
+            # fewer than `count` hold: some len(items) - count + 1 of them are not established
+            size = len(n.items) - n.count + 1
+            return _union(_product(neg(c) for c in combo) for combo in n.combinations(size))
+        if isinstance(n, NotEstablished):
+            return positive(n.item, finding_rule, flag_rules)
+        if isinstance(n, FindingRef):
+            return neg(finding_rule(n.finding))
+        if isinstance(n, FlagRef):
+            return _product(neg(c) for c in flag_rules(n.flag))
+        if isinstance(n, ScoreAtom):
+            return _tests((score_key(n.score), _NEGATE[n.op], n.bound))
+        if isinstance(n, (QuantityAtom, FieldAtom)) and (isinstance(n, QuantityAtom) or BY_PATH[n.path].numeric):
+            key = _numeric_key(n)
+            if isinstance(n, FieldAtom) and n.absent:
+                return _tests((key, "ex", 1))
+            return _union([_tests((key, "nex", 1))] + [_tests((key, _NEGATE[op], b)) for op, b in n.bounds])
+        assert isinstance(n, FieldAtom)
+        spec = BY_PATH[n.path]
+        key = field_key(n.path)
+        if n.absent:
+            if spec.kind == "enum_list":
+                return _tests((item_key(n.path, spec.choices[0]), "neq", UNKNOWN))
+            return _tests((key, "neq", UNKNOWN))
+        if n.is_ is not None:
+            return _tests((key, "neq", n.is_))
+        if n.in_:
+            return _tests(*((key, "neq", v) for v in n.in_))
+        assert n.contains is not None
+        return _tests((item_key(n.path, n.contains), "neq", True))
+
+    return neg(node)
+
+
+def _durable_test(test: Test) -> dict[str, Any]:
+    key, op, value = test
+    if op == "eq":
+        return {key: value}
+    if op == "neq":
+        return {"$neq": {key: value}}
+    if op in ("ex", "nex"):
+        return {f"${op}": {key: 1}}
+    return {_DURABLE_OP[op]: {key: value}}
+
+
+def durable_rule(branch: Branch, priority: int) -> dict[str, Any]:
+    """One conjunction as a durable-rules rule definition (the JSON ruleset format)."""
+    patterns: list[dict[str, Any]] = []
+    if branch.tests or not (branch.findings or branch.flags):
+        tests = [{"t": "e"}] + [_durable_test(t) for t in sorted(branch.tests, key=repr)]
+        patterns.append({"e": {"$and": tests} if len(tests) > 1 else tests[0]})
+    for i, finding in enumerate(sorted(branch.findings)):
+        patterns.append({f"f{i}": {"$and": [{"t": "f"}, {"id": finding}]}})
+    for i, flag in enumerate(sorted(branch.flags)):
+        patterns.append({f"g{i}": {"$and": [{"t": "g"}, {"id": flag}]}})
+    return {"all": patterns, "pri": priority}
+
+
+def sentinel_rule() -> dict[str, Any]:
+    # Fires once for every encounter: an evaluation always starts an action, because
+    # delete_state on a session where no action ever started crashes the process.
+    return {"all": [{"e": {"t": "e"}}], "pri": 0}
+
+
+def _encoders() -> tuple[tuple[str, str, str, tuple[tuple[str, str], ...]], ...]:
+    out: list[tuple[str, str, str, tuple[tuple[str, str], ...]]] = []
+    for spec in FIELDS:
+        if spec.clinical:
+            items: tuple[tuple[str, str], ...] = ()
+            if spec.kind == "enum_list":
+                items = tuple((item, item_key(spec.path, item)) for item in spec.choices)
+            kind = "list" if items else ("number" if spec.numeric else "value")
+            out.append((spec.path, kind, field_key(spec.path), items))
+    return tuple(out)
+
+
+_ENCODERS = _encoders()
+
+
+def encode_fact(ctx: Context, sid: str) -> dict[str, Any]:
+    """The encounter as one flat durable fact: known values, "?" for unknown booleans and
+    enums, unknown numbers left out; plus score lower bounds and derived quantities."""
+    fact: dict[str, Any] = {"sid": sid, "t": "e"}
+    values = ctx.values
+    for path, kind, key, items in _ENCODERS:
+        value = values.get(path)
+        if kind == "value":
+            fact[key] = UNKNOWN if value is None else value
+        elif kind == "number":
+            if value is not None:
+                fact[key] = value
+        else:
+            for item, ikey in items:
+                fact[ikey] = UNKNOWN if value is None else item in value
+    for name, bound in ctx.scores.items():
+        fact[score_key(name)] = bound.low
+    for name, value in ctx.quantities.items():
+        if value is not None:
+            fact[quantity_key(name)] = value
+    return fact

@@ -1,0 +1,50 @@
+"""Every error leaves as an RFC 9457 problem document: no HTML error page anywhere."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from cds.engine import EngineError
+from cds.problems import Problem
+from cds.web import body_too_large, problem_response
+
+log = logging.getLogger(__name__)
+
+_DETAILS = {
+    404: "There is no resource at this path.",
+    405: "This resource does not accept that method.",
+}
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        return problem_response(problem)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(err: RequestEntityTooLarge) -> Response:
+        return problem_response(body_too_large(app.config["CDS_SETTINGS"].max_body_bytes))
+
+    @app.errorhandler(HTTPException)
+    def _http(err: HTTPException) -> Response:
+        status = err.code or 500
+        headers = {k: v for k, v in err.get_headers() if k.lower() == "allow"}
+        detail = _DETAILS.get(status, err.description or "")
+        return problem_response(Problem(status, detail), headers=headers)
+
+    @app.errorhandler(EngineError)
+    def _engine(err: EngineError) -> Response:
+        log.error("evaluation failed: %s", err)
+        return problem_response(
+            Problem(500, "The evaluation could not be completed; no result was produced.", slug="evaluation-failed")
+        )
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response(
+            Problem(500, "An internal error occurred; no result was produced.", slug="internal-error")
+        )

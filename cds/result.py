@@ -1,0 +1,203 @@
+"""From a checked decision to the response of the contract: risk level, primary, disposition,
+flags, screen, missing, scores, advice, trace and the rule base that decided."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cds.conditions import FieldAtom
+from cds.fields import ORDER
+from cds.rulebase import FLAG_IDS, LEVEL_RANK, SCREENED, Rule, RuleBase
+
+if TYPE_CHECKING:
+    from cds.decide import Decision
+
+MYALGIA = "systemic_myalgia"
+NONSPECIFIC = "nonspecific_back_pain"
+
+
+def _static_reach(rb: RuleBase) -> dict[str, tuple[list[str], str]]:
+    """For each field, the flags a rule naming it can raise and the highest level it can reach:
+    what a screen question is for even when today's answers make it moot."""
+    flags: dict[str, list[str]] = {}
+    level: dict[str, str] = {}
+    for rule in rb.rules:
+        if rule.kind != "raise":
+            continue
+        for node in rule.when.walk():
+            if isinstance(node, FieldAtom):
+                flags.setdefault(node.path, [])
+                if rule.then["raise"] not in flags[node.path]:
+                    flags[node.path].append(rule.then["raise"])
+                if LEVEL_RANK[rule.then["level"]] > LEVEL_RANK.get(level.get(node.path, "self_care"), 0):
+                    level[node.path] = rule.then["level"]
+    return {path: (flags[path], level.get(path, "routine")) for path in flags}
+
+
+class ResultBuilder:
+    def __init__(self, rb: RuleBase) -> None:
+        self.rb = rb
+        self.static = _static_reach(rb)
+        self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
+        self.sources = {r.id: (rb.source_label(r.sources), rb.source_urls(r.sources)) for r in rb.rules}
+        self.news2_source = rb.source_label(_keys(rb.news2["source"]))
+        self.qsofa_source = rb.source_label(_keys(rb.qsofa["source"]))
+
+    def build(self, d: Decision) -> dict[str, Any]:
+        rb = self.rb
+        by_id = rb.by_id
+        fired_rules = [by_id[rid] for rid in d.fired]
+
+        raised: dict[str, dict[str, Any]] = {}
+        modifiers: dict[str, str] = {}
+        outcome_pattern = False
+        advice_keys: list[str] = []
+        for rule in fired_rules:
+            kind = rule.kind
+            if kind == "raise":
+                flag, level = rule.then["raise"], rule.then["level"]
+                entry = raised.setdefault(flag, {"id": flag, "risk_level": level, "rules": []})
+                if LEVEL_RANK[level] > LEVEL_RANK[entry["risk_level"]]:
+                    entry["risk_level"] = level
+                entry["rules"].append(rule.id)
+            elif kind == "disposition":
+                modifiers[rule.then["disposition"]] = rule.then["use"]
+            elif kind == "outcome":
+                outcome_pattern = True
+            elif kind == "advice":
+                advice_keys.append(rule.then["advice"])
+
+        flags = sorted(raised.values(), key=lambda f: (-LEVEL_RANK[f["risk_level"]], self.flag_order[f["id"]]))
+        for f in flags:
+            fdef = rb.flags[f["id"]]
+            f["summary"] = fdef.summary[f["risk_level"]]
+            f["disposition"] = fdef.disposition[modifiers.get(f["id"], f["risk_level"])]
+
+        screen_unknown = [p for p in rb.screen if p not in d.ctx.values]
+        if flags:
+            risk_level, primary, disposition = flags[0]["risk_level"], flags[0]["id"], flags[0]["disposition"]
+        elif outcome_pattern:
+            myalgia = rb.outcomes[MYALGIA]["screen_incomplete" if screen_unknown else "screen_complete"]
+            risk_level, primary, disposition = myalgia["risk_level"], MYALGIA, myalgia["disposition"]
+        else:
+            other = rb.outcomes[NONSPECIFIC]
+            risk_level, primary, disposition = other["risk_level"], NONSPECIFIC, other["disposition"]
+
+        result: dict[str, Any] = {}
+        if "encounter_id" in d.encounter and d.encounter["encounter_id"] is not None:
+            result["encounter_id"] = d.encounter["encounter_id"]
+        result.update(
+            risk_level=risk_level,
+            primary=primary,
+            disposition=disposition,
+            flags=[{k: f[k] for k in ("id", "risk_level", "summary", "rules", "disposition")} for f in flags],
+            screen=self._screen(d, raised),
+            missing=self._missing(d, raised, screen_unknown),
+            scores={"news2": d.news2.to_dict(), "qsofa": d.qsofa.to_dict()},
+            advice=self._advice(primary, raised, risk_level, advice_keys),
+            trace=self._trace(d, fired_rules),
+            rulebase=rb.summary(),
+        )
+        return result
+
+    def _screen(self, d: Decision, raised: dict[str, Any]) -> dict[str, str]:
+        screen = {}
+        for flag in SCREENED:
+            if flag in raised:
+                screen[flag] = "raised"
+            elif all(d.values[r.id] is False for r in self.rb.flag_rules[flag]):
+                screen[flag] = "excluded"
+            else:
+                screen[flag] = "not_excluded"
+        return screen
+
+    def _missing(self, d: Decision, raised: dict[str, Any], screen_unknown: list[str]) -> list[dict[str, Any]]:
+        needed: dict[str, list[str]] = {}
+        reach: dict[str, int] = {}
+        for rule in self.rb.rules:
+            if d.values[rule.id] is not None:
+                continue
+            flag, level = _target(rule, raised)
+            if flag is None:
+                continue
+            current = raised.get(flag)
+            if current is not None and rule.kind == "raise" and LEVEL_RANK[current["risk_level"]] >= LEVEL_RANK[level]:
+                continue
+            pending: set[str] = set()
+            rule.when.pending(d.ctx, pending)
+            for path in pending:
+                flags = needed.setdefault(path, [])
+                if flag not in flags:
+                    flags.append(flag)
+                reach[path] = max(reach.get(path, 0), LEVEL_RANK[level])
+        for path in screen_unknown:
+            if path not in needed:
+                flags, level = self.static.get(path, ([], "routine"))
+                needed[path] = list(flags)
+                reach[path] = LEVEL_RANK[level]
+        screen_set = set(screen_unknown)
+        order = sorted(needed, key=lambda p: (p not in screen_set, -reach[p], ORDER.get(p, 999)))
+        return [{"field": p, "needed_for": sorted(needed[p], key=self.flag_order.__getitem__)} for p in order]
+
+    def _advice(self, primary: str, raised: dict[str, Any], risk_level: str, contributors: list[str]) -> list[str]:
+        keys: list[str] = []
+        sets = self.rb.advice_sets
+        keys += [k for s in sets if s.get("when_outcome") == primary for k in s["advice"]]
+        keys += contributors
+        keys += [k for s in sets if s.get("when_flag") in raised for k in s["advice"]]
+        keys += [k for s in sets if risk_level in s.get("when_risk_level", ()) for k in s["advice"]]
+        return [self.rb.advice[k] for k in dict.fromkeys(keys)]
+
+    def _trace(self, d: Decision, fired_rules: list[Rule]) -> list[dict[str, Any]]:
+        rb = self.rb
+        values = d.ctx.values
+        news2_inputs = {p["field"] for p in rb.news2["parameters"].values()}
+        trace: list[dict[str, Any]] = [
+            {
+                "rule": rb.news2["id"],
+                "title": rb.news2["title"],
+                "matched": {p: values[p] for p in sorted(news2_inputs, key=ORDER.__getitem__) if p in values},
+                "concluded": {
+                    "scores.news2.total": int(d.news2.total.low),
+                    "scores.news2.band": d.news2.band,
+                    "scores.news2.complete": d.news2.complete,
+                },
+                "source": self.news2_source,
+            },
+            {
+                "rule": rb.qsofa["id"],
+                "title": rb.qsofa["title"],
+                "matched": {f"scores.qsofa.{c}": True for c in d.qsofa.criteria},
+                "concluded": {"scores.qsofa.score": int(d.qsofa.score.low), "scores.qsofa.complete": d.qsofa.complete},
+                "source": self.qsofa_source,
+            },
+        ]
+        for rule in fired_rules:
+            matched: dict[str, Any] = {}
+            rule.when.support(d.ctx, matched)
+            label, urls = self.sources[rule.id]
+            entry: dict[str, Any] = {
+                "rule": rule.id,
+                "title": rule.title,
+                "matched": matched,
+                "concluded": rule.concluded(),
+                "source": label,
+            }
+            if urls:
+                entry["source_url"] = urls[0]
+            trace.append(entry)
+        return [{"seq": seq, **entry} for seq, entry in enumerate(trace, start=1)]
+
+
+def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:
+    """The flag an undecided rule could still change, and the level it could bring it to."""
+    if rule.kind == "raise":
+        return rule.then["raise"], rule.then["level"]
+    if rule.kind == "disposition" and rule.then["disposition"] in raised:
+        flag = rule.then["disposition"]
+        return flag, raised[flag]["risk_level"]
+    return None, "routine"
+
+
+def _keys(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -1,0 +1,552 @@
+"""Loading the rule base: strict YAML, JSON Schema, then the checks a schema cannot make
+(field paths and kinds, references between rules, sources, cycles). Every problem is reported
+with its file, rule id and path; the service refuses to start on an invalid rule base.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from cds.conditions import (
+    Condition,
+    FieldAtom,
+    FindingRef,
+    FlagRef,
+    NotEstablished,
+    QuantityAtom,
+    check_atom,
+    parse,
+)
+from cds.durable_forms import TooManyBranches, positive
+from cds.fields import BY_PATH
+from cds.yamlload import StrictYAMLError, load_strict
+
+LEVELS = ("self_care", "routine", "urgent", "emergency")
+LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
+FLAG_IDS = (
+    "sepsis",
+    "meningitis",
+    "cord_compression",
+    "spinal_infection",
+    "pyelonephritis",
+    "red_flag_review",
+    "persistent_pain",
+)
+SCREENED = FLAG_IDS[:5]
+MANIFEST = "rulebase.yaml"
+
+
+@dataclass(frozen=True)
+class RuleError:
+    file: str
+    rule: str | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file + (f" [{self.rule}]" if self.rule else "") + (f" at {self.path}" if self.path else "")
+        return f"{where}: {self.message}"
+
+
+class RuleBaseError(Exception):
+    def __init__(self, errors: list[RuleError]) -> None:
+        self.errors = errors
+        super().__init__(f"invalid rule base: {len(errors)} error(s)\n" + "\n".join(f"  {e}" for e in errors))
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    title: str
+    file: str
+    condition_name: str
+    when: Condition
+    then: dict[str, Any]
+    sources: tuple[str, ...]
+    kind: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        kind = next(k for k in ("raise", "finding", "outcome", "advice", "disposition") if k in self.then)
+        object.__setattr__(self, "kind", kind)
+
+    def concluded(self) -> dict[str, Any]:
+        then = self.then
+        kind = self.kind
+        if kind == "raise":
+            return {"flag": then["raise"], "risk_level": then["level"]}
+        if kind == "finding":
+            return {f"finding.{then['finding']}": True}
+        if kind == "disposition":
+            return {"flag": then["disposition"], "disposition": then["use"]}
+        return {kind: then[kind]}
+
+
+@dataclass(frozen=True)
+class FlagDef:
+    id: str
+    file: str
+    summary: dict[str, str]
+    disposition: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    id: str
+    title: str
+    minuend: str
+    subtrahend: str
+    unit: str
+    sources: tuple[str, ...]
+
+    @property
+    def inputs(self) -> tuple[str, str]:
+        return (self.minuend, self.subtrahend)
+
+
+@dataclass
+class RuleBase:
+    version: str
+    title: str
+    digest: str
+    sources: dict[str, dict[str, str]]
+    rules: tuple[Rule, ...]
+    files: dict[str, str]
+    flags: dict[str, FlagDef]
+    quantities: dict[str, Quantity]
+    news2: dict[str, Any]
+    qsofa: dict[str, Any]
+    qsofa_criteria: dict[str, Condition]
+    screen: tuple[str, ...]
+    outcomes: dict[str, Any]
+    advice: dict[str, str]
+    advice_sets: tuple[dict[str, Any], ...]
+    by_id: dict[str, Rule] = field(default_factory=dict)
+    finding_rule: dict[str, Rule] = field(default_factory=dict)
+    flag_rules: dict[str, list[Rule]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {r.id: r for r in self.rules}
+        self.finding_rule = {r.then["finding"]: r for r in self.rules if r.kind == "finding"}
+        self.flag_rules = {}
+        for r in self.rules:
+            if r.kind == "raise":
+                self.flag_rules.setdefault(r.then["raise"], []).append(r)
+
+    def source_label(self, keys: tuple[str, ...]) -> str:
+        return "; ".join(self.sources[k]["label"] for k in keys)
+
+    def source_urls(self, keys: tuple[str, ...]) -> list[str]:
+        return [self.sources[k]["url"] for k in keys if "url" in self.sources[k]]
+
+    def summary(self) -> dict[str, str]:
+        return {"version": self.version, "digest": self.digest}
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("cds.schemas").joinpath(name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = _schema(name)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _json_path(parts: Any) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def _schema_errors(name: str, doc: Any, file: str) -> list[RuleError]:
+    errors = []
+    for err in sorted(_validator(name).iter_errors(doc), key=lambda e: list(map(str, e.absolute_path))):
+        best = jsonschema.exceptions.best_match([err])
+        parts = list(best.absolute_path)
+        rule = None
+        if len(parts) >= 2 and parts[0] == "rules" and isinstance(doc, dict):
+            try:
+                rule = doc["rules"][parts[1]].get("id")
+            except (AttributeError, IndexError, KeyError, TypeError):
+                rule = None
+        errors.append(RuleError(file, rule, _json_path(parts), best.message))
+    return errors
+
+
+def default_rules_dir() -> Path:
+    env = os.environ.get("CDS_RULES_DIR")
+    if env:
+        return Path(env)
+    packaged = Path(__file__).with_name("_rules")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _read(directory: Path, name: str, errors: list[RuleError]) -> Any:
+    try:
+        return load_strict((directory / name).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        errors.append(RuleError(name, None, "", "file not found"))
+    except (StrictYAMLError, UnicodeDecodeError) as err:
+        errors.append(RuleError(name, None, "", f"not valid YAML: {err}"))
+    return None
+
+
+def _sources(value: Any) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def load_rulebase(directory: Path | str | None = None) -> RuleBase:
+    directory = Path(directory) if directory is not None else default_rules_dir()
+    errors: list[RuleError] = []
+    manifest = _read(directory, MANIFEST, errors)
+    if manifest is None:
+        raise RuleBaseError(errors)
+    errors += _schema_errors("rulebase.schema.json", manifest, MANIFEST)
+    if errors:
+        raise RuleBaseError(errors)
+
+    listed = list(manifest["files"])
+    present = sorted(p.name for p in directory.glob("*.yaml") if p.name != MANIFEST)
+    for name in present:
+        if name not in listed:
+            errors.append(RuleError(name, None, "", f"not listed in {MANIFEST}: it would be ignored"))
+    docs: dict[str, Any] = {}
+    for name in listed:
+        doc = _read(directory, name, errors)
+        if doc is None:
+            continue
+        file_errors = _schema_errors("rulefile.schema.json", doc, name)
+        errors += file_errors
+        if not file_errors:
+            docs[name] = doc
+    if errors:
+        raise RuleBaseError(errors)
+
+    digest = hashlib.sha256(_canonical({"manifest": manifest, "files": docs})).hexdigest()
+    rb = _assemble(manifest, docs, digest, errors)
+    if errors:
+        raise RuleBaseError(errors)
+    assert rb is not None
+    return rb
+
+
+def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, errors: list[RuleError]) -> RuleBase | None:
+    sources = manifest["sources"]
+
+    def need_sources(keys: tuple[str, ...], file: str, rule: str | None, path: str) -> None:
+        for key in keys:
+            if key not in sources:
+                errors.append(RuleError(file, rule, path, f"unknown source '{key}' (add it to {MANIFEST})"))
+
+    def need_field(path: str, file: str, rule: str | None, where: str, numeric: bool = False) -> None:
+        spec = BY_PATH.get(path)
+        if spec is None or not spec.clinical:
+            errors.append(RuleError(file, rule, where, f"unknown field '{path}'"))
+        elif numeric and not spec.numeric:
+            errors.append(RuleError(file, rule, where, f"'{path}' is not numeric"))
+
+    rules: list[Rule] = []
+    flags: dict[str, FlagDef] = {}
+    quantities: dict[str, Quantity] = {}
+    files: dict[str, str] = {}
+    scores_doc: dict[str, Any] | None = None
+    scores_file = ""
+    screen: tuple[str, ...] = ()
+    outcomes: dict[str, Any] | None = None
+    advice: dict[str, str] = {}
+    advice_sets: list[dict[str, Any]] = []
+    seen_ids: dict[str, str] = {}
+
+    for name, doc in docs.items():
+        files[name] = doc["condition"]
+        for fdef in ([doc["flag"]] if "flag" in doc else []) + list(doc.get("flags", [])):
+            if fdef["id"] in flags:
+                errors.append(RuleError(name, None, "flag", f"flag '{fdef['id']}' is defined twice"))
+            flags[fdef["id"]] = FlagDef(fdef["id"], name, dict(fdef["summary"]), dict(fdef["disposition"]))
+        for i, q in enumerate(doc.get("quantities", [])):
+            for j, p in enumerate(q["difference"]):
+                need_field(p, name, None, f"quantities[{i}].difference[{j}]", numeric=True)
+            need_sources(_sources(q["source"]), name, None, f"quantities[{i}].source")
+            quantities[q["id"]] = Quantity(
+                q["id"], q["title"], q["difference"][0], q["difference"][1], q["unit"], _sources(q["source"])
+            )
+        if "scores" in doc:
+            if scores_doc is not None:
+                errors.append(RuleError(name, None, "scores", "scores are defined twice"))
+            scores_doc = doc["scores"]
+            scores_file = name
+        if "red_flag_screen" in doc:
+            screen = tuple(doc["red_flag_screen"])
+            for i, p in enumerate(screen):
+                need_field(p, name, None, f"red_flag_screen[{i}]")
+        if "outcomes" in doc:
+            outcomes = doc["outcomes"]
+            for key, o in doc["outcomes"].items():
+                need_sources(_sources(o["source"]), name, None, f"outcomes.{key}.source")
+        advice.update(doc.get("advice", {}))
+        for i, s in enumerate(doc.get("sets", [])):
+            need_sources(_sources(s["source"]), name, None, f"sets[{i}].source")
+            advice_sets.append(dict(s))
+        for i, r in enumerate(doc.get("rules", [])):
+            rid = r["id"]
+            if rid in seen_ids:
+                errors.append(RuleError(name, rid, f"rules[{i}].id", f"duplicate rule id (also in {seen_ids[rid]})"))
+            seen_ids[rid] = name
+            need_sources(_sources(r["source"]), name, rid, f"rules[{i}].source")
+            rules.append(
+                Rule(rid, r["title"], name, doc["condition"], parse(r["when"]), dict(r["then"]), _sources(r["source"]))
+            )
+
+    if scores_doc is None:
+        errors.append(RuleError(MANIFEST, None, "files", "no file defines the scores (NEWS2, qSOFA)"))
+    if outcomes is None:
+        errors.append(RuleError(MANIFEST, None, "files", "no file defines the outcomes"))
+    if not screen:
+        errors.append(RuleError(MANIFEST, None, "files", "no file defines the red-flag screen"))
+    for flag_id in FLAG_IDS:
+        if flag_id not in flags:
+            errors.append(RuleError(MANIFEST, None, "files", f"flag '{flag_id}' is not defined by any file"))
+    if errors:
+        return None
+    assert scores_doc is not None and outcomes is not None
+
+    qsofa_criteria = {k: parse(v) for k, v in scores_doc["qsofa"]["criteria"].items()}
+    _check_scores(scores_doc, scores_file, need_field, need_sources, errors)
+    _check_rules(rules, flags, quantities, advice, advice_sets, qsofa_criteria, need_field, errors)
+    if errors:
+        return None
+    ordered = _order(rules, qsofa_criteria, errors)
+    if errors:
+        return None
+    rb = RuleBase(
+        version=manifest["version"],
+        title=manifest["title"],
+        digest=digest,
+        sources=sources,
+        rules=tuple(ordered),
+        files=files,
+        flags=flags,
+        quantities=quantities,
+        news2=scores_doc["news2"],
+        qsofa=scores_doc["qsofa"],
+        qsofa_criteria=qsofa_criteria,
+        screen=screen,
+        outcomes=outcomes,
+        advice=advice,
+        advice_sets=tuple(advice_sets),
+    )
+    _check_durable_forms(rb, errors)
+    return rb
+
+
+def _check_scores(doc: dict[str, Any], file: str, need_field: Any, need_sources: Any, errors: list[RuleError]) -> None:
+    news2 = doc["news2"]
+    need_sources(_sources(news2["source"]), file, "NEWS2", "scores.news2.source")
+    need_sources(_sources(doc["qsofa"]["source"]), file, "QSOFA", "scores.qsofa.source")
+    for pname, p in news2["parameters"].items():
+        where = f"scores.news2.parameters.{pname}"
+        need_field(p["field"], file, "NEWS2", where + ".field", numeric="values" not in p)
+        if "scale_field" in p:
+            need_field(p["scale_field"], file, "NEWS2", where + ".scale_field", numeric=True)
+        tables = [p["bands"]] if "bands" in p else list(p.get("scales", {}).values())
+        for bands in tables:
+            bounds = [b.get("up_to") for b in bands[:-1]]
+            if (
+                None in bounds
+                or "above" not in bands[-1]
+                or bands[-1]["above"] != bounds[-1]
+                or bounds != sorted(set(bounds))
+            ):
+                errors.append(
+                    RuleError(file, "NEWS2", where, "bands must rise by `up_to` and end with `above` the last bound")
+                )
+        if "values" in p:
+            spec = BY_PATH.get(p["field"])
+            if spec is not None:
+                legal = {"true", "false"} if spec.kind == "bool" else set(spec.choices)
+                if set(p["values"]) != legal:
+                    errors.append(
+                        RuleError(
+                            file,
+                            "NEWS2",
+                            where + ".values",
+                            f"must give points for exactly: {', '.join(sorted(legal))}",
+                        )
+                    )
+    for cname, cond in doc["qsofa"]["criteria"].items():
+        for node in parse(cond).walk():
+            if isinstance(node, FieldAtom):
+                problem = check_atom(node)
+                if problem:
+                    errors.append(RuleError(file, "QSOFA", f"scores.qsofa.criteria.{cname}", problem))
+
+
+def _check_rules(
+    rules: list[Rule],
+    flags: dict[str, FlagDef],
+    quantities: dict[str, Quantity],
+    advice: dict[str, str],
+    advice_sets: list[dict[str, Any]],
+    qsofa_criteria: dict[str, Condition],
+    need_field: Any,
+    errors: list[RuleError],
+) -> None:
+    findings = {r.then["finding"]: r for r in rules if r.kind == "finding"}
+    produced = [r.then["finding"] for r in rules if r.kind == "finding"]
+    for fid in set(produced):
+        if produced.count(fid) > 1:
+            owners = ", ".join(r.id for r in rules if r.then.get("finding") == fid)
+            errors.append(RuleError("", None, "", f"finding '{fid}' is concluded by more than one rule ({owners})"))
+    used_positively: set[str] = set()
+    for cond in qsofa_criteria.values():
+        used_positively.update(n.finding for n in cond.walk() if isinstance(n, FindingRef))
+    for rule in rules:
+        where = f"{rule.id}.when"
+        for node in rule.when.walk():
+            if isinstance(node, FieldAtom):
+                problem = check_atom(node)
+                if problem:
+                    errors.append(RuleError(rule.file, rule.id, where, problem))
+            elif isinstance(node, FindingRef):
+                if node.finding not in findings:
+                    errors.append(RuleError(rule.file, rule.id, where, f"unknown finding '{node.finding}'"))
+            elif isinstance(node, FlagRef):
+                if node.flag not in flags:
+                    errors.append(RuleError(rule.file, rule.id, where, f"unknown flag '{node.flag}'"))
+            elif isinstance(node, QuantityAtom) and node.quantity not in quantities:
+                errors.append(RuleError(rule.file, rule.id, where, f"unknown quantity '{node.quantity}'"))
+        used_positively.update(_positive_findings(rule.when))
+        then = rule.then
+        kind = rule.kind
+        if kind == "raise":
+            fdef = flags.get(then["raise"])
+            if fdef is None:
+                errors.append(RuleError(rule.file, rule.id, "then.raise", f"unknown flag '{then['raise']}'"))
+            else:
+                for table in ("summary", "disposition"):
+                    if then["level"] not in getattr(fdef, table):
+                        errors.append(
+                            RuleError(
+                                rule.file,
+                                rule.id,
+                                "then.level",
+                                f"flag '{fdef.id}' has no {table} for level '{then['level']}'",
+                            )
+                        )
+        elif kind == "disposition":
+            fdef = flags.get(then["disposition"])
+            if fdef is None or then["use"] not in fdef.disposition:
+                errors.append(
+                    RuleError(
+                        rule.file, rule.id, "then", f"flag '{then['disposition']}' has no disposition '{then['use']}'"
+                    )
+                )
+        elif kind == "advice" and then["advice"] not in advice:
+            errors.append(RuleError(rule.file, rule.id, "then.advice", f"unknown advice '{then['advice']}'"))
+    for fid in findings:
+        if fid not in used_positively:
+            errors.append(
+                RuleError(
+                    findings[fid].file,
+                    findings[fid].id,
+                    "then.finding",
+                    f"finding '{fid}' is never used by another rule",
+                )
+            )
+    for i, s in enumerate(advice_sets):
+        for key in s["advice"]:
+            if key not in advice:
+                errors.append(RuleError("advice", None, f"sets[{i}].advice", f"unknown advice '{key}'"))
+        if "when_flag" in s and s["when_flag"] not in flags:
+            errors.append(RuleError("advice", None, f"sets[{i}].when_flag", f"unknown flag '{s['when_flag']}'"))
+
+
+def _positive_findings(cond: Condition) -> set[str]:
+    out: set[str] = set()
+
+    def visit(node: Condition) -> None:
+        if isinstance(node, NotEstablished):
+            return
+        if isinstance(node, FindingRef):
+            out.add(node.finding)
+        for child in node.children():
+            visit(child)
+
+    visit(cond)
+    return out
+
+
+def _order(rules: list[Rule], qsofa: dict[str, Condition], errors: list[RuleError]) -> list[Rule]:
+    """Rules in an order where everything a rule reads is decided before it: the order of
+    evaluation, and the durable priority (so firing order is deterministic)."""
+    producers: dict[str, list[str]] = {}
+    for r in rules:
+        if r.kind == "finding":
+            producers[f"finding:{r.then['finding']}"] = [r.id]
+        elif r.kind == "raise":
+            producers.setdefault(f"flag:{r.then['raise']}", []).append(r.id)
+    qsofa_deps = {f"finding:{n.finding}" for c in qsofa.values() for n in c.walk() if isinstance(n, FindingRef)}
+
+    def deps(rule: Rule) -> set[str]:
+        out: set[str] = set()
+        for node in rule.when.walk():
+            if isinstance(node, FindingRef):
+                out.update(producers.get(f"finding:{node.finding}", []))
+            elif isinstance(node, FlagRef):
+                out.update(producers.get(f"flag:{node.flag}", []))
+            elif getattr(node, "score", "").startswith("qsofa"):
+                for key in qsofa_deps:
+                    out.update(producers.get(key, []))
+        return out
+
+    by_id = {r.id: r for r in rules}
+    state: dict[str, int] = {}
+    ordered: list[Rule] = []
+
+    def visit(rid: str, chain: list[str]) -> None:
+        if state.get(rid) == 2:
+            return
+        if state.get(rid) == 1:
+            errors.append(RuleError(by_id[rid].file, rid, "when", "circular dependency: " + " -> ".join([*chain, rid])))
+            return
+        state[rid] = 1
+        for dep in sorted(deps(by_id[rid]), key=[r.id for r in rules].index):
+            visit(dep, [*chain, rid])
+        state[rid] = 2
+        ordered.append(by_id[rid])
+
+    for r in rules:
+        visit(r.id, [])
+    return ordered
+
+
+def _check_durable_forms(rb: RuleBase, errors: list[RuleError]) -> None:
+    finding = lambda fid: rb.finding_rule[fid].when  # noqa: E731
+    flag = lambda fid: [r.when for r in rb.flag_rules.get(fid, [])]  # noqa: E731
+    for rule in rb.rules:
+        try:
+            branches = positive(rule.when, finding, flag)
+        except TooManyBranches as err:
+            errors.append(RuleError(rule.file, rule.id, "when", f"too complex for the engine: {err}"))
+            continue
+        if not branches:
+            errors.append(RuleError(rule.file, rule.id, "when", "can never be satisfied"))

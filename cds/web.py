@@ -1,0 +1,52 @@
+"""HTTP plumbing shared by the blueprints: JSON and problem responses, strict JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Request, Response, current_app
+
+from cds.jsonbody import decode
+from cds.problems import PROBLEM_MEDIA_TYPE, Problem
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=status, mimetype=JSON_MEDIA_TYPE, headers=headers)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(problem.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def json_body(request: Request, media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> Any:
+    """The request's JSON document, or a 413/415/400 problem. Never reads past the limit."""
+    settings = current_app.config["CDS_SETTINGS"]
+    if request.mimetype not in media_types:
+        raise Problem(
+            415,
+            f"Send the body as {' or '.join(media_types)}.",
+            slug="unsupported-media-type",
+        )
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise Problem(415, "Send the body encoded as UTF-8.", slug="unsupported-media-type")
+    length = request.content_length
+    if length is not None and length > settings.max_body_bytes:
+        raise body_too_large(settings.max_body_bytes)
+    raw = request.stream.read(settings.max_body_bytes + 1)
+    if len(raw) > settings.max_body_bytes:
+        raise body_too_large(settings.max_body_bytes)
+    if not raw.strip():
+        raise Problem(
+            400, "The body is empty; send a JSON document.", slug="malformed-json", title="Malformed JSON body"
+        )
+    return decode(raw, settings.max_json_depth, settings.max_array_items)
+
+
+def body_too_large(limit: int) -> Problem:
+    return Problem(413, f"The body is larger than {limit} bytes.", slug="payload-too-large")
