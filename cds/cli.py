@@ -77,6 +77,11 @@ def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{len(rb.rules)} rules compiled into {engine.durable_rule_count} durable-rules branches\n\n")
     for file, condition in rb.files.items():
         rules = [r for r in rb.rules if r.file == file]
+        if not rules and condition == "scores":
+            out.write(f"{condition} ({file}): score tables\n")
+            out.write(f"  {rb.news2['id']:<24} {rb.news2['title']}: {len(rb.news2['parameters'])} parameters\n")
+            out.write(f"  {rb.qsofa['id']:<24} {rb.qsofa['title']}: {len(rb.qsofa['criteria'])} criteria\n")
+            continue
         out.write(f"{condition} ({file}): {len(rules)} rule{'s' if len(rules) != 1 else ''}\n")
         for rule in sorted(rules, key=lambda r: r.id):
             then = ", ".join(f"{k}={v}" for k, v in rule.concluded().items())
@@ -101,9 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = out or sys.stdout
-    if args.command == "rules":
-        return _rules_check(args, out)
-    return _evaluate(args, out)
+    try:
+        if args.command == "rules":
+            return _rules_check(args, out)
+        return _evaluate(args, out)
+    except BrokenPipeError:  # e.g. `cds rules check | head`: the reader left, nothing is wrong
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

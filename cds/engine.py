@@ -143,6 +143,15 @@ class Engine:
                 _core.delete_state(handle, sid)
         return fired
 
+    def session_exists(self, sid: str) -> bool:
+        """Whether durable still holds a session (never, after `run` returns or raises)."""
+        with _LOCK:
+            try:
+                _core.get_state(self._handle, sid)
+            except _core.error:
+                return False
+            return True
+
     def _chain(self, handle: int, rule_id: str, suffix: str) -> None:
         prefix = self.compiled.chains.get(rule_id)
         if prefix is not None:

@@ -141,6 +141,9 @@ class RuleBase:
             if r.kind == "raise":
                 self.flag_rules.setdefault(r.then["raise"], []).append(r)
 
+    def __repr__(self) -> str:
+        return f"RuleBase(version={self.version!r}, digest={self.digest[:12]!r}, rules={len(self.rules)})"
+
     def source_label(self, keys: tuple[str, ...]) -> str:
         return "; ".join(self.sources[k]["label"] for k in keys)
 

@@ -1,0 +1,124 @@
+"""The durable-rules engine: sessions always cleaned up, failures loud, firings explained once."""
+
+import json
+import threading
+
+import pytest
+
+from cds.engine import Engine, EngineError
+from cds.schema import load_encounter
+from tests.conftest import VIGNETTES, encounter
+
+
+def test_each_evaluation_deletes_its_session(decider):
+    decision = decider.decide(load_encounter(VIGNETTES["D05"]["encounter"]))
+    assert decision.fired
+    from cds.durable_forms import encode_fact
+
+    fact = encode_fact(decision.ctx, "")
+    decider.engine.run(fact)
+    assert fact["sid"]
+    assert not decider.engine.session_exists(fact["sid"])
+
+
+def test_no_rule_firing_still_starts_and_ends_cleanly(decider):
+    # D24: nothing fires, but the start rule does, so the session can be deleted safely
+    decision = decider.decide(load_encounter(VIGNETTES["D24"]["encounter"]))
+    assert decision.fired == []
+
+
+def test_many_more_evaluations_than_durable_allows_live_sessions(evaluate):
+    # durable-rules crashes past 1024 live sessions; every evaluation must end its own
+    for i in range(1500):
+        evaluate(VIGNETTES[f"D{(i % 34) + 1:02d}"]["encounter"])
+
+
+def test_an_exception_in_an_action_fails_the_evaluation_loudly(decider, monkeypatch, client, caplog):
+    original = Engine._chain
+    seen = []
+
+    def failing(self, handle, rule_id, suffix):
+        seen.append(rule_id)
+        if rule_id == "DER-FEVER":
+            raise ZeroDivisionError("boom")
+        return original(self, handle, rule_id, suffix)
+
+    monkeypatch.setattr(Engine, "_chain", failing)
+    with pytest.raises(EngineError, match="a rule action failed"):
+        decider.decide(load_encounter(VIGNETTES["D01"]["encounter"]))
+    response = client.post("/v1/evaluate", json=VIGNETTES["D01"]["encounter"])
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert "no result" in body["detail"]
+    assert "risk_level" not in body
+    monkeypatch.setattr(Engine, "_chain", original)
+    # the engine is intact afterwards
+    assert client.post("/v1/evaluate", json=VIGNETTES["D01"]["encounter"]).get_json()["risk_level"] == "self_care"
+
+
+def test_a_disagreement_between_the_evaluators_is_an_error(decider, monkeypatch):
+    original = Engine.run
+
+    def forgetful(self, fact):
+        return [r for r in original(self, fact) if r != "CC-SADDLE"]
+
+    monkeypatch.setattr(Engine, "run", forgetful)
+    with pytest.raises(EngineError, match="disagree"):
+        decider.decide(load_encounter(VIGNETTES["D07"]["encounter"]))
+
+
+def test_a_rule_fires_once_even_when_several_branches_hold(evaluate):
+    result = evaluate(encounter("D01", symptoms__sore_throat=True))
+    rules = [e["rule"] for e in result["trace"]]
+    assert rules.count("DER-VIRAL") == 1
+    viral = next(e for e in result["trace"] if e["rule"] == "DER-VIRAL")
+    assert viral["matched"] == {
+        "symptoms.generalized_myalgia": True,
+        "symptoms.cough": True,
+        "symptoms.coryza": True,
+        "symptoms.sore_throat": True,
+    }
+
+
+def test_forward_chaining_order_findings_before_the_rules_that_use_them(evaluate):
+    rules = [e["rule"] for e in evaluate(VIGNETTES["D04"]["encounter"])["trace"]]
+    assert rules.index("DER-FEVER") < rules.index("PYE-FLANK-INFECTION")
+    assert rules.index("DER-FLANK-PAIN") < rules.index("PYE-FLANK-INFECTION")
+    assert rules.index("DER-URINARY") < rules.index("PYE-FLANK-INFECTION")
+
+
+def test_chained_flag_fact_drives_the_disposition_rule(evaluate):
+    rules = [e["rule"] for e in evaluate(VIGNETTES["D06"]["encounter"])["trace"]]
+    assert rules.index("PYE-FLANK-INFECTION") < rules.index("PYE-HOSPITAL")
+    # vomiting without pyelonephritis changes no disposition
+    assert "PYE-HOSPITAL" not in [e["rule"] for e in evaluate(VIGNETTES["D30"]["encounter"])["trace"]]
+
+
+def test_trace_is_the_same_every_time(evaluate):
+    first = json.dumps(evaluate(VIGNETTES["D14"]["encounter"]))
+    for _ in range(20):
+        assert json.dumps(evaluate(VIGNETTES["D14"]["encounter"])) == first
+
+
+def test_concurrent_callers_share_one_engine_safely(decider):
+    errors = []
+    results = {}
+
+    def worker(n):
+        try:
+            for i in range(50):
+                vid = f"D{((n * 7 + i) % 34) + 1:02d}"
+                results.setdefault(vid, set()).add(
+                    json.dumps(decider.evaluate(load_encounter(VIGNETTES[vid]["encounter"])))
+                )
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert all(len(v) == 1 for v in results.values())

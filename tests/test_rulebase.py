@@ -1,0 +1,164 @@
+"""The rule base as data: every rule well-formed and sourced, every error reported with file,
+rule id and path, and a service that refuses to start on an invalid rule base."""
+
+import shutil
+
+import pytest
+
+from cds.app import create_app
+from cds.conditions import FieldAtom
+from cds.fields import BY_PATH
+from cds.rulebase import FLAG_IDS, RuleBaseError, load_rulebase
+from cds.settings import Settings
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def rules_copy(tmp_path):
+    target = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", target)
+    return target
+
+
+def edit(directory, name, old, new):
+    path = directory / name
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def errors_for(directory):
+    with pytest.raises(RuleBaseError) as info:
+        load_rulebase(directory)
+    return [str(e) for e in info.value.errors]
+
+
+def test_every_rule_has_id_title_condition_conclusion_and_a_known_source(rulebase):
+    assert len(rulebase.rules) >= 50
+    for rule in rulebase.rules:
+        assert rule.id and rule.title and rule.then and rule.sources
+        for key in rule.sources:
+            assert rulebase.sources[key]["label"]
+
+
+def test_every_flag_of_the_contract_is_raised_by_some_rule(rulebase):
+    for flag in FLAG_IDS:
+        assert rulebase.flag_rules.get(flag), flag
+
+
+def test_rules_name_only_contract_fields(rulebase):
+    for rule in rulebase.rules:
+        for node in rule.when.walk():
+            if isinstance(node, FieldAtom):
+                assert node.path in BY_PATH
+
+
+def test_version_and_digest(rulebase, rules_copy):
+    assert rulebase.version == "1.0.0"
+    assert len(rulebase.digest) == 64
+    # formatting and comments are not content
+    edit(rules_copy, "sepsis.yaml", "# Section 3", "# Section three\n#")
+    assert load_rulebase(rules_copy).digest == rulebase.digest
+    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gt: 130", "vitals.heart_rate, gt: 131")
+    assert load_rulebase(rules_copy).digest != rulebase.digest
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "expected"),
+    [
+        (
+            "sepsis.yaml",
+            "vitals.heart_rate, gt: 130",
+            "vitals.heart_rat, gt: 130",
+            "sepsis.yaml [SEP-HR-HIGH] at SEP-HR-HIGH.when: unknown field 'vitals.heart_rat'",
+        ),
+        (
+            "sepsis.yaml",
+            "source: SEPSIS-3",
+            "source: SEPSIS-4",
+            "sepsis.yaml [SEP-QSOFA] at rules[9].source: unknown source 'SEPSIS-4'",
+        ),
+        ("sepsis.yaml", "id: SEP-HR-HIGH", "id: SEP-RR-HIGH", "duplicate rule id"),
+        ("meningitis.yaml", "{finding: fever}", "{finding: fevr}", "unknown finding 'fevr'"),
+        (
+            "meningitis.yaml",
+            "{field: symptoms.headache, is: severe}",
+            "{field: symptoms.headache, is: awful}",
+            "'is' does not fit enum field 'symptoms.headache'",
+        ),
+        (
+            "cord_compression.yaml",
+            "{field: symptoms.leg_numbness, is: true}",
+            "{field: symptoms.leg_numbness, gte: 1}",
+            "comparisons need a numeric field",
+        ),
+        (
+            "cord_compression.yaml",
+            "{field: symptoms.leg_numbness, is: true}",
+            "{field: symptoms.leg_numbness, is: yes}",
+            "would be read as a boolean",
+        ),
+        (
+            "sepsis.yaml",
+            "    title: Heart rate above 130 per minute\n",
+            "    title: Heart rate above 130 per minute\n    title: again\n",
+            "duplicate key 'title'",
+        ),
+        (
+            "sepsis.yaml",
+            "then: {raise: sepsis, level: emergency}",
+            "then: {raise: sepsis, level: critical}",
+            "sepsis.yaml [SEP-ALTERED-MENTAL] at rules[0].then",
+        ),
+        (
+            "sepsis.yaml",
+            "    source: NICE-NG51\n",
+            "    source: NICE-NG51\n    note: extra\n",
+            "Additional properties are not allowed ('note' was unexpected)",
+        ),
+        (
+            "pyelonephritis.yaml",
+            "then: {disposition: pyelonephritis, use: same_day_hospital}",
+            "then: {disposition: pyelonephritis, use: tomorrow}",
+            "has no disposition 'tomorrow'",
+        ),
+        (
+            "derived.yaml",
+            "then: {finding: viral_features}",
+            "then: {finding: unused_features}",
+            "unknown finding 'viral_features'",
+        ),
+    ],
+)
+def test_errors_name_file_rule_and_path(rules_copy, file, old, new, expected):
+    edit(rules_copy, file, old, new)
+    errors = errors_for(rules_copy)
+    assert any(expected in e for e in errors), errors
+
+
+def test_circular_findings_are_rejected(rules_copy):
+    edit(rules_copy, "derived.yaml", "- {field: vitals.temperature_c, gte: 38.0}", "- {finding: hypothermia}")
+    edit(rules_copy, "derived.yaml", "when: {field: vitals.temperature_c, lt: 36.0}", "when: {finding: fever}")
+    assert any("circular dependency" in e for e in errors_for(rules_copy))
+
+
+def test_a_file_not_listed_would_be_ignored_and_is_an_error(rules_copy):
+    (rules_copy / "extra.yaml").write_text("condition: extra\ntitle: Extra\n")
+    assert any("extra.yaml: not listed in rulebase.yaml" in e for e in errors_for(rules_copy))
+
+
+def test_a_missing_flag_definition_is_an_error(rules_copy):
+    text = (rules_copy / "rulebase.yaml").read_text().replace("  - spinal_infection.yaml\n", "")
+    (rules_copy / "rulebase.yaml").write_text(text)
+    (rules_copy / "spinal_infection.yaml").unlink()
+    assert any("flag 'spinal_infection' is not defined" in e for e in errors_for(rules_copy))
+
+
+def test_the_service_refuses_to_start_on_an_invalid_rule_base(rules_copy):
+    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gt: 130", "vitals.heart_rate, gt: high")
+    with pytest.raises(RuleBaseError):
+        create_app(Settings(rules_dir=rules_copy))
+
+
+def test_a_valid_copy_loads_with_the_same_digest(rules_copy, rulebase):
+    assert load_rulebase(rules_copy).digest == rulebase.digest

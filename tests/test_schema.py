@@ -1,0 +1,124 @@
+"""The request schema is the contract: tri-state fields, strict types, ranges, enums, unknown
+fields rejected, adults only; every rejection names the field as a dotted path."""
+
+import pytest
+
+from cds.fields import FIELDS
+from cds.problems import Problem
+from cds.schema import load_encounter
+from tests.conftest import VIGNETTES, encounter
+
+
+def errors_of(document):
+    with pytest.raises(Problem) as info:
+        load_encounter(document)
+    problem = info.value.to_dict()
+    assert problem["status"] == 422
+    return {e["field"]: e["message"] for e in problem["errors"]}
+
+
+@pytest.mark.parametrize("vid", sorted(VIGNETTES))
+def test_every_vignette_is_accepted_as_it_is(vid):
+    load_encounter(VIGNETTES[vid]["encounter"])
+
+
+def test_absent_and_null_mean_unknown_and_are_not_defaulted():
+    loaded = load_encounter({"patient": {"age_years": 40, "sex": None}, "symptoms": {"cough": None}, "vitals": None})
+    assert loaded["patient"] == {"age_years": 40, "sex": None}
+    assert loaded["symptoms"] == {"cough": None}
+
+
+def test_unknown_field_is_rejected_with_its_path():
+    assert errors_of(encounter("D01", symptoms__neck_stifness=True)) == {
+        "symptoms.neck_stifness": "unknown field (misspelt? unknown fields are rejected, never ignored)"
+    }
+    assert "surprise" in errors_of({"patient": {"age_years": 40}, "surprise": 1})
+
+
+@pytest.mark.parametrize("age", [0, 15])
+def test_children_are_out_of_scope(age):
+    assert errors_of({"patient": {"age_years": age}}) == {
+        "patient.age_years": "out of scope: adult service (age 16 and over)"
+    }
+
+
+def test_age_is_required_and_bounded():
+    assert errors_of({"patient": {}}) == {"patient.age_years": "is required"}
+    assert errors_of({}) == {"patient": "is required"}
+    assert errors_of({"patient": {"age_years": 121}}) == {"patient.age_years": "must be between 16 and 120"}
+    load_encounter({"patient": {"age_years": 16}})
+    load_encounter({"patient": {"age_years": 120}})
+
+
+NUMERIC = [f for f in FIELDS if f.numeric and f.path != "patient.age_years"]
+
+
+@pytest.mark.parametrize("spec", NUMERIC, ids=[f.path for f in NUMERIC])
+def test_numeric_ranges_on_both_sides(spec):
+    section, name = spec.path.split(".")
+    step = 1 if spec.kind == "int" else 0.1
+    for value in (spec.low, spec.high):
+        value = int(value) if spec.kind == "int" else value
+        load_encounter({"patient": {"age_years": 40}, section: {name: value}})
+    for value in (spec.low - step, spec.high + step):
+        value = int(value) if spec.kind == "int" else value
+        errors = errors_of({"patient": {"age_years": 40}, section: {name: value}})
+        assert errors[spec.path].startswith("must be between")
+
+
+@pytest.mark.parametrize(
+    ("section", "name", "value", "message"),
+    [
+        ("vitals", "heart_rate", "96", "must be an integer"),
+        ("vitals", "heart_rate", 96.5, "must be an integer"),
+        ("vitals", "heart_rate", True, "must be an integer"),
+        ("vitals", "temperature_c", "38.2", "must be a number"),
+        ("vitals", "temperature_c", False, "must be a number"),
+        ("symptoms", "cough", "yes", "must be true or false (or null when unknown)"),
+        ("symptoms", "cough", 1, "must be true or false (or null when unknown)"),
+        ("symptoms", "headache", "splitting", "must be one of: none, mild, moderate, severe"),
+        ("vitals", "spo2_scale", 3, "must be between 1 and 2"),
+        ("pain", "sites", "lower_back", "must be an array"),
+        ("pain", "sites", [], "must name at least one item; omit the field when unknown"),
+        ("pain", "sites", ["flank", "flank"], "must not repeat an item"),
+    ],
+)
+def test_strict_types(section, name, value, message):
+    assert errors_of({"patient": {"age_years": 40}, section: {name: value}}) == {f"{section}.{name}": message}
+
+
+def test_list_items_are_reported_by_index():
+    errors = errors_of({"patient": {"age_years": 40}, "pain": {"sites": ["flank", "shoulder"]}})
+    assert errors == {"pain.sites.1": "must be one of: lower_back, upper_back, thoracic, flank, neck"}
+
+
+def test_sections_must_be_objects_and_the_body_an_object():
+    assert errors_of({"patient": {"age_years": 40}, "vitals": []}) == {"vitals": "must be an object"}
+    assert errors_of([]) == {"$": "the encounter must be a JSON object"}
+
+
+def test_every_problem_is_reported_at_once():
+    errors = errors_of(
+        {"patient": {"age_years": 40}, "vitals": {"heart_rate": 999, "spo2": 20}, "symptoms": {"coughs": True}}
+    )
+    assert set(errors) == {"vitals.heart_rate", "vitals.spo2", "symptoms.coughs"}
+
+
+def test_messages_never_echo_the_submitted_value():
+    secret = "Jane-Doe-MRN-123456"
+    with pytest.raises(Problem) as info:
+        load_encounter(
+            {"patient": {"age_years": secret, "sex": secret}, "encounter_id": 5, "symptoms": {"headache": secret}}
+        )
+    assert secret not in str(info.value.to_dict())
+    assert len(info.value.errors) == 4
+
+
+def test_encounter_id_limits():
+    load_encounter({"patient": {"age_years": 40}, "encounter_id": "x" * 128})
+    assert errors_of({"patient": {"age_years": 40}, "encounter_id": ""}) == {
+        "encounter_id": "must be 1 to 128 characters long"
+    }
+    assert errors_of({"patient": {"age_years": 40}, "encounter_id": "x" * 129}) == {
+        "encounter_id": "must be 1 to 128 characters long"
+    }
