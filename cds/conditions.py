@@ -10,7 +10,8 @@ same tree lives in cds/durable_forms.py; the engine cross-checks the two on ever
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,34 +22,12 @@ COMPARATORS = ("gte", "gt", "lte", "lt")
 SCORE_NAMES = ("news2.total", "news2.max_parameter", "qsofa.score")
 
 
-def compare(op: str, value: float, bound: float) -> bool:
-    if op == "gte":
-        return value >= bound
-    if op == "gt":
-        return value > bound
-    if op == "lte":
-        return value <= bound
-    return value < bound
-
-
-def and3(values: Iterable[Tri]) -> Tri:
-    result: Tri = True
-    for v in values:
-        if v is False:
-            return False
-        if v is None:
-            result = None
-    return result
-
-
-def or3(values: Iterable[Tri]) -> Tri:
-    result: Tri = False
-    for v in values:
-        if v is True:
-            return True
-        if v is None:
-            result = None
-    return result
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
 
 
 @dataclass
@@ -75,9 +54,23 @@ class ScoreBound:
     unknown: tuple[str, ...]
 
 
+Evaluator = Callable[[Context], Tri]
+
+
 class Condition:
-    def value(self, ctx: Context) -> Tri:
+    """A node of a rule's condition. `value` is compiled once into a closure (`evaluate`):
+    every evaluation runs each rule of the rule base, so the tree is not walked by method calls."""
+
+    evaluate: Evaluator
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evaluate", self._compile())
+
+    def _compile(self) -> Evaluator:
         raise NotImplementedError
+
+    def value(self, ctx: Context) -> Tri:
+        return self.evaluate(ctx)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         """Add the unknown inputs that could still make this (undecided) condition true."""
@@ -98,8 +91,20 @@ class Condition:
 class All(Condition):
     items: tuple[Condition, ...]
 
-    def value(self, ctx: Context) -> Tri:
-        return and3(c.value(ctx) for c in self.items)
+    def _compile(self) -> Evaluator:
+        fns = tuple(c.evaluate for c in self.items)
+
+        def all_of(ctx: Context) -> Tri:
+            result: Tri = True
+            for fn in fns:
+                v = fn(ctx)
+                if v is False:
+                    return False
+                if v is None:
+                    result = None
+            return result
+
+        return all_of
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         values = [c.value(ctx) for c in self.items]
@@ -121,8 +126,20 @@ class All(Condition):
 class Any_(Condition):
     items: tuple[Condition, ...]
 
-    def value(self, ctx: Context) -> Tri:
-        return or3(c.value(ctx) for c in self.items)
+    def _compile(self) -> Evaluator:
+        fns = tuple(c.evaluate for c in self.items)
+
+        def any_of(ctx: Context) -> Tri:
+            result: Tri = False
+            for fn in fns:
+                v = fn(ctx)
+                if v is True:
+                    return True
+                if v is None:
+                    result = None
+            return result
+
+        return any_of
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:
@@ -143,14 +160,20 @@ class AtLeast(Condition):
     count: int
     items: tuple[Condition, ...]
 
-    def value(self, ctx: Context) -> Tri:
-        values = [c.value(ctx) for c in self.items]
-        true = values.count(True)
-        if true >= self.count:
-            return True
-        if true + values.count(None) < self.count:
-            return False
-        return None
+    def _compile(self) -> Evaluator:
+        fns = tuple(c.evaluate for c in self.items)
+        count = self.count
+
+        def at_least(ctx: Context) -> Tri:
+            values = [fn(ctx) for fn in fns]
+            true = values.count(True)
+            if true >= count:
+                return True
+            if true + values.count(None) < count:
+                return False
+            return None
+
+        return at_least
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:
@@ -175,8 +198,9 @@ class NotEstablished(Condition):
 
     item: Condition
 
-    def value(self, ctx: Context) -> Tri:
-        return self.item.value(ctx) is not True
+    def _compile(self) -> Evaluator:
+        inner = self.item.evaluate
+        return lambda ctx: inner(ctx) is not True
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         inner = self.item
@@ -202,24 +226,27 @@ class FieldAtom(Condition):
     bounds: tuple[tuple[str, float], ...] = ()
     absent: bool = False
 
-    def test(self, value: Any) -> bool:
+    def _compile(self) -> Evaluator:
+        path = self.path
         if self.absent:
-            return False
+            return lambda ctx: path not in ctx.values
         if self.is_ is not None:
-            return bool(value == self.is_ and type(value) is type(self.is_))
+            want = self.is_
+            if isinstance(want, bool):  # booleans are singletons: identity is exact and fast
+                return lambda ctx: None if (v := ctx.values.get(path)) is None else v is want
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else v == want
         if self.in_:
-            return value in self.in_
+            allowed = frozenset(self.in_)
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else v in allowed
         if self.contains is not None:
-            return self.contains in value
-        return all(compare(op, value, bound) for op, bound in self.bounds)
-
-    def value(self, ctx: Context) -> Tri:
-        value = ctx.values.get(self.path)
-        if self.absent:
-            return value is None
-        if value is None:
-            return None
-        return self.test(value)
+            item = self.contains
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else item in v
+        if len(self.bounds) == 1:
+            ((op, bound),) = self.bounds
+            test = _COMPARE[op]
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else test(v, bound)
+        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        return lambda ctx: None if (v := ctx.values.get(path)) is None else all(t(v, b) for t, b in bounds)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         if ctx.values.get(self.path) is None and not self.absent:
@@ -237,8 +264,9 @@ class FindingRef(Condition):
     def key(self) -> str:
         return f"finding.{self.finding}"
 
-    def value(self, ctx: Context) -> Tri:
-        return ctx.findings.get(self.finding)
+    def _compile(self) -> Evaluator:
+        finding = self.finding
+        return lambda ctx: ctx.findings.get(finding)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         ctx.finding_rules[self.finding].pending(ctx, out)
@@ -255,8 +283,9 @@ class FlagRef(Condition):
     def key(self) -> str:
         return f"flag.{self.flag}"
 
-    def value(self, ctx: Context) -> Tri:
-        return ctx.flags.get(self.flag, False)
+    def _compile(self) -> Evaluator:
+        flag = self.flag
+        return lambda ctx: ctx.flags.get(flag, False)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for cond in ctx.flag_rules.get(self.flag, ()):
@@ -280,13 +309,18 @@ class ScoreAtom(Condition):
     def key(self) -> str:
         return f"scores.{self.score}"
 
-    def value(self, ctx: Context) -> Tri:
-        s = ctx.scores[self.score]
-        if compare(self.op, s.low, self.bound):
-            return True
-        if not compare(self.op, s.high, self.bound):
-            return False
-        return None
+    def _compile(self) -> Evaluator:
+        score, test, bound = self.score, _COMPARE[self.op], self.bound
+
+        def threshold(ctx: Context) -> Tri:
+            s = ctx.scores[score]
+            if test(s.low, bound):
+                return True
+            if not test(s.high, bound):
+                return False
+            return None
+
+        return threshold
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         out.update(ctx.scores[self.score].unknown)
@@ -304,11 +338,10 @@ class QuantityAtom(Condition):
     def key(self) -> str:
         return f"quantity.{self.quantity}"
 
-    def value(self, ctx: Context) -> Tri:
-        value = ctx.quantities.get(self.quantity)
-        if value is None:
-            return None
-        return all(compare(op, value, bound) for op, bound in self.bounds)
+    def _compile(self) -> Evaluator:
+        quantity = self.quantity
+        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        return lambda ctx: None if (v := ctx.quantities.get(quantity)) is None else all(t(v, b) for t, b in bounds)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         out.update(p for p in ctx.quantity_inputs[self.quantity] if ctx.values.get(p) is None)

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds.conditions import Context, ScoreAtom, Tri
-from cds.durable_forms import encode_fact
 from cds.engine import Engine, EngineError
 from cds.facts import FactBuilder
 from cds.result import ResultBuilder
 from cds.rulebase import RuleBase
-from cds.scores import News2, Qsofa, news2, qsofa
+from cds.scores import News2, News2Table, Qsofa, qsofa
 
 
 @dataclass
@@ -37,10 +36,10 @@ class Decider:
         self.engine = engine or Engine(rb)
         self.facts = FactBuilder(rb)
         self.results = ResultBuilder(rb)
-        self.rules = rb.rules
+        self.news2 = News2Table(rb.news2)
         # qSOFA reads a finding (altered mental state), so it is computed just before the
         # first rule that reads it, when everything it depends on is already decided.
-        self._qsofa_at = next(
+        qsofa_at = next(
             (
                 i
                 for i, r in enumerate(rb.rules)
@@ -48,32 +47,42 @@ class Decider:
             ),
             len(rb.rules),
         )
+        # (compute qSOFA first?, evaluator, rule id, finding it concludes, flag it raises)
+        self._plan = tuple(
+            (
+                i == qsofa_at,
+                r.when.evaluate,
+                r.id,
+                r.then.get("finding") if r.kind == "finding" else None,
+                r.then.get("raise") if r.kind == "raise" else None,
+            )
+            for i, r in enumerate(rb.rules)
+        )
 
     def decide(self, encounter: dict[str, Any]) -> Decision:
-        rb = self.rulebase
         ctx = self.facts.context(encounter)
-        n2 = news2(rb.news2, ctx.values)
+        n2 = self.news2.score(ctx.values)
         ctx.scores["news2.total"] = n2.total
         ctx.scores["news2.max_parameter"] = n2.max_parameter
         qs: Qsofa | None = None
         findings, flags = ctx.findings, ctx.flags
         values: dict[str, Tri] = {}
-        for i, rule in enumerate(self.rules):
-            if i == self._qsofa_at:
+        held: set[str] = set()
+        for qsofa_now, evaluate, rule_id, finding, flag in self._plan:
+            if qsofa_now:
                 qs = self._qsofa(ctx)
-            value = rule.when.value(ctx)
-            kind = rule.kind
-            if kind == "finding":
-                findings[rule.then["finding"]] = value
-            elif kind == "raise":
-                flag = rule.then["raise"]
+            value = evaluate(ctx)
+            values[rule_id] = value
+            if value is True:
+                held.add(rule_id)
+            if finding is not None:
+                findings[finding] = value
+            elif flag is not None:
                 current = flags.get(flag, False)
                 flags[flag] = True if (current or value) else (None if current is None or value is None else False)
-            values[rule.id] = value
         if qs is None:
             qs = self._qsofa(ctx)
-        fired = self.engine.run(encode_fact(ctx, ""))
-        held = {rid for rid, v in values.items() if v is True}
+        fired = self.engine.evaluate(ctx)
         if set(fired) != held:
             extra = sorted(set(fired) - held)
             absent = sorted(held - set(fired))

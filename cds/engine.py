@@ -28,9 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import durable_rules_engine as _core
+import orjson
 
-from cds.conditions import Condition
-from cds.durable_forms import durable_rule, positive, sentinel_rule
+from cds.conditions import AtLeast, Condition, Context, FindingRef
+from cds.durable_forms import (
+    FactEncoder,
+    durable_rules,
+    group_key,
+    negated_keys,
+    positive,
+    sentinel_rule,
+    tested_keys,
+)
 from cds.rulebase import RuleBase
 
 log = logging.getLogger(__name__)
@@ -51,11 +60,26 @@ class Compiled:
     definitions: dict[str, Any]
     rule_of: dict[str, str]
     chains: dict[str, str]
+    keys: set[str]
+    dense: set[str]
+
+
+def _groups(rb: RuleBase) -> dict[str, dict[str, int]]:
+    """For each finding, the "at least n of" groups it belongs to and its rank in each."""
+    member_of: dict[str, dict[str, int]] = {}
+    for rule in rb.rules:
+        for node in rule.when.walk():
+            if isinstance(node, AtLeast) and all(isinstance(c, FindingRef) for c in node.items):
+                members = sorted(c.finding for c in node.items if isinstance(c, FindingRef))
+                key = group_key(members)
+                for rank, finding in enumerate(members, start=1):
+                    member_of.setdefault(finding, {})[key] = rank
+    return member_of
 
 
 def compile_rulebase(rb: RuleBase) -> Compiled:
-    """Each rule's condition in disjunctive normal form, one durable rule per branch, with the
-    rule's position in evaluation order as its priority (lower fires first)."""
+    """Each rule's condition in disjunctive normal form, its branches grouped by the facts they
+    join, with the rule's position in evaluation order as priority (lower fires first)."""
 
     def finding(fid: str) -> Condition:
         return rb.finding_rule[fid].when
@@ -67,20 +91,32 @@ def compile_rulebase(rb: RuleBase) -> Compiled:
     rule_of: dict[str, str] = {}
     joined_findings: set[str] = set()
     joined_flags: set[str] = set()
+    joined_groups: set[str] = set()
+    keys: set[str] = set()
+    dense: set[str] = set()
     for priority, rule in enumerate(rb.rules, start=1):
-        for k, branch in enumerate(positive(rule.when, finding, flag), start=1):
+        branches = positive(rule.when, finding, flag)
+        for k, definition in enumerate(durable_rules(branches, priority), start=1):
             name = f"{rule.id}#{k}"
-            definitions[name] = durable_rule(branch, priority)
+            definitions[name] = definition
             rule_of[name] = rule.id
+        keys |= tested_keys(branches)
+        dense |= negated_keys(branches)
+        for branch in branches:
             joined_findings |= branch.findings
             joined_flags |= branch.flags
+            joined_groups |= {key for key, _ in branch.groups}
+    member_of = _groups(rb)
     chains: dict[str, str] = {}
     for rule in rb.rules:
-        if rule.kind == "finding" and rule.then["finding"] in joined_findings:
-            chains[rule.id] = json.dumps({"t": "f", "id": rule.then["finding"]})[:-1]
+        if rule.kind == "finding":
+            fid = rule.then["finding"]
+            ranks = {k: r for k, r in member_of.get(fid, {}).items() if k in joined_groups}
+            if fid in joined_findings or ranks:
+                chains[rule.id] = json.dumps({"t": "f", "id": fid, **ranks})[:-1]
         elif rule.kind == "raise" and rule.then["raise"] in joined_flags:
             chains[rule.id] = json.dumps({"t": "g", "id": rule.then["raise"]})[:-1]
-    return Compiled(definitions, rule_of, chains)
+    return Compiled(definitions, rule_of, chains, keys, dense)
 
 
 class Engine:
@@ -90,11 +126,17 @@ class Engine:
         self.rulebase = rb
         self.compiled = compile_rulebase(rb)
         self.name = f"cds_{rb.digest[:12]}_{next(_RULESETS)}"
+        self.actions = 0  # durable actions run, start rule and repeated branches included
+        self.encoder = FactEncoder(self.compiled.keys, self.compiled.dense)
         self._handle = _core.create_ruleset(self.name, json.dumps(self.compiled.definitions))
 
     @property
     def durable_rule_count(self) -> int:
         return len(self.compiled.definitions)
+
+    def evaluate(self, ctx: Context) -> list[str]:
+        """Fire the rule base on one encounter; the ids of the rules that fired, in order."""
+        return self.run(self.encoder.encode(ctx))
 
     def run(self, fact: dict[str, Any]) -> list[str]:
         """Assert the encounter fact in a fresh session and fire rules until none is ready.
@@ -112,7 +154,7 @@ class Engine:
         started = in_action = False
         state = 0
         try:
-            code, state = _core.assert_facts(handle, json.dumps([fact]))
+            code, state = _core.assert_facts(handle, orjson.dumps([fact]).decode())
             if code != _OK:
                 raise EngineError(f"the engine did not accept the encounter (code {code})")
             first = _core.start_action_for_state(handle, state)
@@ -121,6 +163,7 @@ class Engine:
             started = in_action = True
             message: str | None = first[1]
             while message is not None:
+                self.actions += 1
                 # A message is {"<rule name>": {...}}; names are validated ids, so no JSON
                 # decoding is needed to read which rule fired.
                 name = message[2 : message.index('"', 2)]

@@ -22,11 +22,13 @@ class _Duplicate(ValueError):
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _Duplicate(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Duplicate(key)
+            seen.add(key)
     return out
 
 
@@ -68,7 +70,27 @@ def _safe_key(key: str) -> str:
     return cleaned or "$"
 
 
+def _fits(node: Any, depth: int, max_depth: int, max_items: int) -> bool:
+    if type(node) is dict:
+        values: Iterable[Any] = node.values()
+    elif type(node) is list:
+        if len(node) > max_items:
+            return False
+        values = node
+    else:
+        return True
+    if depth > max_depth:
+        return False
+    return all(_fits(v, depth + 1, max_depth, max_items) for v in values if type(v) is dict or type(v) is list)
+
+
 def _check_shape(data: Any, max_depth: int, max_items: int) -> None:
+    if _fits(data, 1, max_depth, max_items):
+        return
+    _explain_shape(data, max_depth, max_items)
+
+
+def _explain_shape(data: Any, max_depth: int, max_items: int) -> None:
     stack: list[tuple[Any, int, str]] = [(data, 1, "$")]
     while stack:
         node, depth, path = stack.pop()

@@ -39,9 +39,14 @@ class ResultBuilder:
         self.rb = rb
         self.static = _static_reach(rb)
         self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
-        self.sources = {r.id: (rb.source_label(r.sources), rb.source_urls(r.sources)) for r in rb.rules}
-        self.news2_source = rb.source_label(_keys(rb.news2["source"]))
-        self.qsofa_source = rb.source_label(_keys(rb.qsofa["source"]))
+        # the parts of a trace entry that do not depend on the encounter (never mutated)
+        self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
+        self.entry_tail = {r.id: {"concluded": r.concluded(), **_source(rb, r.sources)} for r in rb.rules}
+        self.news2_head = {"rule": rb.news2["id"], "title": rb.news2["title"]}
+        self.news2_source = _source(rb, _keys(rb.news2["source"]))
+        self.news2_inputs = tuple(sorted({p["field"] for p in rb.news2["parameters"].values()}, key=ORDER.__getitem__))
+        self.qsofa_head = {"rule": rb.qsofa["id"], "title": rb.qsofa["title"]}
+        self.qsofa_source = _source(rb, _keys(rb.qsofa["source"]))
 
     def build(self, d: Decision) -> dict[str, Any]:
         rb = self.rb
@@ -149,44 +154,41 @@ class ResultBuilder:
         return [self.rb.advice[k] for k in dict.fromkeys(keys)]
 
     def _trace(self, d: Decision, fired_rules: list[Rule]) -> list[dict[str, Any]]:
-        rb = self.rb
         values = d.ctx.values
-        news2_inputs = {p["field"] for p in rb.news2["parameters"].values()}
         trace: list[dict[str, Any]] = [
             {
-                "rule": rb.news2["id"],
-                "title": rb.news2["title"],
-                "matched": {p: values[p] for p in sorted(news2_inputs, key=ORDER.__getitem__) if p in values},
+                "seq": 1,
+                **self.news2_head,
+                "matched": {p: values[p] for p in self.news2_inputs if p in values},
                 "concluded": {
                     "scores.news2.total": int(d.news2.total.low),
                     "scores.news2.band": d.news2.band,
                     "scores.news2.complete": d.news2.complete,
                 },
-                "source": self.news2_source,
+                **self.news2_source,
             },
             {
-                "rule": rb.qsofa["id"],
-                "title": rb.qsofa["title"],
+                "seq": 2,
+                **self.qsofa_head,
                 "matched": {f"scores.qsofa.{c}": True for c in d.qsofa.criteria},
                 "concluded": {"scores.qsofa.score": int(d.qsofa.score.low), "scores.qsofa.complete": d.qsofa.complete},
-                "source": self.qsofa_source,
+                **self.qsofa_source,
             },
         ]
-        for rule in fired_rules:
+        for seq, rule in enumerate(fired_rules, start=3):
             matched: dict[str, Any] = {}
             rule.when.support(d.ctx, matched)
-            label, urls = self.sources[rule.id]
-            entry: dict[str, Any] = {
-                "rule": rule.id,
-                "title": rule.title,
-                "matched": matched,
-                "concluded": rule.concluded(),
-                "source": label,
-            }
-            if urls:
-                entry["source_url"] = urls[0]
-            trace.append(entry)
-        return [{"seq": seq, **entry} for seq, entry in enumerate(trace, start=1)]
+            trace.append({"seq": seq, **self.entry_head[rule.id], "matched": matched, **self.entry_tail[rule.id]})
+        return trace
+
+
+def _source(rb: RuleBase, keys: tuple[str, ...]) -> dict[str, str]:
+    """A trace entry's `source` (short citations) and `source_url` (the first source's link)."""
+    out = {"source": rb.source_label(keys)}
+    urls = rb.source_urls(keys)
+    if urls:
+        out["source_url"] = urls[0]
+    return out
 
 
 def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:

@@ -7,6 +7,8 @@ rules use; summing the highs tells when a threshold can no longer be reached.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,56 +17,61 @@ from cds.conditions import Condition, Context, ScoreBound
 OXYGEN_FIELD = "vitals.on_oxygen"
 
 
-@dataclass(frozen=True)
-class Points:
-    low: int
-    high: int
-    unknown: tuple[str, ...]
-
-    @property
-    def known(self) -> bool:
-        return self.low == self.high and not self.unknown
+# A parameter's points: (low, high, the unknown input or None); low == high when known.
+Points = tuple[int, int, "str | None"]
+Scorer = Callable[[dict[str, Any]], Points]
 
 
-def _band_points(bands: list[dict[str, Any]], value: float) -> Any:
-    for band in bands:
-        if "up_to" in band and value <= band["up_to"]:
-            return band["points"]
-    return bands[-1]["points"]
+def _table(bands: list[dict[str, Any]]) -> tuple[tuple[float, Any], ...]:
+    """Bands as (inclusive upper bound, points), the last bound infinite."""
+    return tuple((band.get("up_to", math.inf), band["points"]) for band in bands)
 
 
-def _all_points(bands: list[dict[str, Any]]) -> list[int]:
+def _every(table: tuple[tuple[float, Any], ...]) -> list[int]:
     out: list[int] = []
-    for band in bands:
-        p = band["points"]
-        out.extend(p.values() if isinstance(p, dict) else [p])
+    for _, points in table:
+        out.extend(points.values() if isinstance(points, dict) else [points])
     return out
 
 
-def _parameter(param: dict[str, Any], values: dict[str, Any]) -> Points:
+def _scorer(param: dict[str, Any]) -> Scorer:
+    """One NEWS2 parameter compiled from its table, once, at start-up."""
     path = param["field"]
-    value = values.get(path)
     if "values" in param:
-        table = {str(k).lower(): v for k, v in param["values"].items()}
-        if value is None:
-            return Points(min(table.values()), max(table.values()), (path,))
-        key = str(value).lower() if isinstance(value, bool) else value
-        return Points(table[key], table[key], ())
+        by_value = {(k == "true") if k in ("true", "false") else k: v for k, v in param["values"].items()}
+        unknown = (min(by_value.values()), max(by_value.values()), path)
+
+        def by_lookup(values: dict[str, Any]) -> Points:
+            value = values.get(path)
+            if value is None:
+                return unknown
+            points = by_value[value]
+            return (points, points, None)
+
+        return by_lookup
+
     if "scales" in param:
-        scale = str(values.get(param["scale_field"]) or 1)
-        bands = param["scales"][scale]
+        scale_field = param["scale_field"]
+        tables = {int(k): _table(v) for k, v in param["scales"].items()}
     else:
-        bands = param["bands"]
-    if value is None:
-        every = _all_points(bands)
-        return Points(min(every), max(every), (path,))
-    points = _band_points(bands, value)
-    if isinstance(points, dict):
-        oxygen = values.get(OXYGEN_FIELD)
-        if oxygen is None:
-            return Points(min(points.values()), max(points.values()), (OXYGEN_FIELD,))
-        points = points["on_oxygen" if oxygen else "on_air"]
-    return Points(points, points, ())
+        scale_field = None
+        tables = {1: _table(param["bands"])}
+    unknowns = {k: (min(_every(t)), max(_every(t)), path) for k, t in tables.items()}
+
+    def by_band(values: dict[str, Any]) -> Points:
+        scale = values.get(scale_field, 1) if scale_field else 1
+        value = values.get(path)
+        if value is None:
+            return unknowns[scale]
+        points = next(points for bound, points in tables[scale] if value <= bound)
+        if isinstance(points, dict):  # NEWS2 SpO2 scale 2 above 92 %: scored only on oxygen
+            oxygen = values.get(OXYGEN_FIELD)
+            if oxygen is None:
+                return (min(points.values()), max(points.values()), OXYGEN_FIELD)
+            points = points["on_oxygen" if oxygen else "on_air"]
+        return (points, points, None)
+
+    return by_band
 
 
 @dataclass(frozen=True)
@@ -86,32 +93,51 @@ class News2:
         }
 
 
-def news2(table: dict[str, Any], values: dict[str, Any]) -> News2:
-    per = {name: _parameter(param, values) for name, param in table["parameters"].items()}
-    unknown = tuple(dict.fromkeys(f for p in per.values() for f in p.unknown))
-    low = sum(p.low for p in per.values())
-    high = sum(p.high for p in per.values())
-    max_low = max(p.low for p in per.values())
-    max_high = max(p.high for p in per.values())
-    band = "low"
-    for rule in table["bands"]:
-        if "total_at_least" in rule and low >= rule["total_at_least"]:
-            band = rule["band"]
-            break
-        if "any_parameter" in rule and max_low >= rule["any_parameter"]:
-            band = rule["band"]
-            break
-        if len(rule) == 1:
-            band = rule["band"]
-            break
-    return News2(
-        components={name: p.low for name, p in per.items() if p.known},
-        total=ScoreBound(low, high, unknown),
-        max_parameter=ScoreBound(max_low, max_high, unknown),
-        band=band,
-        complete=all(p.known for p in per.values()),
-        unknown=unknown,
-    )
+class News2Table:
+    """NEWS2 compiled from rules/scores.yaml: parameters in table order, then the bands."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.parameters = tuple((name, _scorer(param)) for name, param in spec["parameters"].items())
+        self.bands = tuple(
+            (rule.get("total_at_least"), rule.get("any_parameter"), rule["band"]) for rule in spec["bands"]
+        )
+
+    def score(self, values: dict[str, Any]) -> News2:
+        components: dict[str, int] = {}
+        unknown: list[str] = []
+        low = high = max_low = max_high = 0
+        for name, scorer in self.parameters:
+            p_low, p_high, missing = scorer(values)
+            low += p_low
+            high += p_high
+            max_low = max(max_low, p_low)
+            max_high = max(max_high, p_high)
+            if missing is None:
+                components[name] = p_low
+            elif missing not in unknown:
+                unknown.append(missing)
+        band = "low"
+        for total_at_least, any_parameter, name in self.bands:
+            if total_at_least is not None:
+                if low >= total_at_least:
+                    band = name
+                    break
+            elif any_parameter is not None:
+                if max_low >= any_parameter:
+                    band = name
+                    break
+            else:
+                band = name
+                break
+        missing_inputs = tuple(unknown)
+        return News2(
+            components=components,
+            total=ScoreBound(low, high, missing_inputs),
+            max_parameter=ScoreBound(max_low, max_high, missing_inputs),
+            band=band,
+            complete=not unknown,
+            unknown=missing_inputs,
+        )
 
 
 @dataclass(frozen=True)

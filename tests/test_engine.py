@@ -13,9 +13,7 @@ from tests.conftest import VIGNETTES, encounter
 def test_each_evaluation_deletes_its_session(decider):
     decision = decider.decide(load_encounter(VIGNETTES["D05"]["encounter"]))
     assert decision.fired
-    from cds.durable_forms import encode_fact
-
-    fact = encode_fact(decision.ctx, "")
+    fact = decider.engine.encoder.encode(decision.ctx)
     decider.engine.run(fact)
     assert fact["sid"]
     assert not decider.engine.session_exists(fact["sid"])
