@@ -6,7 +6,6 @@ durable-rules), so a request only evaluates. An invalid rule base stops the star
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,6 +13,7 @@ from flask import Flask, Response
 
 from cds.decide import Decider
 from cds.errors import register_error_handlers
+from cds.observability import configure_logging, register_request_logging
 from cds.rulebase import RuleBase, load_rulebase
 from cds.settings import Settings
 
@@ -31,23 +31,26 @@ def decider_for(rb: RuleBase) -> Decider:
 
 def create_app(settings: Settings | None = None, config: Mapping[str, Any] | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings.log_level)
     app = Flask(__name__)
     app.config.update(
         CDS_SETTINGS=settings,
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
     )
     if config:
         app.config.update(config)
     rb = load_rulebase(settings.rules_dir)
     app.extensions["cds.decider"] = decider_for(rb)
+    if not settings.api_keys_required:
+        app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")
 
-    from cds import api, health
+    from cds import api, docs, health
 
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
     register_error_handlers(app)
+    register_request_logging(app, rb.version)
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

@@ -22,7 +22,8 @@ _DETAILS = {
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        return problem_response(problem)
+        headers = {"WWW-Authenticate": 'Bearer realm="cds"'} if problem.status == 401 else None
+        return problem_response(problem, headers=headers)
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(err: RequestEntityTooLarge) -> Response:

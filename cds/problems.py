@@ -31,8 +31,9 @@ class Problem(Exception):
             "type": TYPE_BASE + (self.slug or phrase.lower().replace(" ", "-").replace("'", "")),
             "title": self.title or phrase,
             "status": self.status,
-            "detail": self.detail,
         }
+        if self.detail:
+            body["detail"] = self.detail
         if self.errors:
             body["errors"] = self.errors
         return body

@@ -42,10 +42,12 @@ def check(spec: Field, value: Any) -> Any:
     if kind == "int" or kind == "number":
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ValidationError("must be a number" if kind == "number" else "must be an integer")
-        if kind == "int" and not isinstance(value, int):
-            raise ValidationError("must be an integer")
         if isinstance(value, float) and not math.isfinite(value):
             raise ValidationError("must be a finite number")
+        if kind == "int" and not isinstance(value, int):
+            if not value.is_integer():  # 96.0 is the integer 96 (as JSON Schema reads it)
+                raise ValidationError("must be an integer")
+            value = int(value)
         if spec.path == "patient.age_years" and value < ADULT_AGE:
             raise ValidationError("out of scope: adult service (age 16 and over)")
         assert spec.low is not None and spec.high is not None
@@ -137,7 +139,7 @@ EncounterSchema = _build_schema()
 _SCHEMA = EncounterSchema(unknown=RAISE)
 
 
-def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -146,11 +148,11 @@ def _flatten(messages: Any, prefix: str = "") -> list[dict[str, str]]:
                 path = prefix or "$"
             else:
                 path = f"{prefix}.{key}" if prefix else key
-            out.extend(_flatten(value, path))
+            out.extend(flatten_messages(value, path))
     elif isinstance(messages, list):
         for message in messages:
             if isinstance(message, (dict, list)):
-                out.extend(_flatten(message, prefix))
+                out.extend(flatten_messages(message, prefix))
             else:
                 out.append({"field": prefix or "$", "message": _normalise(str(message))})
     else:
@@ -169,6 +171,6 @@ def load_encounter(data: Any) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = _SCHEMA.load(data)
     except ValidationError as err:
-        errors = sorted(_flatten(err.messages), key=lambda e: (e["field"], e["message"]))
+        errors = sorted(flatten_messages(err.messages), key=lambda e: (e["field"], e["message"]))
         raise validation_problem(errors) from None
     return loaded

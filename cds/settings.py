@@ -1,13 +1,15 @@
 """Settings, only from environment variables, each with a safe default.
 
 A malformed value stops the service at start-up with a message naming the variable: an
-operator typo must not silently become a default.
+operator typo must not silently become a default. Secrets never appear in reprs.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,59 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8")).digest()
+
+
+def _api_key_hashes(raw: str | None) -> tuple[bytes, ...]:
+    """CDS_API_KEYS: comma-separated keys, or `sha256:<hex>` digests of keys, so an operator
+    need not put the key itself in the environment. Only digests are kept."""
+    if not raw:
+        return ()
+    hashes = []
+    for item in raw.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item.startswith("sha256:"):
+            digest = item[len("sha256:") :]
+            try:
+                value = bytes.fromhex(digest)
+            except ValueError:
+                raise SettingsError("CDS_API_KEYS: a sha256: entry must be 64 hexadecimal digits") from None
+            if len(value) != 32:
+                raise SettingsError("CDS_API_KEYS: a sha256: entry must be 64 hexadecimal digits")
+            hashes.append(value)
+        else:
+            if len(item) < 16:
+                raise SettingsError("CDS_API_KEYS: every key must be at least 16 characters long")
+            hashes.append(hash_key(item))
+    return tuple(hashes)
+
+
+def _origins(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")):
+            raise SettingsError("CDS_CORS_ORIGINS must list exact origins such as https://ehr.example.org")
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
     rules_dir: Path = field(default_factory=default_rules_dir)
@@ -39,6 +94,12 @@ class Settings:
     max_json_depth: int = 8
     max_array_items: int = 64
     log_level: str = "INFO"
+    auth: str = "auto"  # "auto": keys when configured, open otherwise; "off": explicitly open
+    api_key_hashes: tuple[bytes, ...] = field(default=(), repr=False)
+    cors_origins: tuple[str, ...] = ()
+    hooks_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    fhir_timeout_seconds: float = 5.0
+    fhir_max_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -46,6 +107,12 @@ class Settings:
         level = env.get("CDS_LOG_LEVEL", "INFO").upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"CDS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        auth = env.get("CDS_AUTH", "").strip().lower() or "auto"
+        if auth not in ("auto", "on", "off"):
+            raise SettingsError(f"CDS_AUTH must be on or off, got {auth!r}")
+        hashes = _api_key_hashes(env.get("CDS_API_KEYS"))
+        if auth == "on" and not hashes:
+            raise SettingsError("CDS_AUTH=on needs CDS_API_KEYS")
         rules = env.get("CDS_RULES_DIR")
         return cls(
             rules_dir=Path(rules) if rules else default_rules_dir(),
@@ -53,9 +120,48 @@ class Settings:
             max_json_depth=_int(env, "CDS_MAX_JSON_DEPTH", 8, 3, 64),
             max_array_items=_int(env, "CDS_MAX_ARRAY_ITEMS", 64, 8, 10_000),
             log_level=level,
+            auth="off" if auth == "off" else "auto",
+            api_key_hashes=hashes,
+            cors_origins=_origins(env.get("CDS_CORS_ORIGINS")),
+            hooks_env={k: v for k, v in env.items() if k in _HOOKS_VARIABLES},
+            fhir_timeout_seconds=_float(env, "CDS_FHIR_TIMEOUT_SECONDS", 5.0, 0.5, 60.0),
+            fhir_max_bytes=_int(env, "CDS_FHIR_MAX_BYTES", 4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
         )
+
+    @property
+    def api_keys_required(self) -> bool:
+        return bool(self.api_key_hashes) and self.auth != "off"
 
     def replace(self, **changes: Any) -> Settings:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(changes)
         return Settings(**current)
+
+
+_HOOKS_VARIABLES = ("CDS_TRUSTED_ISSUERS", "CDS_PUBLIC_BASE_URL", "CDS_AUTH")
+
+
+def is_loopback(bind: str) -> bool:
+    """Whether a gunicorn bind address (host:port, [v6]:port or unix:path) is private to this host."""
+    if bind.startswith(("unix:", "fd://")):
+        return True
+    host = bind.rsplit(":", 1)[0] if ":" in bind else bind
+    host = host.strip("[]")
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure_problem(binds: Iterable[str], settings: Settings) -> str | None:
+    """Refuse to serve beyond loopback with the evaluate endpoint open by accident: either API
+    keys are configured, or the operator said CDS_AUTH=off. Returns the reason, or None."""
+    exposed = [b for b in binds if not is_loopback(b)]
+    if exposed and not settings.api_key_hashes and settings.auth != "off":
+        return (
+            f"refusing to listen on {', '.join(exposed)} without access control: set CDS_API_KEYS "
+            "(comma-separated keys or sha256:<hex> digests), or CDS_AUTH=off to serve it open on purpose"
+        )
+    return None

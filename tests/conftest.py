@@ -49,7 +49,10 @@ def evaluate(decider):
 
 @pytest.fixture
 def app():
+    from tests.openapi_check import ValidatingClient
+
     app = create_app(Settings(rules_dir=ROOT / "rules"), {"TESTING": True})
+    app.test_client_class = ValidatingClient
     yield app
 
 

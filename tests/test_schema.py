@@ -87,6 +87,12 @@ def test_strict_types(section, name, value, message):
     assert errors_of({"patient": {"age_years": 40}, section: {name: value}}) == {f"{section}.{name}": message}
 
 
+def test_an_integral_number_is_an_integer():
+    loaded = load_encounter({"patient": {"age_years": 40.0}, "vitals": {"heart_rate": 96.0}})
+    assert loaded["patient"]["age_years"] == 40 and isinstance(loaded["patient"]["age_years"], int)
+    assert loaded["vitals"]["heart_rate"] == 96 and isinstance(loaded["vitals"]["heart_rate"], int)
+
+
 def test_list_items_are_reported_by_index():
     errors = errors_of({"patient": {"age_years": 40}, "pain": {"sites": ["flank", "shoulder"]}})
     assert errors == {"pain.sites.1": "must be one of: lower_back, upper_back, thoracic, flank, neck"}

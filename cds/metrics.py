@@ -1,0 +1,50 @@
+"""Prometheus metrics, correct across gunicorn workers.
+
+Under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
+the app is imported, each worker writes its samples there, and /metrics merges them; a worker
+that exits is marked dead so its gauges go. Without it (tests, the CLI) the process registry
+is used. Labels carry routes, statuses, risk levels and rule ids: never patient data.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "cds_http_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"]
+)
+LATENCY = Histogram(
+    "cds_http_request_duration_seconds",
+    "HTTP request latency by route",
+    ["route", "method"],
+    buckets=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0),
+)
+EVALUATIONS = Counter("cds_evaluations_total", "Evaluations by resulting risk level", ["risk_level", "channel"])
+FIRINGS = Counter("cds_rule_firings_total", "Rule firings by rule id", ["rule"])
+CDS_FEEDBACK = Counter("cds_hooks_feedback_total", "CDS Hooks card feedback by outcome", ["outcome"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def count_evaluation(result: dict[str, object], channel: str) -> None:
+    EVALUATIONS.labels(risk_level=str(result["risk_level"]), channel=channel).inc()
+    trace = result["trace"]
+    assert isinstance(trace, list)
+    for entry in trace[2:]:  # the first two entries are the scores, not rule firings
+        FIRINGS.labels(rule=entry["rule"]).inc()
