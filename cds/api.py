@@ -14,8 +14,9 @@ bp = Blueprint("api", __name__, url_prefix="/v1")
 
 @bp.post("/evaluate")
 def evaluate() -> Response:
-    require_api_key(request, current_app.config["CDS_SETTINGS"])
-    encounter = load_encounter(json_body(request))
+    settings = current_app.config["CDS_SETTINGS"]
+    require_api_key(request, settings)
+    encounter = load_encounter(json_body(request, settings.evaluate_limits))
     result = current_app.extensions["cds.decider"].evaluate(encounter)
     g.risk_level = result["risk_level"]
     count_evaluation(result, "v1")

@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     app = Flask(__name__)
     app.config.update(
         CDS_SETTINGS=settings,
-        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        # a backstop only: each endpoint reads its body against its own limit (cds.web.json_body)
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.hooks_max_body_bytes),
     )
     if config:
         app.config.update(config)
@@ -44,9 +45,10 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     if not settings.api_keys_required:
         app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")
 
-    from cds import api, docs, health
+    from cds import api, docs, health, hooks
 
     app.register_blueprint(api.bp)
+    hooks.init_hooks(app, settings)
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
     register_error_handlers(app)

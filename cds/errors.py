@@ -27,7 +27,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(err: RequestEntityTooLarge) -> Response:
-        return problem_response(body_too_large(app.config["CDS_SETTINGS"].max_body_bytes))
+        return problem_response(body_too_large(app.config["MAX_CONTENT_LENGTH"]))
 
     @app.errorhandler(HTTPException)
     def _http(err: HTTPException) -> Response:

@@ -88,6 +88,16 @@ def _origins(raw: str | None) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class BodyLimits:
+    """What one endpoint accepts: an encounter is small and shallow, a CDS Hooks call carries
+    prefetched FHIR bundles, deeper and larger."""
+
+    max_bytes: int
+    max_depth: int
+    max_items: int
+
+
+@dataclass(frozen=True)
 class Settings:
     rules_dir: Path = field(default_factory=default_rules_dir)
     max_body_bytes: int = 64 * 1024
@@ -100,6 +110,12 @@ class Settings:
     hooks_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     fhir_timeout_seconds: float = 5.0
     fhir_max_bytes: int = 4 * 1024 * 1024
+    # How old an Observation may be and still describe this episode: older vital signs,
+    # findings and results are treated as unknown (asked again), never as current.
+    fhir_observation_window_hours: int = 24
+    hooks_max_body_bytes: int = 2 * 1024 * 1024
+    hooks_max_json_depth: int = 32
+    hooks_max_array_items: int = 2000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -126,7 +142,19 @@ class Settings:
             hooks_env={k: v for k, v in env.items() if k in _HOOKS_VARIABLES},
             fhir_timeout_seconds=_float(env, "CDS_FHIR_TIMEOUT_SECONDS", 5.0, 0.5, 60.0),
             fhir_max_bytes=_int(env, "CDS_FHIR_MAX_BYTES", 4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+            fhir_observation_window_hours=_int(env, "CDS_FHIR_OBSERVATION_WINDOW_HOURS", 24, 1, 24 * 14),
+            hooks_max_body_bytes=_int(env, "CDS_HOOKS_MAX_BODY_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+            hooks_max_json_depth=_int(env, "CDS_HOOKS_MAX_JSON_DEPTH", 32, 8, 128),
+            hooks_max_array_items=_int(env, "CDS_HOOKS_MAX_ARRAY_ITEMS", 2000, 64, 100_000),
         )
+
+    @property
+    def evaluate_limits(self) -> BodyLimits:
+        return BodyLimits(self.max_body_bytes, self.max_json_depth, self.max_array_items)
+
+    @property
+    def hooks_limits(self) -> BodyLimits:
+        return BodyLimits(self.hooks_max_body_bytes, self.hooks_max_json_depth, self.hooks_max_array_items)
 
     @property
     def api_keys_required(self) -> bool:

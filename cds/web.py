@@ -6,10 +6,11 @@ import json
 from typing import Any
 
 import orjson
-from flask import Request, Response, current_app
+from flask import Request, Response
 
 from cds.jsonbody import decode
 from cds.problems import PROBLEM_MEDIA_TYPE, Problem
+from cds.settings import BodyLimits
 
 JSON_MEDIA_TYPE = "application/json"
 
@@ -24,29 +25,24 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     return Response(text, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def json_body(request: Request, media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> Any:
+def json_body(request: Request, limits: BodyLimits) -> Any:
     """The request's JSON document, or a 413/415/400 problem. Never reads past the limit."""
-    settings = current_app.config["CDS_SETTINGS"]
-    if request.mimetype not in media_types:
-        raise Problem(
-            415,
-            f"Send the body as {' or '.join(media_types)}.",
-            slug="unsupported-media-type",
-        )
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise Problem(415, f"Send the body as {JSON_MEDIA_TYPE}.", slug="unsupported-media-type")
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise Problem(415, "Send the body encoded as UTF-8.", slug="unsupported-media-type")
     length = request.content_length
-    if length is not None and length > settings.max_body_bytes:
-        raise body_too_large(settings.max_body_bytes)
-    raw = request.stream.read(settings.max_body_bytes + 1)
-    if len(raw) > settings.max_body_bytes:
-        raise body_too_large(settings.max_body_bytes)
+    if length is not None and length > limits.max_bytes:
+        raise body_too_large(limits.max_bytes)
+    raw = request.stream.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise body_too_large(limits.max_bytes)
     if not raw.strip():
         raise Problem(
             400, "The body is empty; send a JSON document.", slug="malformed-json", title="Malformed JSON body"
         )
-    return decode(raw, settings.max_json_depth, settings.max_array_items)
+    return decode(raw, limits.max_depth, limits.max_items)
 
 
 def body_too_large(limit: int) -> Problem:

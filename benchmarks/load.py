@@ -1,0 +1,180 @@
+"""Driver of benchmarks/load.sh: starts gunicorn on a free loopback port, runs wrk, reports.
+
+Worker recycling (max_requests) is switched off for this run so that memory growth is measured
+on the same worker processes from start to end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def lua_script(directory: Path) -> Path:
+    bodies = [
+        json.dumps(json.loads(p.read_text())["encounter"], separators=(",", ":"))
+        for p in sorted((ROOT / "tests" / "vignettes").glob("*.json"))
+    ]
+    lines = ["local bodies = {"] + [f"  [==[{b}]==]," for b in bodies] + ["}"]
+    lines += [
+        "local requests = {}",
+        "init = function(args)",
+        "  for i, body in ipairs(bodies) do",
+        '    requests[i] = wrk.format("POST", "/v1/evaluate", {["Content-Type"] = "application/json"}, body)',
+        "  end",
+        "end",
+        "local i = 0",
+        "request = function()",
+        "  i = i % #requests + 1",
+        "  return requests[i]",
+        "end",
+    ]
+    path = directory / "evaluate.lua"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def wrk(url: str, connections: int, seconds: int, script: Path | None = None) -> dict[str, float]:
+    threads = min(2, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+
+    def latency(label: str) -> float:
+        match = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        return float(match.group(1)) * UNITS[match.group(2)]
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
+        "p50_ms": latency("50%"),
+        "p99_ms": latency("99%"),
+        "requests": requests,
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": sum(int(x) for x in errors.groups()) if errors else 0,
+    }
+
+
+def workers(master: int) -> list[int]:
+    pids: list[int] = []
+    for task in Path(f"/proc/{master}/task").iterdir():
+        pids += [int(p) for p in (task / "children").read_text().split()]
+    return sorted(pids)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(pid)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15, help="duration of each measured wrk run")
+    parser.add_argument("--memory-requests", type=int, default=200_000)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="cds-load-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "CDS_BIND": f"127.0.0.1:{port}",
+        "CDS_MAX_REQUESTS": "0",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"),
+    }
+    env.pop("CDS_API_KEYS", None)
+    (tmp / "metrics").mkdir()
+    log = (tmp / "server.log").open("wb")
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "cds.app:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                print((tmp / "server.log").read_text(), file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        script = lua_script(tmp)
+        pids = workers(server.pid)
+        print(f"gunicorn: {len(pids)} sync workers on {base} (cores: {os.cpu_count()})")
+        wrk(base + "/healthz", 8, 3)  # warm-up
+        wrk(base + "/v1/evaluate", 8, 5, script)
+        rss_before = {pid: rss_mb(pid) for pid in pids}
+
+        results = {}
+        for connections in (8, 32):
+            results[("healthz", connections)] = wrk(base + "/healthz", connections, args.seconds)
+            results[("evaluate", connections)] = wrk(base + "/v1/evaluate", connections, args.seconds, script)
+        print(f"\n{'endpoint':<22}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}")
+        for (name, connections), r in results.items():
+            label = "GET /healthz" if name == "healthz" else "POST /v1/evaluate (mix)"
+            print(
+                f"{label:<22}{connections:>6}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}"
+                f"{r['non2xx']:>9.0f}{r['socket_errors']:>9.0f}"
+            )
+        for connections in (8, 32):
+            ratio = results[("evaluate", connections)]["rps"] / results[("healthz", connections)]["rps"]
+            print(f"evaluate / healthz throughput at {connections} connections: {ratio:.0%} (target >= 50 %)")
+        print(f"evaluate p99 at 8 connections: {results[('evaluate', 8)]['p99_ms']:.2f} ms (target <= 10 ms)")
+
+        done = sum(r["requests"] for (name, _), r in results.items() if name == "evaluate")
+        started = time.monotonic()
+        while done < args.memory_requests and time.monotonic() - started < 400:
+            done += wrk(base + "/v1/evaluate", 8, 20, script)["requests"]
+        rss_after = {pid: rss_mb(pid) for pid in pids if Path(f"/proc/{pid}").exists()}
+        growth = {pid: rss_after[pid] - rss_before[pid] for pid in rss_after}
+        print(f"\nworker memory after {done} evaluations (same {len(rss_after)} workers, no recycling):")
+        for pid in sorted(growth):
+            print(f"  pid {pid}: {rss_before[pid]:.1f} MB -> {rss_after[pid]:.1f} MB ({growth[pid]:+.1f} MB)")
+        print(f"largest growth: {max(growth.values()):+.1f} MB per worker (target <= 10 MB)")
+        non2xx = sum(r["non2xx"] for r in results.values())
+        print(f"non-2xx answers in the measured runs: {non2xx:.0f} (target 0)")
+        return 0
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        log.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
