@@ -104,6 +104,15 @@ def service() -> Response:
     call = load(HOOK_REQUEST, json_body(request, settings.hooks_limits))
     decider = current_app.extensions["cds.decider"]
     gathered = gather(call, settings.fhir_timeout_seconds, settings.fhir_max_bytes)
+    patient = gathered.documents.get("patient")
+    if isinstance(patient, dict) and patient.get("id") not in (None, call["context"]["patientId"]):
+        # data about another patient must never be triaged as this one's
+        raise Problem(
+            400,
+            "The prefetched Patient is not the patient of the context.",
+            [{"field": "prefetch.patient", "message": "id differs from context.patientId"}],
+            slug="invalid-cds-hooks-request",
+        )
     now = datetime.now(UTC)
     mapping = map_resources(
         resources_from(list(gathered.documents.values())),

@@ -9,6 +9,7 @@ is used. Labels carry routes, statuses, risk levels and rule ids: never patient 
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -47,4 +48,15 @@ def count_evaluation(result: dict[str, object], channel: str) -> None:
     trace = result["trace"]
     assert isinstance(trace, list)
     for entry in trace[2:]:  # the first two entries are the scores, not rule firings
-        FIRINGS.labels(rule=entry["rule"]).inc()
+        _firing(entry["rule"]).inc()
+
+
+_FIRING_COUNTERS: dict[str, Any] = {}
+
+
+def _firing(rule: str) -> Any:
+    # labels() costs a lookup and a lock per call; a rule's child counter is made once
+    counter = _FIRING_COUNTERS.get(rule)
+    if counter is None:
+        counter = _FIRING_COUNTERS[rule] = FIRINGS.labels(rule=rule)
+    return counter

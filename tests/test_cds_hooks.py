@@ -284,6 +284,16 @@ def test_children_get_no_cards_and_unknown_age_says_so(hooks):
     assert len(cards) == 1 and "age" in cards[0]["summary"]
 
 
+def test_a_prefetched_patient_other_than_the_context_patient_is_refused(hooks):
+    prefetch = prefetch_for(VIGNETTES["D05"]["encounter"])
+    prefetch["patient"]["id"] = "someone-else"
+    response = call(hooks, prefetch)
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == [
+        {"field": "prefetch.patient", "message": "id differs from context.patientId"}
+    ]
+
+
 def test_us_core_and_synthea_data_are_served(hooks):
     us_core = [json.loads(p.read_text()) for p in sorted((FIXTURES / "us-core").glob("*.json"))]
     for path in sorted((FIXTURES / "synthea").glob("*.json")):
@@ -300,8 +310,9 @@ def test_us_core_and_synthea_data_are_served(hooks):
                 "findings": None,
                 "labs": None,
             },
+            context={"userId": "Practitioner/example", "patientId": patient["id"]},
         )
-        assert response.status_code == 200, path.name
+        assert response.status_code == 200, (path.name, response.get_data(as_text=True))
         assert_no_empty(response.get_json())
 
 
