@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck bench check-rules lock clean
+.PHONY: run test lint bench load check-rules image-smoke lock clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	@PY=$$(scripts/find-python) || exit 1; \
@@ -27,11 +27,19 @@ test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check cds tests benchmarks
+	$(BIN)/ruff check cds tests benchmarks gunicorn.conf.py
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
+
+load: $(STAMP)
+	benchmarks/load.sh
+
+# Build the image without a Docker daemon and smoke-test it (needs root and buildah; see --help).
+image-smoke:
+	scripts/image-smoke.sh --standin
 
 check-rules: $(STAMP)
 	$(BIN)/cds rules check
