@@ -38,6 +38,10 @@ class ResultBuilder:
     def __init__(self, rb: RuleBase) -> None:
         self.rb = rb
         self.static = _static_reach(rb)
+        # the rules whose being undecided can matter to `missing`: they raise a flag or change
+        # a raised flag's disposition
+        self.can_raise = tuple(r for r in rb.rules if r.kind in ("raise", "disposition"))
+        self.screen_rules = {flag: tuple(r.id for r in rb.flag_rules[flag]) for flag in SCREENED}
         self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
         # the parts of a trace entry that do not depend on the encounter (never mutated)
         self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
@@ -110,7 +114,7 @@ class ResultBuilder:
         for flag in SCREENED:
             if flag in raised:
                 screen[flag] = "raised"
-            elif all(d.values[r.id] is False for r in self.rb.flag_rules[flag]):
+            elif all(d.values[rule_id] is False for rule_id in self.screen_rules[flag]):
                 screen[flag] = "excluded"
             else:
                 screen[flag] = "not_excluded"
@@ -119,8 +123,9 @@ class ResultBuilder:
     def _missing(self, d: Decision, raised: dict[str, Any], screen_unknown: list[str]) -> list[dict[str, Any]]:
         needed: dict[str, list[str]] = {}
         reach: dict[str, int] = {}
-        for rule in self.rb.rules:
-            if d.values[rule.id] is not None:
+        values = d.values
+        for rule in self.can_raise:
+            if values[rule.id] is not None:
                 continue
             flag, level = _target(rule, raised)
             if flag is None:

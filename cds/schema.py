@@ -88,6 +88,9 @@ class Section(fields.Field):  # type: ignore[type-arg]
     def __init__(self, section: str) -> None:
         self.members = {f.name: f for f in FIELDS if f.section == section}
         self.required_members = [f.name for f in self.members.values() if f.required]
+        # the common valid cases, answered without a call: a boolean, or a known enum value
+        self.booleans = frozenset(f.name for f in self.members.values() if f.kind == "bool")
+        self.enums = {f.name: frozenset(f.choices) for f in self.members.values() if f.kind == "enum"}
         super().__init__(required=bool(self.required_members), allow_none=not self.required_members)
         self.error_messages["required"] = "is required"
         self.error_messages["null"] = "must not be null"
@@ -95,10 +98,17 @@ class Section(fields.Field):  # type: ignore[type-arg]
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise ValidationError("must be an object")
-        members = self.members
+        members, booleans, enums = self.members, self.booleans, self.enums
         loaded: dict[str, Any] = {}
         errors: dict[str, Any] = {}
         for name, item in value.items():
+            if item is True or item is False:
+                if name in booleans:
+                    loaded[name] = item
+                    continue
+            elif type(item) is str and item in enums.get(name, ()):
+                loaded[name] = item
+                continue
             spec = members.get(name)
             if spec is None:
                 errors[name] = [UNKNOWN_FIELD]
