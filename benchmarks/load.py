@@ -131,6 +131,9 @@ def main() -> int:
                 print((tmp / "server.log").read_text(), file=sys.stderr)
                 return 1
             time.sleep(0.2)
+        expected = int(os.environ.get("CDS_WORKERS") or (os.cpu_count() or 1) * 2 + 1)
+        while len(workers(server.pid)) < expected and time.monotonic() < deadline:
+            time.sleep(0.2)
         script = lua_script(tmp)
         pids = workers(server.pid)
         print(f"gunicorn: {len(pids)} sync workers on {base} (cores: {os.cpu_count()})")

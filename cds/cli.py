@@ -74,7 +74,7 @@ def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
         print(err, file=sys.stderr)
         return EXIT_INVALID_RULES
     out.write(f"rule base {rb.version} is valid (sha256 {rb.digest})\n")
-    out.write(f"{len(rb.rules)} rules compiled into {engine.durable_rule_count} durable-rules branches\n\n")
+    out.write(f"{len(rb.rules)} rules compiled into {engine.durable_rule_count} durable-rules rules\n\n")
     for file, condition in rb.files.items():
         rules = [r for r in rb.rules if r.file == file]
         if not rules and condition == "scores":
