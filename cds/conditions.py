@@ -57,6 +57,25 @@ class ScoreBound:
 Evaluator = Callable[[Context], Tri]
 
 
+def _kleene(items: tuple[Condition, ...], decisive: bool) -> Evaluator:
+    """Kleene's AND (decisive False) or OR (decisive True): the decisive value wins, else any
+    unknown makes the whole unknown, else the other value."""
+    fns = tuple(c.evaluate for c in items)
+    otherwise = not decisive
+
+    def combine(ctx: Context) -> Tri:
+        result: Tri = otherwise
+        for fn in fns:
+            v = fn(ctx)
+            if v is decisive:
+                return decisive
+            if v is None:
+                result = None
+        return result
+
+    return combine
+
+
 class Condition:
     """A node of a rule's condition. `value` is compiled once into a closure (`evaluate`):
     every evaluation runs each rule of the rule base, so the tree is not walked by method calls."""
@@ -92,19 +111,7 @@ class All(Condition):
     items: tuple[Condition, ...]
 
     def _compile(self) -> Evaluator:
-        fns = tuple(c.evaluate for c in self.items)
-
-        def all_of(ctx: Context) -> Tri:
-            result: Tri = True
-            for fn in fns:
-                v = fn(ctx)
-                if v is False:
-                    return False
-                if v is None:
-                    result = None
-            return result
-
-        return all_of
+        return _kleene(self.items, decisive=False)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         values = [c.value(ctx) for c in self.items]
@@ -127,19 +134,7 @@ class Any_(Condition):
     items: tuple[Condition, ...]
 
     def _compile(self) -> Evaluator:
-        fns = tuple(c.evaluate for c in self.items)
-
-        def any_of(ctx: Context) -> Tri:
-            result: Tri = False
-            for fn in fns:
-                v = fn(ctx)
-                if v is True:
-                    return True
-                if v is None:
-                    result = None
-            return result
-
-        return any_of
+        return _kleene(self.items, decisive=True)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:

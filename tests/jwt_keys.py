@@ -7,19 +7,19 @@ import functools
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from jwt.api_jws import PyJWS
+
+from tests.loopback import serve
 
 ISSUER = "https://ehr.example.com/"
 BASE_URL = "https://cds.example.org"
@@ -128,27 +128,11 @@ class JwksServer:
 def serve_jwks(document: Any) -> Iterator[JwksServer]:
     state = JwksServer(document)
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append(self.path)
-            body = state.document if isinstance(state.document, bytes) else json.dumps(state.document).encode()
-            self.send_response(state.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def respond(path: str, headers: Any) -> tuple[int, str, bytes]:
+        state.requests.append(path)
+        body = state.document if isinstance(state.document, bytes) else json.dumps(state.document).encode()
+        return state.status, "application/json", body
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.timeout = 5
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/jwks.json"
-    try:
+    with serve(respond) as base:
+        state.url = f"{base}/jwks.json"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

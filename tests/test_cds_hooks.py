@@ -4,12 +4,10 @@ feedback, JWT security and CORS."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,10 +15,12 @@ import pytest
 
 from cds.app import create_app
 from cds.cards import INDICATOR, build_cards, card_uuid
+from cds.rulebase import FLAG_IDS
 from cds.settings import Settings
 from tests.conftest import ROOT, VIGNETTES
 from tests.fhir_builders import bundle, encounter_to_resources
 from tests.jwt_keys import BASE_URL, DISCOVERY_AUD, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
+from tests.loopback import serve
 
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
 SERVICE = "/cds-services/back-pain-triage"
@@ -89,15 +89,7 @@ def call(client, prefetch: dict[str, Any] | None = None, headers: dict[str, str]
 def flag_cards(cards: list[dict[str, Any]], hook_instance: str) -> dict[str, str]:
     by_uuid = {c["uuid"]: c for c in cards}
     out = {}
-    for flag in (
-        "sepsis",
-        "meningitis",
-        "cord_compression",
-        "spinal_infection",
-        "pyelonephritis",
-        "red_flag_review",
-        "persistent_pain",
-    ):
+    for flag in FLAG_IDS:
         card = by_uuid.get(card_uuid(hook_instance, f"flag/{flag}"))
         if card is not None:
             out[flag] = card["indicator"]
@@ -336,44 +328,24 @@ class FhirServer:
         self.token = token
         self.requests: list[tuple[str, str | None]] = []
 
+    def respond(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        self.requests.append((path, headers.get("Authorization")))
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, "application/fhir+json", b""
+        query = urlsplit(path).path.removeprefix("/fhir/")
+        if query.startswith("Patient/"):
+            found = [r for r in self.resources if r["resourceType"] == "Patient"]
+            document = found[0] if found else {"resourceType": "OperationOutcome"}
+        else:
+            document = bundle([r for r in self.resources if r["resourceType"] == query.split("?")[0]])
+        return 200, "application/fhir+json", json.dumps(document).encode()
+
 
 @contextmanager
 def fhir_server(resources: list[dict[str, Any]], token: str) -> Iterator[tuple[FhirServer, str]]:
     state = FhirServer(resources, token)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            state.requests.append((self.path, self.headers.get("Authorization")))
-            if self.headers.get("Authorization") != f"Bearer {state.token}":
-                self.send_response(401)
-                self.end_headers()
-                return
-            path = urlsplit(self.path).path.removeprefix("/fhir/")
-            if path.startswith("Patient/"):
-                found = [r for r in state.resources if r["resourceType"] == "Patient"]
-                document = found[0] if found else {"resourceType": "OperationOutcome"}
-            else:
-                kind = path.split("?")[0]
-                document = bundle([r for r in state.resources if r["resourceType"] == kind])
-            body = json.dumps(document).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state, f"http://127.0.0.1:{server.server_address[1]}/fhir"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve(state.respond) as base:
+        yield state, f"{base}/fhir"
 
 
 def fhir_auth(token: str) -> dict[str, Any]:
