@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app
 
 from cds import metrics
 from cds.problems import Problem
+from cds.schema import load_encounter
 from cds.web import json_response
 
 bp = Blueprint("health", __name__)
@@ -33,8 +34,6 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    from cds.schema import load_encounter
-
     decider = current_app.extensions["cds.decider"]
     try:
         result = decider.evaluate(load_encounter(SELF_TEST))

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Flask, Response, current_app, g, request
 
+from cds.auth import unauthorized
 from cds.cards import age_unknown_card, build_cards
 from cds.fhir.mapping import map_resources, resources_from
 from cds.hooks_auth import AuthError, HooksAuthConfig, JwtVerifier
@@ -81,7 +82,7 @@ def _authenticate() -> None:
         verifier.verify(request.headers.get("Authorization"), audience)
     except AuthError as err:
         log.warning("cds_hooks_unauthorized", reason=err.reason, route=request.path)
-        raise Problem(401, "", slug="unauthorized") from None
+        raise unauthorized() from None
 
 
 @bp.route("", methods=["OPTIONS"])

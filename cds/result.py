@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from cds.conditions import FieldAtom
 from cds.fields import ORDER
-from cds.rulebase import FLAG_IDS, LEVEL_RANK, SCREENED, Rule, RuleBase
+from cds.rulebase import FLAG_IDS, LEVEL_RANK, SCREENED, Rule, RuleBase, source_keys
 
 if TYPE_CHECKING:
     from cds.decide import Decision
@@ -47,10 +47,10 @@ class ResultBuilder:
         self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
         self.entry_tail = {r.id: {"concluded": r.concluded(), **_source(rb, r.sources)} for r in rb.rules}
         self.news2_head = {"rule": rb.news2["id"], "title": rb.news2["title"]}
-        self.news2_source = _source(rb, _keys(rb.news2["source"]))
+        self.news2_source = _source(rb, source_keys(rb.news2["source"]))
         self.news2_inputs = tuple(sorted({p["field"] for p in rb.news2["parameters"].values()}, key=ORDER.__getitem__))
         self.qsofa_head = {"rule": rb.qsofa["id"], "title": rb.qsofa["title"]}
-        self.qsofa_source = _source(rb, _keys(rb.qsofa["source"]))
+        self.qsofa_source = _source(rb, source_keys(rb.qsofa["source"]))
 
     def build(self, d: Decision) -> dict[str, Any]:
         rb = self.rb
@@ -204,7 +204,3 @@ def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:
         flag = rule.then["disposition"]
         return flag, raised[flag]["risk_level"]
     return None, "routine"
-
-
-def _keys(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)

@@ -213,7 +213,8 @@ def _read(directory: Path, name: str, errors: list[RuleError]) -> Any:
     return None
 
 
-def _sources(value: Any) -> tuple[str, ...]:
+def source_keys(value: Any) -> tuple[str, ...]:
+    """A `source` as written in a rule file (one key, or a list of keys) as a tuple of keys."""
     return (value,) if isinstance(value, str) else tuple(value)
 
 
@@ -288,9 +289,9 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         for i, q in enumerate(doc.get("quantities", [])):
             for j, p in enumerate(q["difference"]):
                 need_field(p, name, None, f"quantities[{i}].difference[{j}]", numeric=True)
-            need_sources(_sources(q["source"]), name, None, f"quantities[{i}].source")
+            need_sources(source_keys(q["source"]), name, None, f"quantities[{i}].source")
             quantities[q["id"]] = Quantity(
-                q["id"], q["title"], q["difference"][0], q["difference"][1], q["unit"], _sources(q["source"])
+                q["id"], q["title"], q["difference"][0], q["difference"][1], q["unit"], source_keys(q["source"])
             )
         if "scores" in doc:
             if scores_doc is not None:
@@ -304,19 +305,21 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         if "outcomes" in doc:
             outcomes = doc["outcomes"]
             for key, o in doc["outcomes"].items():
-                need_sources(_sources(o["source"]), name, None, f"outcomes.{key}.source")
+                need_sources(source_keys(o["source"]), name, None, f"outcomes.{key}.source")
         advice.update(doc.get("advice", {}))
         for i, s in enumerate(doc.get("sets", [])):
-            need_sources(_sources(s["source"]), name, None, f"sets[{i}].source")
+            need_sources(source_keys(s["source"]), name, None, f"sets[{i}].source")
             advice_sets.append(dict(s))
         for i, r in enumerate(doc.get("rules", [])):
             rid = r["id"]
             if rid in seen_ids:
                 errors.append(RuleError(name, rid, f"rules[{i}].id", f"duplicate rule id (also in {seen_ids[rid]})"))
             seen_ids[rid] = name
-            need_sources(_sources(r["source"]), name, rid, f"rules[{i}].source")
+            need_sources(source_keys(r["source"]), name, rid, f"rules[{i}].source")
             rules.append(
-                Rule(rid, r["title"], name, doc["condition"], parse(r["when"]), dict(r["then"]), _sources(r["source"]))
+                Rule(
+                    rid, r["title"], name, doc["condition"], parse(r["when"]), dict(r["then"]), source_keys(r["source"])
+                )
             )
 
     if scores_doc is None:
@@ -363,8 +366,8 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
 
 def _check_scores(doc: dict[str, Any], file: str, need_field: Any, need_sources: Any, errors: list[RuleError]) -> None:
     news2 = doc["news2"]
-    need_sources(_sources(news2["source"]), file, "NEWS2", "scores.news2.source")
-    need_sources(_sources(doc["qsofa"]["source"]), file, "QSOFA", "scores.qsofa.source")
+    need_sources(source_keys(news2["source"]), file, "NEWS2", "scores.news2.source")
+    need_sources(source_keys(doc["qsofa"]["source"]), file, "QSOFA", "scores.qsofa.source")
     for pname, p in news2["parameters"].items():
         where = f"scores.news2.parameters.{pname}"
         need_field(p["field"], file, "NEWS2", where + ".field", numeric="values" not in p)

@@ -10,7 +10,7 @@ import hashlib
 import ipaddress
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +154,6 @@ class Settings:
     @property
     def api_keys_required(self) -> bool:
         return bool(self.api_key_hashes) and self.auth != "off"
-
-    def replace(self, **changes: Any) -> Settings:
-        current = {f.name: getattr(self, f.name) for f in fields(self)}
-        current.update(changes)
-        return Settings(**current)
 
 
 _HOOKS_VARIABLES = ("CDS_TRUSTED_ISSUERS", "CDS_PUBLIC_BASE_URL", "CDS_AUTH")
