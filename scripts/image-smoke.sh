@@ -450,6 +450,18 @@ else
   fail "runtime image contains /wheels or /src"
 fi
 
+# Beyond loopback with neither API keys nor CDS_AUTH=off, the image must refuse to start (it
+# checks before binding, so nothing listens; the timeout bounds it should that ever change).
+refuse_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+if timeout 60 "${BUILDAH[@]}" run --isolation chroot --env "CDS_BIND=0.0.0.0:$refuse_port" --env CDS_WORKERS=1 \
+    "$ctr" -- "${entrypoint[@]}" >"$LOG_DIR/refusal.log" 2>&1; then
+  fail "the image started beyond loopback without CDS_API_KEYS or CDS_AUTH=off"
+elif grep -q 'refusing to listen' "$LOG_DIR/refusal.log"; then
+  pass "without CDS_API_KEYS or CDS_AUTH=off the image refuses to start, and says so"
+else
+  fail "the image did not refuse with the expected message (see $LOG_DIR/refusal.log)"
+fi
+
 # ---- 5. stop ---------------------------------------------------------------------------------
 stop_server
 if curl -fsS --max-time 2 -o /dev/null "$base_url/healthz" 2>/dev/null; then
