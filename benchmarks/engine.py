@@ -80,7 +80,8 @@ def main() -> int:
     gc.collect()
     rss_after = rss_mb()
 
-    print(f"rule base {rb.version} ({len(rb.rules)} rules compiled into {decider.engine.durable_rule_count} durable-rules rules)")
+    compiled = decider.engine.durable_rule_count
+    print(f"rule base {rb.version} ({len(rb.rules)} rules compiled into {compiled} durable-rules rules)")
     print(f"vignettes: {len(bodies)}; latency samples: {len(timings)}")
     print(f"latency p50: {percentile(timings, 0.50) * 1e3:.3f} ms   (target <= 1 ms)")
     print(f"latency p99: {percentile(timings, 0.99) * 1e3:.3f} ms   (target <= 3 ms)")
