@@ -26,8 +26,8 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "cds_http_request_duration_seconds",
-    "HTTP request latency by route",
-    ["route", "method"],
+    "HTTP request latency by route, method and status",
+    ["route", "method", "status"],
     buckets=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0),
 )
 EVALUATIONS = Counter("cds_evaluations_total", "Evaluations by resulting risk level", ["risk_level", "channel"])

@@ -92,8 +92,9 @@ def register_request_logging(app: Flask, rulebase_version: str) -> None:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
         route = _route()
-        REQUESTS.labels(route=route, method=request.method, status=str(response.status_code)).inc()
-        LATENCY.labels(route=route, method=request.method).observe(elapsed)
+        status = str(response.status_code)
+        REQUESTS.labels(route=route, method=request.method, status=status).inc()
+        LATENCY.labels(route=route, method=request.method, status=status).observe(elapsed)
         fields: dict[str, Any] = {
             "request_id": request_id,
             "method": request.method,
