@@ -36,7 +36,7 @@ _DESCRIPTION = (
 )
 
 
-def discovery_document() -> dict[str, Any]:
+def _discovery_document() -> dict[str, Any]:
     service = {
         "title": "Back pain during an acute illness: triage",
         "description": _DESCRIPTION,
@@ -46,6 +46,9 @@ def discovery_document() -> dict[str, Any]:
         "findings (Observations) and urinalysis, lactate and white cell count results.",
     }
     return {"services": [{"hook": hook, **service} for hook in ("patient-view", "encounter-start")]}
+
+
+DISCOVERY = _discovery_document()
 
 
 def init_hooks(app: Flask, settings: Settings) -> None:
@@ -95,7 +98,7 @@ def preflight() -> Response:
 @bp.get("")
 def discovery() -> Response:
     _authenticate()
-    return json_response(discovery_document())
+    return json_response(DISCOVERY)
 
 
 @bp.post(f"/{SERVICE_ID}")
