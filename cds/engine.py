@@ -10,7 +10,12 @@ package) directly rather than through `durable.lang`'s host, for reasons measure
     action costs a few microseconds, which is what lets a request evaluate the full rule base.
 
 Rules of the road, from ../shared/reference/durable-rules.md and our own measurements:
-  * a fresh session (sid) per evaluation, one `assert_facts`, `delete_state` in `finally`;
+  * one `assert_facts` per evaluation, then every action run until none is ready;
+  * an evaluation leaves its session empty: it retracts every fact it asserted and checks that
+    durable holds none. Creating a durable session costs about 20 µs (it allocates and clears
+    index tables for every pattern of the rule base, ~0.7 MB), so a session is reused, one
+    evaluation at a time, instead of being created and deleted for each. Any failure, and
+    every SESSION_RUNS evaluations, deletes the session; the next evaluation starts a new one;
   * a start rule matches every encounter, so an action always starts: `delete_state` on a
     session where no action ever started crashes the process;
   * one process-wide lock around each whole evaluation: the C core has no locks of its own;
@@ -46,9 +51,12 @@ log = logging.getLogger(__name__)
 
 _LOCK = threading.Lock()
 _SESSIONS = itertools.count(1)
+_FACTS = itertools.count(1)
 _RULESETS = itertools.count(1)
 _START = "_start"
 _OK = 0
+_NO_FACTS = "[]"
+SESSION_RUNS = 10_000
 
 
 class EngineError(RuntimeError):
@@ -129,6 +137,9 @@ class Engine:
         self.actions = 0  # durable actions run, start rule and repeated branches included
         self.encoder = FactEncoder(self.compiled.keys, self.compiled.dense)
         self._handle = _core.create_ruleset(self.name, json.dumps(self.compiled.definitions))
+        self._sid: str | None = None  # the session evaluations reuse; None: start a new one
+        self._sid_runs = 0
+        self._sid_started = False  # an action has started in it, so it may be deleted
 
     @property
     def durable_rule_count(self) -> int:
@@ -146,21 +157,25 @@ class Engine:
 
     def _run_locked(self, fact: dict[str, Any]) -> list[str]:
         handle = self._handle
-        sid = str(next(_SESSIONS))
+        if self._sid is None:
+            self._sid, self._sid_runs, self._sid_started = str(next(_SESSIONS)), 0, False
+        sid = self._sid
         fact["sid"] = sid
+        fact["id"] = str(next(_FACTS))
+        asserted = [orjson.dumps(fact).decode()]
         chain_suffix = ', "sid": "' + sid + '"}'
         fired: list[str] = []
         seen: set[str] = set()
-        started = in_action = False
+        in_action = clean = False
         state = 0
         try:
-            code, state = _core.assert_facts(handle, orjson.dumps([fact]).decode())
+            code, state = _core.assert_facts(handle, "[" + asserted[0] + "]")
             if code != _OK:
                 raise EngineError(f"the engine did not accept the encounter (code {code})")
             first = _core.start_action_for_state(handle, state)
             if first is None:
                 raise EngineError("no action started for the encounter")
-            started = in_action = True
+            self._sid_started = in_action = True
             message: str | None = first[1]
             while message is not None:
                 self.actions += 1
@@ -171,9 +186,13 @@ class Engine:
                 if rule_id is not None and rule_id not in seen:
                     seen.add(rule_id)
                     fired.append(rule_id)
-                    self._chain(handle, rule_id, chain_suffix)
+                    chained = self._chain(handle, rule_id, chain_suffix)
+                    if chained is not None:
+                        asserted.append(chained)
                 message = _core.complete_and_start_action(handle, state)
             in_action = False
+            self._empty(handle, sid, asserted)
+            clean = True
         except EngineError:
             raise
         except Exception as err:
@@ -182,12 +201,39 @@ class Engine:
         finally:
             if in_action:
                 _core.abandon_action(handle, state)
-            if started:
-                _core.delete_state(handle, sid)
+            self._sid_runs += 1
+            if not clean or self._sid_runs >= SESSION_RUNS:
+                self._end_session()
         return fired
 
+    def _empty(self, handle: int, sid: str, asserted: list[str]) -> None:
+        """Retract what this evaluation asserted; the next one must find the session empty."""
+        code, _ = _core.retract_facts(handle, "[" + ",".join(asserted) + "]")
+        if code != _OK:
+            raise EngineError(f"the engine did not retract the evaluation's facts (code {code})")
+        if _core.get_facts(handle, sid) != _NO_FACTS:
+            raise EngineError("the engine kept facts after retraction")
+
+    def _end_session(self) -> None:
+        sid, self._sid = self._sid, None
+        if sid is not None and self._sid_started:
+            _core.delete_state(self._handle, sid)
+
+    def held_facts(self) -> list[dict[str, Any]]:
+        """The facts durable holds between evaluations: none, ever."""
+        with _LOCK:
+            if self._sid is None:
+                return []
+            facts: list[dict[str, Any]] = json.loads(_core.get_facts(self._handle, self._sid))
+            return facts
+
+    @property
+    def session(self) -> str | None:
+        """The session the next evaluation will reuse, if there is one."""
+        return self._sid
+
     def session_exists(self, sid: str) -> bool:
-        """Whether durable still holds a session (never, after `run` returns or raises)."""
+        """Whether durable holds the session `sid`."""
         with _LOCK:
             try:
                 _core.get_state(self._handle, sid)
@@ -195,9 +241,13 @@ class Engine:
                 return False
             return True
 
-    def _chain(self, handle: int, rule_id: str, suffix: str) -> None:
+    def _chain(self, handle: int, rule_id: str, suffix: str) -> str | None:
+        """Assert the fact a rule concludes, when another rule joins on it; the fact asserted."""
         prefix = self.compiled.chains.get(rule_id)
-        if prefix is not None:
-            code, _ = _core.assert_fact(handle, prefix + suffix)
-            if code != _OK:
-                raise EngineError(f"chained fact of {rule_id} was not accepted (code {code})")
+        if prefix is None:
+            return None
+        chained = prefix + suffix
+        code, _ = _core.assert_fact(handle, chained)
+        if code != _OK:
+            raise EngineError(f"chained fact of {rule_id} was not accepted (code {code})")
+        return chained

@@ -5,18 +5,65 @@ import threading
 
 import pytest
 
+from cds.decide import Decider
 from cds.engine import Engine, EngineError
 from cds.schema import load_encounter
 from tests.conftest import VIGNETTES, encounter
 
 
-def test_each_evaluation_deletes_its_session(decider):
+def test_each_evaluation_leaves_its_session_empty(decider):
     decision = decider.decide(load_encounter(VIGNETTES["D05"]["encounter"]))
-    assert decision.fired
+    assert len(decision.fired) > 3  # chained facts were asserted, and had to be retracted
+    assert decider.engine.held_facts() == []
     fact = decider.engine.encoder.encode(decision.ctx)
-    decider.engine.run(fact)
-    assert fact["sid"]
-    assert not decider.engine.session_exists(fact["sid"])
+    assert decider.engine.run(fact) == decision.fired
+    assert decider.engine.held_facts() == []
+    assert fact["sid"] == decider.engine.session
+
+
+def test_results_do_not_depend_on_what_the_session_saw_before(rulebase):
+    # every vignette through one engine, in three orders, against a fresh engine for each
+    cases = [load_encounter(v["encounter"]) for v in VIGNETTES.values()]
+    alone = []
+    for case in cases:
+        fresh = Decider(rulebase)
+        alone.append(fresh.decide(case).fired)
+    shared = Decider(rulebase)
+    for order in (range(len(cases)), reversed(range(len(cases))), [i * 7 % len(cases) for i in range(len(cases))]):
+        for i in order:
+            assert shared.decide(cases[i]).fired == alone[i]
+            assert shared.engine.held_facts() == []
+
+
+def test_a_failed_retraction_ends_the_session(decider, monkeypatch):
+    import cds.engine as engine_module
+
+    case = load_encounter(VIGNETTES["D05"]["encounter"])
+    decider.decide(case)
+    before = decider.engine.session
+    monkeypatch.setattr(engine_module._core, "retract_facts", lambda handle, facts: (0, 0))
+    with pytest.raises(EngineError, match="kept facts"):
+        decider.decide(case)
+    monkeypatch.undo()
+    assert decider.engine.session is None
+    assert not decider.engine.session_exists(before)
+    assert decider.decide(case).fired
+    assert decider.engine.session != before
+    assert decider.engine.held_facts() == []
+
+
+def test_a_session_is_replaced_after_session_runs_evaluations(decider, monkeypatch):
+    import cds.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "SESSION_RUNS", 3)
+    case = load_encounter(VIGNETTES["D01"]["encounter"])
+    decider.decide(case)
+    sessions = set()
+    for _ in range(9):
+        sessions.add(decider.engine.session)
+        decider.decide(case)
+    assert len(sessions - {None}) >= 3
+    assert sum(decider.engine.session_exists(s) for s in sessions if s is not None) <= 1
 
 
 def test_no_rule_firing_still_starts_and_ends_cleanly(decider):
@@ -51,7 +98,8 @@ def test_an_exception_in_an_action_fails_the_evaluation_loudly(decider, monkeypa
     assert "no result" in body["detail"]
     assert "risk_level" not in body
     monkeypatch.setattr(Engine, "_chain", original)
-    # the engine is intact afterwards
+    # the engine is intact afterwards, in a new session
+    assert decider.engine.held_facts() == []
     assert client.post("/v1/evaluate", json=VIGNETTES["D01"]["encounter"]).get_json()["risk_level"] == "self_care"
 
 
