@@ -150,8 +150,8 @@ class Engine:
         return self.run(self.encoder.encode(ctx))
 
     def run(self, fact: dict[str, Any]) -> list[str]:
-        """Assert the encounter fact in a fresh session and fire rules until none is ready.
-        Returns the ids of the rules that fired, in firing order, each once."""
+        """Assert the encounter fact in an empty session, fire rules until none is ready, and
+        leave the session empty again. Returns the ids of the rules that fired, in firing order, each once."""
         with _LOCK:
             return self._run_locked(fact)
 
