@@ -44,19 +44,21 @@ def render() -> tuple[bytes, str]:
 
 
 def count_evaluation(result: dict[str, object], channel: str) -> None:
-    EVALUATIONS.labels(risk_level=str(result["risk_level"]), channel=channel).inc()
+    child(EVALUATIONS, str(result["risk_level"]), channel).inc()
     trace = result["trace"]
     assert isinstance(trace, list)
     for entry in trace[2:]:  # the first two entries are the scores, not rule firings
-        _firing(entry["rule"]).inc()
+        child(FIRINGS, entry["rule"]).inc()
 
 
-_FIRING_COUNTERS: dict[str, Any] = {}
+_CHILDREN: dict[tuple[Any, ...], Any] = {}
 
 
-def _firing(rule: str) -> Any:
-    # labels() costs a lookup and a lock per call; a rule's child counter is made once
-    counter = _FIRING_COUNTERS.get(rule)
-    if counter is None:
-        counter = _FIRING_COUNTERS[rule] = FIRINGS.labels(rule=rule)
-    return counter
+def child(metric: Any, *labels: str) -> Any:
+    """The labelled child of a metric. Every label here comes from a small fixed set."""
+    # labels() costs a lookup and a lock per call; each labelled child is made once
+    key = (metric, *labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child

@@ -19,7 +19,7 @@ import orjson
 import structlog
 from flask import Flask, Response, g, request
 
-from cds.metrics import LATENCY, REQUESTS
+from cds.metrics import LATENCY, REQUESTS, child
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -69,6 +69,7 @@ def configure_logging(level: str) -> None:
 
 
 log = structlog.get_logger("cds.request")
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 
 
 def _route() -> str:
@@ -93,8 +94,10 @@ def register_request_logging(app: Flask, rulebase_version: str) -> None:
         response.headers[REQUEST_ID_HEADER] = request_id
         route = _route()
         status = str(response.status_code)
-        REQUESTS.labels(route=route, method=request.method, status=status).inc()
-        LATENCY.labels(route=route, method=request.method, status=status).observe(elapsed)
+        # a client can send any method name: the metric label takes it only from a fixed set
+        method = request.method if request.method in _METHODS else "other"
+        child(REQUESTS, route, method, status).inc()
+        child(LATENCY, route, method, status).observe(elapsed)
         fields: dict[str, Any] = {
             "request_id": request_id,
             "method": request.method,

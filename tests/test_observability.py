@@ -110,6 +110,13 @@ def test_metrics_count_requests_evaluations_and_firings(client):
     )
 
 
+def test_an_invented_method_does_not_become_a_metric_label(client):
+    assert client.open("/v1/evaluate", method="BREW").status_code in (400, 405)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "BREW" not in text
+    assert re.search(r'cds_http_requests_total\{method="other",route="unmatched",status="40[05]"\} [1-9]', text)
+
+
 def test_readyz_runs_the_self_test(client):
     response = client.get("/readyz")
     assert response.status_code == 200
