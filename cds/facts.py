@@ -9,17 +9,27 @@ from cds.conditions import Condition, Context
 from cds.fields import FIELDS
 from cds.rulebase import RuleBase
 
-_CLINICAL = tuple((f.path, f.section, f.name) for f in FIELDS if f.clinical)
+# section -> member name -> dotted path, for the clinical fields of the catalogue
+_PATHS: dict[str, dict[str, str]] = {}
+for _f in FIELDS:
+    if _f.clinical:
+        assert _f.section, f"a clinical field belongs to a section: {_f.path}"
+        _PATHS.setdefault(_f.section, {})[_f.name] = _f.path
 
 
 def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
+    """The clinical fields given a value, by dotted path; a name not in the catalogue is ignored.
+    Walks what the encounter holds rather than the whole catalogue: most requests name a part."""
     values: dict[str, Any] = {}
-    for path, section, name in _CLINICAL:
-        container = encounter.get(section)
-        if container:
-            value = container.get(name)
+    for section, members in encounter.items():
+        paths = _PATHS.get(section)
+        if paths is None or not isinstance(members, dict):
+            continue
+        for name, value in members.items():
             if value is not None:
-                values[path] = value
+                path = paths.get(name)
+                if path is not None:
+                    values[path] = value
     return values
 
 
