@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,7 +117,11 @@ def main() -> int:
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        start_new_session=True,
+        # Deliberately not a session of its own: with Linux autogroup scheduling a new session
+        # is a scheduling group of its own, and the five workers together would get the same
+        # CPU share as wrk, the load generator; p99 then measures that split (measured: 11 ms
+        # against 8 ms at 8 connections), not the service. In production no load generator
+        # shares the machine.
     )
     try:
         deadline = time.monotonic() + 60
@@ -171,12 +176,27 @@ def main() -> int:
         print(f"non-2xx answers in the measured runs: {non2xx:.0f} (target 0)")
         return 0
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
+        stop(server)
         log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    """Stop gunicorn by PID: SIGTERM to the master, which stops its workers; SIGKILL on
+    anything of it still alive after 30 s."""
+    children = workers(server.pid) if server.poll() is None else []
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
+    for pid in children:
+        try:
+            if b"gunicorn" in Path(f"/proc/{pid}/cmdline").read_bytes():  # not a recycled PID
+                os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass  # already gone
 
 
 if __name__ == "__main__":
