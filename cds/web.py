@@ -35,7 +35,12 @@ def json_body(request: Request, limits: BodyLimits) -> Any:
     length = request.content_length
     if length is not None and length > limits.max_bytes:
         raise body_too_large(limits.max_bytes)
-    raw = request.stream.read(limits.max_bytes + 1)
+    if length is not None and not request.environ.get("wsgi.input_terminated"):
+        # a declared length within the limit: read exactly that much from the server, which
+        # is all WSGI allows and spares werkzeug's stream wrapper (a tenth of the body's cost)
+        raw = request.environ["wsgi.input"].read(length)
+    else:
+        raw = request.stream.read(limits.max_bytes + 1)
     if len(raw) > limits.max_bytes:
         raise body_too_large(limits.max_bytes)
     if not raw.strip():

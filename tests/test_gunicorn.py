@@ -210,6 +210,31 @@ def test_metrics_are_merged_across_workers(tmp_path):
         assert sum(float(c) for c in evaluations) == 30
 
 
+def chunked_post(port: int, body: bytes, piece: int = 100) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        pieces = (body[i : i + piece] for i in range(0, len(body), piece))
+        conn.request(
+            "POST", "/v1/evaluate", body=pieces, headers={"Content-Type": "application/json"}, encode_chunked=True
+        )
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_bodies_with_and_without_a_declared_length_read_alike(tmp_path):
+    encounter = VIGNETTES["D05"]["encounter"]
+    with gunicorn(tmp_path, workers=1) as (_proc, port):
+        declared = request(port, "POST", "/v1/evaluate", encounter)
+        chunked = chunked_post(port, json.dumps(encounter).encode())
+        too_large = chunked_post(port, b'{"pad": "' + b"x" * 70_000 + b'"}', piece=8192)
+    assert declared[0] == chunked[0] == 200
+    assert json.loads(declared[1]) == json.loads(chunked[1])
+    assert json.loads(chunked[1])["risk_level"] == VIGNETTES["D05"]["expect"]["risk_level"]
+    assert too_large[0] == 413
+
+
 def test_structured_log_line_per_request(tmp_path):
     with gunicorn(tmp_path, workers=1) as (_proc, port):
         request(port, "POST", "/v1/evaluate", VIGNETTES["D07"]["encounter"])
