@@ -13,7 +13,10 @@ shape this module:
     as "?" (a value no test expects) and "not established" becomes `$neq true`. Unknown numbers
     stay absent and are tested with `$nex`.
 Derived findings and raised flags that other rules name are asserted as facts of their own
-({"t": "f"} and {"t": "g"}), which is the forward chaining; the encounter fact is {"t": "e"}.
+({"t": "f", "name": ...} and {"t": "g", "name": ...}), which is the forward chaining; the
+encounter fact is {"t": "e"}. A fact's "id" is its identity in durable (asserting an id twice
+fails), so it is never a finding's or flag's name: it is the concluding rule's id, or a counter
+for the encounter.
 "At least n of these findings" joins n finding facts of one group in rising rank, one durable
 rule instead of every combination.
 """
@@ -290,9 +293,9 @@ def durable_rules(branches: DNF, priority: int) -> list[dict[str, Any]]:
                 tests.append(conjunctions[0] if len(conjunctions) == 1 else {"$or": conjunctions})
             patterns.append({"e": {"$and": tests} if len(tests) > 1 else tests[0]})
         for i, finding in enumerate(sorted(findings)):
-            patterns.append({f"f{i}": {"$and": [{"t": "f"}, {"id": finding}]}})
+            patterns.append({f"f{i}": {"$and": [{"t": "f"}, {"name": finding}]}})
         for i, flag in enumerate(sorted(flags)):
-            patterns.append({f"g{i}": {"$and": [{"t": "g"}, {"id": flag}]}})
+            patterns.append({f"g{i}": {"$and": [{"t": "g"}, {"name": flag}]}})
         for j, (key, count) in enumerate(sorted(groups)):
             for k in range(count):
                 alias = f"n{j}_{k}"

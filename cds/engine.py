@@ -121,9 +121,9 @@ def compile_rulebase(rb: RuleBase) -> Compiled:
             fid = rule.then["finding"]
             ranks = {k: r for k, r in member_of.get(fid, {}).items() if k in joined_groups}
             if fid in joined_findings or ranks:
-                chains[rule.id] = json.dumps({"t": "f", "id": fid, **ranks})[:-1]
+                chains[rule.id] = json.dumps({"t": "f", "name": fid, **ranks, "id": rule.id})[:-1]
         elif rule.kind == "raise" and rule.then["raise"] in joined_flags:
-            chains[rule.id] = json.dumps({"t": "g", "id": rule.then["raise"]})[:-1]
+            chains[rule.id] = json.dumps({"t": "g", "name": rule.then["raise"], "id": rule.id})[:-1]
     return Compiled(definitions, rule_of, chains, keys, dense)
 
 
@@ -161,15 +161,16 @@ class Engine:
             self._sid, self._sid_runs, self._sid_started = str(next(_SESSIONS)), 0, False
         sid = self._sid
         fact["sid"] = sid
-        fact["id"] = str(next(_FACTS))
-        asserted = [orjson.dumps(fact).decode()]
+        fact["id"] = fact_id = str(next(_FACTS))
+        # what to retract: a fact is named by its session and id alone
+        asserted = [f'{{"sid": "{sid}", "id": "{fact_id}"}}']
         chain_suffix = ', "sid": "' + sid + '"}'
         fired: list[str] = []
         seen: set[str] = set()
         in_action = clean = False
         state = 0
         try:
-            code, state = _core.assert_facts(handle, "[" + asserted[0] + "]")
+            code, state = _core.assert_facts(handle, "[" + orjson.dumps(fact).decode() + "]")
             if code != _OK:
                 raise EngineError(f"the engine did not accept the encounter (code {code})")
             first = _core.start_action_for_state(handle, state)
@@ -186,9 +187,8 @@ class Engine:
                 if rule_id is not None and rule_id not in seen:
                     seen.add(rule_id)
                     fired.append(rule_id)
-                    chained = self._chain(handle, rule_id, chain_suffix)
-                    if chained is not None:
-                        asserted.append(chained)
+                    if self._chain(handle, rule_id, chain_suffix):
+                        asserted.append(f'{{"sid": "{sid}", "id": "{rule_id}"}}')
                 message = _core.complete_and_start_action(handle, state)
             in_action = False
             self._empty(handle, sid, asserted)
@@ -207,7 +207,8 @@ class Engine:
         return fired
 
     def _empty(self, handle: int, sid: str, asserted: list[str]) -> None:
-        """Retract what this evaluation asserted; the next one must find the session empty."""
+        """Retract what this evaluation asserted (by id: durable reads nothing else of a fact
+        it retracts); the next evaluation must find the session empty."""
         code, _ = _core.retract_facts(handle, "[" + ",".join(asserted) + "]")
         if code != _OK:
             raise EngineError(f"the engine did not retract the evaluation's facts (code {code})")
@@ -241,13 +242,13 @@ class Engine:
                 return False
             return True
 
-    def _chain(self, handle: int, rule_id: str, suffix: str) -> str | None:
-        """Assert the fact a rule concludes, when another rule joins on it; the fact asserted."""
+    def _chain(self, handle: int, rule_id: str, suffix: str) -> bool:
+        """Assert the fact a rule concludes (its id is the rule's), when another rule joins on
+        it. Whether a fact was asserted."""
         prefix = self.compiled.chains.get(rule_id)
         if prefix is None:
-            return None
-        chained = prefix + suffix
-        code, _ = _core.assert_fact(handle, chained)
+            return False
+        code, _ = _core.assert_fact(handle, prefix + suffix)
         if code != _OK:
             raise EngineError(f"chained fact of {rule_id} was not accepted (code {code})")
-        return chained
+        return True

@@ -162,3 +162,28 @@ def test_the_service_refuses_to_start_on_an_invalid_rule_base(rules_copy):
 
 def test_a_valid_copy_loads_with_the_same_digest(rules_copy, rulebase):
     assert load_rulebase(rules_copy).digest == rulebase.digest
+
+
+def test_two_rules_raising_a_flag_another_rule_joins_can_both_fire(rules_copy):
+    # the flag fact each asserts is named by its rule, so the second is not a repeat of the first
+    from cds.decide import Decider
+    from cds.schema import load_encounter
+    from tests.conftest import VIGNETTES
+
+    edit(
+        rules_copy,
+        "pyelonephritis.yaml",
+        "  - id: PYE-HOSPITAL\n",
+        "  - id: PYE-CVA-FEVER\n"
+        "    title: Renal angle tenderness with fever\n"
+        "    when:\n"
+        "      all:\n"
+        "        - {field: exam.cva_tenderness, is: true}\n"
+        "        - {finding: fever}\n"
+        "    then: {raise: pyelonephritis, level: urgent}\n"
+        "    source: NICE-CKS-PYELO\n"
+        "\n"
+        "  - id: PYE-HOSPITAL\n",
+    )
+    decision = Decider(load_rulebase(rules_copy)).decide(load_encounter(VIGNETTES["D06"]["encounter"]))
+    assert {"PYE-FLANK-INFECTION", "PYE-CVA-FEVER", "PYE-HOSPITAL"} <= set(decision.fired)
