@@ -5,8 +5,9 @@ shape this module:
   * every durable rule costs each session about 0.3 µs even when it never fires, while a `$or`
     inside one pattern costs almost nothing; so each rule is put in disjunctive normal form and
     the branches that join the same facts share one durable rule (`ID#k`) as a `$or`;
-  * a pattern fires once per matching `$or` branch: the engine keeps the first firing of a rule
-    and ignores the rest;
+  * a pattern fires once per matching `$or` branch, each firing an action (~2 µs); with `cap`
+    the matches ready at once come to one action, and the engine keeps the first firing of a
+    rule and ignores any later one;
   * `$not` patterns lose unrelated pending activations when they retract, so negation is never
     handed to durable: "not established" is rewritten into positive tests on the fact;
   * an absent key fails every test, `$neq` included, so an unknown boolean or enum is written
@@ -301,7 +302,7 @@ def durable_rules(branches: DNF, priority: int) -> list[dict[str, Any]]:
                 alias = f"n{j}_{k}"
                 rank = {"$ex": {key: 1}} if k == 0 else {"$gt": {key: {f"n{j}_{k - 1}": key}}}
                 patterns.append({alias: {"$and": [{"t": "f"}, rank]}})
-        out.append({"all": patterns, "pri": priority})
+        out.append({"all": patterns, "pri": priority, "cap": 64})
     return out
 
 
