@@ -147,6 +147,34 @@ def _build_schema() -> type[Schema]:
 
 EncounterSchema = _build_schema()
 _SCHEMA = EncounterSchema(unknown=RAISE)
+_FIELD_ORDER = tuple(_SCHEMA.fields.items())  # marshmallow loads in this order: so does load_valid
+
+
+def load_valid(data: dict[str, Any]) -> dict[str, Any] | None:
+    """What `_SCHEMA.load` returns for a valid encounter, through the same field objects but
+    without marshmallow's per-field dispatch (about half the cost of validation); None when
+    anything is amiss, so that marshmallow, and only marshmallow, decides what to report."""
+    loaded: dict[str, Any] = {}
+    try:
+        for name, field in _FIELD_ORDER:
+            if name not in data:
+                if field.required:
+                    return None
+                continue
+            value = data[name]
+            if value is None:
+                if not field.allow_none:
+                    return None
+                loaded[name] = None
+            elif isinstance(field, Section):
+                loaded[name] = field._deserialize(value, name, data)
+            elif isinstance(field, Text):
+                loaded[name] = check(field.spec, value)
+            else:
+                return None
+    except ValidationError:
+        return None
+    return loaded if len(loaded) == len(data) else None  # else a key the schema does not know
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -178,6 +206,9 @@ def load_encounter(data: Any) -> dict[str, Any]:
     """Validate a decoded JSON body; raise a 422 Problem listing every invalid field."""
     if not isinstance(data, dict):
         raise validation_problem([{"field": "$", "message": "the encounter must be a JSON object"}])
+    fast = load_valid(data)
+    if fast is not None:
+        return fast
     try:
         loaded: dict[str, Any] = _SCHEMA.load(data)
     except ValidationError as err:

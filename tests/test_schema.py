@@ -1,12 +1,18 @@
 """The request schema is the contract: tri-state fields, strict types, ranges, enums, unknown
 fields rejected, adults only; every rejection names the field as a dotted path."""
 
+import copy
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from marshmallow import ValidationError
 
 from cds.fields import FIELDS
 from cds.problems import Problem
 from cds.schema import load_encounter
 from tests.conftest import VIGNETTES, encounter
+from tests.strategies import encounters
 
 
 def errors_of(document):
@@ -128,3 +134,50 @@ def test_encounter_id_limits():
     assert errors_of({"patient": {"age_years": 40}, "encounter_id": "x" * 129}) == {
         "encounter_id": "must be 1 to 128 characters long"
     }
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(encounters(), encounters().flatmap(lambda e: spoilt(e))))
+def test_the_fast_path_loads_exactly_what_marshmallow_loads(document):
+    from cds.schema import _SCHEMA, load_valid
+
+    fast = load_valid(document)
+    try:
+        slow = _SCHEMA.load(document)
+    except ValidationError:
+        assert fast is None  # an invalid encounter is always left to marshmallow to report
+        return
+    assert fast is not None  # every valid encounter takes the fast path
+    assert fast == slow
+    assert [type(v) for v in fast.values()] == [type(v) for v in slow.values()]
+    for name, section in fast.items():
+        if isinstance(section, dict):
+            assert list(section.items()) == list(slow[name].items())
+            assert [type(v) for v in section.values()] == [type(v) for v in slow[name].values()]
+
+
+NOT_VALUES = st.sampled_from([None, True, 0, 1.5, 96.0, -1, 10**6, "", "x", "mild", [], ["neck"], {}, {"a": 1}])
+
+
+def spoilt(encounter):
+    """The encounter with one place made wrong, or merely unusual: a value of another type, a
+    null, an unknown member or section, a section that is not an object, a missing section."""
+    paths = [(s, None) for s in encounter] + [(s, m) for s, v in encounter.items() if isinstance(v, dict) for m in v]
+    extra = [("patient", None), ("nonsense", None), ("vitals", "pulse"), ("encounter_id", None)]
+
+    def apply(choice, value, drop):
+        doc = copy.deepcopy(encounter)
+        section, member = choice
+        if member is None:
+            if drop:
+                doc.pop(section, None)
+            else:
+                doc[section] = value
+        elif isinstance(doc.get(section), dict):
+            if drop:
+                doc[section].pop(member, None)
+            else:
+                doc[section][member] = value
+        return doc
+
+    return st.builds(apply, st.sampled_from(paths + extra), NOT_VALUES, st.booleans())
