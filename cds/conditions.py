@@ -114,7 +114,7 @@ class All(Condition):
         return _kleene(self.items, decisive=False)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
-        values = [c.value(ctx) for c in self.items]
+        values = [c.evaluate(ctx) for c in self.items]
         if False in values:
             return
         for c, v in zip(self.items, values, strict=False):
@@ -138,12 +138,12 @@ class Any_(Condition):
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:
-            if c.value(ctx) is None:
+            if c.evaluate(ctx) is None:
                 c.pending(ctx, out)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         for c in self.items:
-            if c.value(ctx) is True:
+            if c.evaluate(ctx) is True:
                 c.support(ctx, out)
 
     def children(self) -> tuple[Condition, ...]:
@@ -172,12 +172,12 @@ class AtLeast(Condition):
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:
-            if c.value(ctx) is None:
+            if c.evaluate(ctx) is None:
                 c.pending(ctx, out)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         for c in self.items:
-            if c.value(ctx) is True:
+            if c.evaluate(ctx) is True:
                 c.support(ctx, out)
 
     def children(self) -> tuple[Condition, ...]:
@@ -200,7 +200,7 @@ class NotEstablished(Condition):
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         inner = self.item
         if isinstance(inner, (FindingRef, FlagRef)):
-            out[inner.key] = inner.value(ctx)
+            out[inner.key] = inner.evaluate(ctx)
         else:
             for node in inner.walk():
                 if isinstance(node, FieldAtom):
@@ -284,7 +284,7 @@ class FlagRef(Condition):
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for cond in ctx.flag_rules.get(self.flag, ()):
-            if cond.value(ctx) is None:
+            if cond.evaluate(ctx) is None:
                 cond.pending(ctx, out)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:

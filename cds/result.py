@@ -121,8 +121,8 @@ class ResultBuilder:
         return screen
 
     def _missing(self, d: Decision, raised: dict[str, Any], screen_unknown: list[str]) -> list[dict[str, Any]]:
-        needed: dict[str, list[str]] = {}
-        reach: dict[str, int] = {}
+        needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
+        reach: dict[str, int] = {}  # field -> the highest level it could bring about
         values = d.values
         for rule in self.can_raise:
             if values[rule.id] is not None:
@@ -131,15 +131,21 @@ class ResultBuilder:
             if flag is None:
                 continue
             current = raised.get(flag)
-            if current is not None and rule.kind == "raise" and LEVEL_RANK[current["risk_level"]] >= LEVEL_RANK[level]:
+            rank = LEVEL_RANK[level]
+            if current is not None and rule.kind == "raise" and LEVEL_RANK[current["risk_level"]] >= rank:
                 continue
             pending: set[str] = set()
             rule.when.pending(d.ctx, pending)
             for path in pending:
-                flags = needed.setdefault(path, [])
-                if flag not in flags:
-                    flags.append(flag)
-                reach[path] = max(reach.get(path, 0), LEVEL_RANK[level])
+                flags = needed.get(path)
+                if flags is None:
+                    needed[path] = [flag]
+                    reach[path] = rank
+                else:
+                    if flag not in flags:
+                        flags.append(flag)
+                    if rank > reach[path]:
+                        reach[path] = rank
         for path in screen_unknown:
             if path not in needed:
                 flags, level = self.static.get(path, ([], "routine"))
@@ -147,7 +153,8 @@ class ResultBuilder:
                 reach[path] = LEVEL_RANK[level]
         screen_set = set(screen_unknown)
         order = sorted(needed, key=lambda p: (p not in screen_set, -reach[p], ORDER.get(p, 999)))
-        return [{"field": p, "needed_for": sorted(needed[p], key=self.flag_order.__getitem__)} for p in order]
+        flag_order = self.flag_order.__getitem__
+        return [{"field": p, "needed_for": sorted(needed[p], key=flag_order)} for p in order]
 
     def _advice(self, primary: str, raised: dict[str, Any], risk_level: str, contributors: list[str]) -> list[str]:
         keys: list[str] = []

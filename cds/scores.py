@@ -8,6 +8,7 @@ rules use; summing the highs tells when a threshold can no longer be reached.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -57,14 +58,18 @@ def _scorer(param: dict[str, Any]) -> Scorer:
         scale_field = None
         tables = {1: _table(param["bands"])}
     unknowns = {k: (min(_every(t)), max(_every(t)), path) for k, t in tables.items()}
+    # per scale: the bands' inclusive upper bounds, ascending, and their points; the band of a
+    # value is the first whose bound is at least the value (bisect_left)
+    bounds = {k: [bound for bound, _ in t] for k, t in tables.items()}
+    points_of = {k: [points for _, points in t] for k, t in tables.items()}
 
     def by_band(values: dict[str, Any]) -> Points:
         scale = values.get(scale_field, 1) if scale_field else 1
         value = values.get(path)
         if value is None:
             return unknowns[scale]
-        points = next(points for bound, points in tables[scale] if value <= bound)
-        if isinstance(points, dict):  # NEWS2 SpO2 scale 2 above 92 %: scored only on oxygen
+        points = points_of[scale][bisect_left(bounds[scale], value)]
+        if type(points) is dict:  # NEWS2 SpO2 scale 2 above 92 %: scored only on oxygen
             oxygen = values.get(OXYGEN_FIELD)
             if oxygen is None:
                 return (min(points.values()), max(points.values()), OXYGEN_FIELD)
@@ -110,8 +115,10 @@ class News2Table:
             p_low, p_high, missing = scorer(values)
             low += p_low
             high += p_high
-            max_low = max(max_low, p_low)
-            max_high = max(max_high, p_high)
+            if p_low > max_low:
+                max_low = p_low
+            if p_high > max_high:
+                max_high = p_high
             if missing is None:
                 components[name] = p_low
             elif missing not in unknown:
@@ -162,7 +169,7 @@ def qsofa(criteria: dict[str, Condition], positive_at: int, ctx: Context) -> Qso
     undecided = 0
     unknown: set[str] = set()
     for name, cond in criteria.items():
-        value = cond.value(ctx)
+        value = cond.evaluate(ctx)
         if value is True:
             met.append(name)
         elif value is None:
