@@ -46,13 +46,13 @@ def decode(raw: bytes, max_depth: int, max_items: int) -> Any:
     """The document in `raw`, or a 400 problem naming what is wrong with it."""
     # orjson parses in a fifth of the time, but it keeps the last of repeated keys silently
     # and reads integers beyond 64 bits as floats. Its answer is used only for an object in
-    # which neither can have happened (see _plain); every other body, valid or not, takes
+    # which neither can have happened (see _keys); every other body, valid or not, takes
     # the strict path, which alone decides what is refused and why.
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return _decode_strict(raw, max_depth, max_items)
-    if type(data) is dict and _plain(data, 1, max_depth, max_items) == raw.count(b":"):
+    if type(data) is dict and _keys(data, 1, max_depth, max_items, wide_floats=False) == raw.count(b":"):
         return data
     return _decode_strict(raw, max_depth, max_items)
 
@@ -60,9 +60,9 @@ def decode(raw: bytes, max_depth: int, max_items: int) -> Any:
 _WIDE = float(2**63)  # orjson reads an integer outside [-2**63, 2**64) as a float at least this
 
 
-def _plain(node: Any, depth: int, max_depth: int, max_items: int) -> int:
-    """The number of keys of all objects in `node`; -1 when it breaks a limit or holds a float
-    that may have been a wide integer.
+def _keys(node: Any, depth: int, max_depth: int, max_items: int, wide_floats: bool) -> int:
+    """The number of keys of all objects in `node` (a dict or a list); -1 when it breaks a
+    limit, or holds a float that may have been a wide integer unless `wide_floats` allows it.
 
     Why the count proves that no key was repeated: every member of an object is written with
     exactly one colon outside strings, and colons occur nowhere else but inside strings. So
@@ -82,11 +82,11 @@ def _plain(node: Any, depth: int, max_depth: int, max_items: int) -> int:
     for value in values:
         kind = type(value)
         if kind is dict or kind is list:
-            inner = _plain(value, depth + 1, max_depth, max_items)
+            inner = _keys(value, depth + 1, max_depth, max_items, wide_floats)
             if inner < 0:
                 return -1
             count += inner
-        elif kind is float and not -_WIDE < value < _WIDE:
+        elif kind is float and not wide_floats and not -_WIDE < value < _WIDE:
             return -1
     return count
 
@@ -111,16 +111,9 @@ def _decode_strict(raw: bytes, max_depth: int, max_items: int) -> Any:
         raise _malformed(f"The body is nested deeper than {max_depth} levels.") from None
     except ValueError:
         raise _malformed("The body is not valid JSON (NaN and Infinity are not numbers in JSON).") from None
-    if (type(data) is dict or type(data) is list) and not _fits(data, 1, max_depth, max_items):
+    if (type(data) is dict or type(data) is list) and _keys(data, 1, max_depth, max_items, wide_floats=True) < 0:
         _explain_shape(data, max_depth, max_items)
     return data
-
-
-def _fits(node: Any, depth: int, max_depth: int, max_items: int) -> bool:
-    if depth > max_depth or (type(node) is list and len(node) > max_items):
-        return False
-    values = node.values() if type(node) is dict else node
-    return all(_fits(v, depth + 1, max_depth, max_items) for v in values if type(v) is dict or type(v) is list)
 
 
 def _safe_key(key: str) -> str:
