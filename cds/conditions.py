@@ -1,7 +1,7 @@
 """Rule conditions: parsed from the YAML rule files into a small tree, evaluated in Kleene's
 three-valued logic (True, False, None for unknown).
 
-The same tree serves three questions: is the condition established (`value`), which unknown
+The same tree serves three questions: is the condition established (`evaluate`), which unknown
 inputs could still establish it (`pending`, the source of `missing`), and which known inputs
 established it (`support`, the `matched` of the trace). The durable-rules compilation of the
 same tree lives in cds/durable_forms.py; the engine cross-checks the two on every evaluation.
@@ -77,7 +77,7 @@ def _kleene(items: tuple[Condition, ...], decisive: bool) -> Evaluator:
 
 
 class Condition:
-    """A node of a rule's condition. `value` is compiled once into a closure (`evaluate`):
+    """A node of a rule's condition. Its value is compiled once into a closure (`evaluate`):
     every evaluation runs each rule of the rule base, so the tree is not walked by method calls."""
 
     evaluate: Evaluator
@@ -87,9 +87,6 @@ class Condition:
 
     def _compile(self) -> Evaluator:
         raise NotImplementedError
-
-    def value(self, ctx: Context) -> Tri:
-        return self.evaluate(ctx)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         """Add the unknown inputs that could still make this (undecided) condition true."""
