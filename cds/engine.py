@@ -170,7 +170,7 @@ class Engine:
         in_action = clean = False
         state = 0
         try:
-            code, state = _core.assert_facts(handle, "[" + orjson.dumps(fact).decode() + "]")
+            code, state = _core.assert_facts(handle, orjson.dumps([fact]).decode())
             if code != _OK:
                 raise EngineError(f"the engine did not accept the encounter (code {code})")
             first = _core.start_action_for_state(handle, state)

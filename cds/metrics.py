@@ -58,7 +58,7 @@ def child(metric: Any, *labels: str) -> Any:
     """The labelled child of a metric. Every label here comes from a small fixed set."""
     # labels() costs a lookup and a lock per call; each labelled child is made once
     key = (metric, *labels)
-    child = _CHILDREN.get(key)
-    if child is None:
-        child = _CHILDREN[key] = metric.labels(*labels)
-    return child
+    made = _CHILDREN.get(key)
+    if made is None:
+        made = _CHILDREN[key] = metric.labels(*labels)
+    return made
