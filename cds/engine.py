@@ -38,14 +38,17 @@ import orjson
 from cds.conditions import AtLeast, Condition, Context, FindingRef
 from cds.durable_forms import (
     FactEncoder,
+    TooManyBranches,
     durable_rules,
+    false_keys,
+    group_alpha_tests,
     group_key,
     negated_keys,
     positive,
     sentinel_rule,
     tested_keys,
 )
-from cds.rulebase import RuleBase
+from cds.rulebase import MANIFEST, RuleBase, RuleBaseError, RuleError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class Compiled:
     chains: dict[str, str]
     keys: set[str]
     dense: set[str]
+    falsy: set[str]
+    groups: int  # group keys every encounter fact carries (durable_forms.group_alpha_tests)
 
 
 def _groups(rb: RuleBase) -> dict[str, dict[str, int]]:
@@ -102,6 +107,7 @@ def compile_rulebase(rb: RuleBase) -> Compiled:
     joined_groups: set[str] = set()
     keys: set[str] = set()
     dense: set[str] = set()
+    falsy: set[str] = set()
     for priority, rule in enumerate(rb.rules, start=1):
         branches = positive(rule.when, finding, flag)
         for k, definition in enumerate(durable_rules(branches, priority), start=1):
@@ -110,6 +116,7 @@ def compile_rulebase(rb: RuleBase) -> Compiled:
             rule_of[name] = rule.id
         keys |= tested_keys(branches)
         dense |= negated_keys(branches)
+        falsy |= false_keys(branches)
         for branch in branches:
             joined_findings |= branch.findings
             joined_flags |= branch.flags
@@ -124,7 +131,11 @@ def compile_rulebase(rb: RuleBase) -> Compiled:
                 chains[rule.id] = json.dumps({"t": "f", "name": fid, **ranks, "id": rule.id})[:-1]
         elif rule.kind == "raise" and rule.then["raise"] in joined_flags:
             chains[rule.id] = json.dumps({"t": "g", "name": rule.then["raise"], "id": rule.id})[:-1]
-    return Compiled(definitions, rule_of, chains, keys, dense)
+    try:
+        definitions, groups = group_alpha_tests(definitions)
+    except TooManyBranches as err:
+        raise RuleBaseError([RuleError(MANIFEST, None, "files", f"too complex for the engine: {err}")]) from None
+    return Compiled(definitions, rule_of, chains, keys, dense, falsy, groups)
 
 
 class Engine:
@@ -135,7 +146,7 @@ class Engine:
         self.compiled = compile_rulebase(rb)
         self.name = f"cds_{rb.digest[:12]}_{next(_RULESETS)}"
         self.actions = 0  # durable actions run, start rule and repeated branches included
-        self.encoder = FactEncoder(self.compiled.keys, self.compiled.dense)
+        self.encoder = FactEncoder(self.compiled.keys, self.compiled.dense, self.compiled.falsy, self.compiled.groups)
         self._handle = _core.create_ruleset(self.name, json.dumps(self.compiled.definitions))
         self._sid: str | None = None  # the session evaluations reuse; None: start a new one
         self._sid_runs = 0
@@ -145,7 +156,7 @@ class Engine:
     def durable_rule_count(self) -> int:
         return len(self.compiled.definitions)
 
-    def evaluate(self, ctx: Context) -> list[str]:
+    def fire(self, ctx: Context) -> list[str]:
         """Fire the rule base on one encounter; the ids of the rules that fired, in order."""
         return self.run(self.encoder.encode(ctx))
 
