@@ -22,6 +22,9 @@ class Field:
     required: bool = False
     clinical: bool = True
     label: str = ""
+    # a value the contract allows that says the answer is not known (patient.sex "unknown"):
+    # the rules read it as unknown, never as an answer
+    means_unknown: str | None = None
 
     @property
     def section(self) -> str:
@@ -52,17 +55,29 @@ LATERALITY = ("bilateral", "central", "left", "right")
 TREND = ("improving", "stable", "worsening", "rapidly_worsening")
 HEADACHE = ("none", "mild", "moderate", "severe")
 LEG_WEAKNESS = ("none", "unilateral", "bilateral")
+ONSET = ("sudden", "gradual")
 
 FIELDS: tuple[Field, ...] = (
     Field("encounter_id", "string", 1, 128, clinical=False, label="encounter identifier"),
     Field("patient.age_years", "int", 16, 120, required=True, label="age in years"),
-    _e("patient.sex", SEX, "sex"),
+    Field("patient.sex", "enum", choices=SEX, label="sex", means_unknown="unknown"),
     _b("patient.pregnant", "pregnant"),
+    _b("patient.recently_pregnant", "gave birth or pregnancy ended in the last 6 weeks"),
     _b("history.cancer", "any history of malignancy"),
     _b("history.iv_drug_use", "intravenous drug use"),
     _b("history.immunosuppressed", "immunosuppressed"),
     _b("history.recent_spinal_procedure", "spinal procedure in the last 6 weeks"),
     _b("history.recent_surgery_or_trauma", "surgery or significant trauma in the last 6 weeks"),
+    _b("history.chemotherapy_last_6_weeks", "anticancer chemotherapy in the last 6 weeks"),
+    _b("history.diabetes", "diabetes mellitus"),
+    _b(
+        "history.recent_infection_elsewhere",
+        "bacteraemia, endocarditis, skin or urinary infection in the last 3 months",
+    ),
+    _b("history.indwelling_device", "central line, dialysis access, urinary catheter or other indwelling device"),
+    _b("history.alcohol_misuse", "alcohol misuse"),
+    _b("history.urinary_tract_abnormality", "kidney stones or another urinary tract abnormality"),
+    _b("history.anticoagulant", "takes an anticoagulant"),
     Field("vitals.temperature_c", "number", 25.0, 45.0, label="temperature (°C)"),
     Field("vitals.heart_rate", "int", 20, 250, label="heart rate (beats/min)"),
     Field("vitals.respiratory_rate", "int", 3, 80, label="respiratory rate (breaths/min)"),
@@ -73,6 +88,8 @@ FIELDS: tuple[Field, ...] = (
     _b("vitals.on_oxygen", "on supplemental oxygen"),
     _e("vitals.consciousness", CONSCIOUSNESS, "level of consciousness (ACVPU)"),
     Field("vitals.hours_since_urine", "number", 0, 96, label="hours since urine last passed"),
+    _b("vitals.new_oxygen_need", "new need for supplemental oxygen"),
+    _b("vitals.new_arrhythmia", "new irregular heart rhythm"),
     Field("pain.sites", "enum_list", choices=PAIN_SITES, label="pain sites"),
     _e("pain.distribution", DISTRIBUTION, "pain distribution"),
     _e("pain.laterality", LATERALITY, "pain laterality"),
@@ -80,6 +97,9 @@ FIELDS: tuple[Field, ...] = (
     Field("pain.duration_days", "number", 0, 3650, label="pain duration (days)"),
     _e("pain.trend", TREND, "pain trend"),
     _b("pain.night_pain", "severe night pain"),
+    _e("pain.onset", ONSET, "how the pain started"),
+    _b("pain.colicky", "pain that comes in waves"),
+    _b("pain.worse_on_straining", "pain worse on coughing, sneezing or straining"),
     _b("symptoms.reported_fever", "reported fever"),
     _b("symptoms.rigors", "rigors (shaking chills)"),
     _b("symptoms.generalized_myalgia", "generalised muscle aches"),
@@ -103,6 +123,7 @@ FIELDS: tuple[Field, ...] = (
     _b("symptoms.leg_weakness_progressive", "leg weakness getting worse"),
     _b("symptoms.leg_numbness", "new leg numbness or tingling"),
     _b("symptoms.bilateral_sciatica", "sciatica in both legs"),
+    _b("symptoms.numbness_both_legs", "numbness or tingling in both legs"),
     _b("symptoms.saddle_anaesthesia", "saddle numbness"),
     _b("symptoms.urinary_retention", "new difficulty passing urine"),
     _b("symptoms.urinary_incontinence", "new urinary incontinence"),
@@ -111,13 +132,27 @@ FIELDS: tuple[Field, ...] = (
     _b("symptoms.unexplained_weight_loss", "unexplained weight loss"),
     _b("symptoms.behaviour_change_reported", "new behaviour change reported by others"),
     _b("symptoms.functional_decline", "acute functional decline"),
+    _b("symptoms.seizure", "seizure"),
+    _b(
+        "symptoms.focal_neurological_deficit", "new weakness of the face or an arm, or new speech or vision disturbance"
+    ),
+    _b("symptoms.altered_bladder_sensation", "new change in bladder or rectal sensation"),
+    _b("symptoms.difficulty_walking", "new difficulty walking"),
+    _b("symptoms.chest_pain", "new chest pain"),
+    _b("symptoms.syncope", "fainted or collapsed"),
+    _b("symptoms.breathlessness", "new breathlessness"),
+    _b("symptoms.pleuritic_pain", "pain worse on breathing in"),
+    _b("symptoms.abdominal_pain", "abdominal pain"),
     _b("exam.cva_tenderness", "renal angle (CVA) tenderness"),
     _b("exam.reduced_perianal_sensation", "reduced perianal sensation"),
     _b("exam.kernig_or_brudzinski", "Kernig or Brudzinski sign"),
+    _b("exam.spinal_tenderness", "focal spinal tenderness"),
+    _b("exam.wound_or_device_infection", "infected wound, surgical site or line"),
     _b("labs.urine_nitrite", "urine nitrite (dipstick)"),
     _b("labs.urine_leukocytes", "urine leukocytes (dipstick)"),
     Field("labs.lactate_mmol_l", "number", 0, 30, label="lactate (mmol/L)"),
     Field("labs.wbc_10e9_l", "number", 0, 300, label="white cell count (10^9/L)"),
+    Field("labs.crp_mg_l", "number", 0, 1000, label="C-reactive protein (mg/L)"),
 )
 
 BY_PATH: dict[str, Field] = {f.path: f for f in FIELDS}

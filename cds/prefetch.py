@@ -24,7 +24,7 @@ TEMPLATES: dict[str, str] = {
     "labs": (
         "Observation?patient={{context.patientId}}&category=laboratory"
         "&code=http://loinc.org|5802-4,http://loinc.org|5799-2,http://loinc.org|2524-7,"
-        "http://loinc.org|14118-4,http://loinc.org|6690-2&_sort=-date&_count=50"
+        "http://loinc.org|14118-4,http://loinc.org|6690-2,http://loinc.org|1988-5&_sort=-date&_count=50"
     ),
 }
 

@@ -68,8 +68,6 @@ def check(spec: Field, value: Any) -> Any:
     # enum_list
     if not isinstance(value, list):
         raise ValidationError("must be an array")
-    if not value:
-        raise ValidationError("must name at least one item; omit the field when unknown")
     bad = {
         i: ["must be one of: " + ", ".join(spec.choices)]
         for i, item in enumerate(value)
