@@ -17,15 +17,6 @@ from cds.rulebase import RuleBase
 
 INDICATOR = {"emergency": "critical", "urgent": "warning", "routine": "info", "self_care": "info"}
 LEVEL_WORD = {"emergency": "Emergency", "urgent": "Urgent", "routine": "Routine", "self_care": "Self-care"}
-FLAG_NAMES = {
-    "sepsis": "sepsis",
-    "meningitis": "bacterial meningitis",
-    "cord_compression": "cord or cauda equina compression",
-    "spinal_infection": "spinal infection",
-    "pyelonephritis": "acute pyelonephritis",
-    "red_flag_review": "back-pain red flags",
-    "persistent_pain": "persistent or atypical pain",
-}
 ASK_NEXT_COUNT = 5
 _NAMESPACE = uuid.UUID("6f1f5b6e-2f0c-4f61-9d3c-0c6f0e9a6b10")
 
@@ -109,12 +100,12 @@ def ask_next_card(result: dict[str, Any], hook_instance: str, rb: RuleBase) -> d
     top = result["missing"][:ASK_NEXT_COUNT]
     lines = ["The screen is incomplete. Asking these, in this order, can still change the triage:", ""]
     for i, item in enumerate(top, start=1):
-        reasons = ", ".join(FLAG_NAMES[f] for f in item["needed_for"]) or "the red-flag screen"
+        reasons = ", ".join(rb.flags[f].name for f in item["needed_for"]) or "the self-care screen"
         lines.append(f"{i}. {_label(item['field'])} (for {reasons})")
     remaining = len(result["missing"]) - len(top)
     if remaining > 0:
         lines += ["", f"{remaining} more unknown input{'s' if remaining != 1 else ''} could matter."]
-    lines += ["", "Not yet excluded: " + ", ".join(FLAG_NAMES[c] for c in incomplete) + "."]
+    lines += ["", "Not yet excluded: " + ", ".join(rb.flags[c].name for c in incomplete) + "."]
     return {
         "uuid": card_uuid(hook_instance, "ask-next"),
         "summary": _summary(
@@ -122,7 +113,7 @@ def ask_next_card(result: dict[str, Any], hook_instance: str, rb: RuleBase) -> d
         ),
         "detail": "\n".join(lines),
         "indicator": "info",
-        "source": _source(rb, "SPEC-V1"),
+        "source": _source(rb, "SPEC-V2"),
     }
 
 
@@ -135,14 +126,14 @@ def self_care_card(result: dict[str, Any], hook_instance: str, rb: RuleBase) -> 
     summary = (
         "Likely systemic myalgia from the acute illness: self-care advice with safety net"
         if result["risk_level"] == "self_care"
-        else "Likely systemic myalgia, but the red-flag screen is incomplete"
+        else "Likely systemic myalgia, but the screen is incomplete"
     )
     return {
         "uuid": card_uuid(hook_instance, "self-care"),
         "summary": summary,
         "detail": "\n".join(lines),
         "indicator": "info",
-        "source": _source(rb, "SPEC-V1"),
+        "source": _source(rb, "SPEC-V2"),
     }
 
 
@@ -181,5 +172,5 @@ def age_unknown_card(hook_instance: str, rb: RuleBase) -> dict[str, Any]:
         "summary": "Back-pain triage not run: the patient's age (birth date) is not recorded",
         "detail": "The triage is for adults (16 and over); without a birth date it cannot tell whether it applies.",
         "indicator": "info",
-        "source": _source(rb, "SPEC-V1"),
+        "source": _source(rb, "SPEC-V2"),
     }

@@ -42,6 +42,7 @@ class Context:
     finding_rules: dict[str, Condition] = field(default_factory=dict)
     flags: dict[str, Tri] = field(default_factory=dict)
     flag_rules: dict[str, list[Condition]] = field(default_factory=dict)
+    implied: tuple[Any, ...] = ()  # the implied answers applied (rulebase.Implication)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ Two evaluators read the same rules. durable-rules decides which rules fire and i
 which rules are still undecided because an input is unknown (the screen and `missing`). On
 every evaluation the rules durable fired must be exactly the rules the three-valued evaluator
 holds true; if they ever differ the evaluation fails loudly instead of answering.
+
+The self-care screen (section 11 of the specification) asks one more question of the
+three-valued evaluator: with the inputs a caller cannot give (vital signs, examination,
+laboratory values) taken as normal where unknown, is any criterion of any flag still open?
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from cds.conditions import Context, ScoreAtom, Tri
 from cds.engine import Engine, EngineError
 from cds.facts import FactBuilder
 from cds.result import ResultBuilder
-from cds.rulebase import RuleBase
+from cds.rulebase import RuleBase, RuleBaseError, RuleError
 from cds.scores import News2, News2Table, Qsofa, qsofa
 
 
@@ -28,6 +32,19 @@ class Decision:
     qsofa: Qsofa
     values: dict[str, Tri]
     fired: list[str]
+    # rules that could still raise a flag with the caller-unknowable inputs taken as normal
+    # (the screen is incomplete while any is open), and the answerable inputs they wait on
+    screen_open: tuple[str, ...] = ()
+    screen_questions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Step:
+    qsofa_first: bool  # compute qSOFA before this rule: it is the first to read it
+    evaluate: Any
+    rule_id: str
+    finding: str | None
+    flag: str | None
 
 
 class Decider:
@@ -47,9 +64,8 @@ class Decider:
             ),
             len(rb.rules),
         )
-        # (compute qSOFA first?, evaluator, rule id, finding it concludes, flag it raises)
         self._plan = tuple(
-            (
+            _Step(
                 i == qsofa_at,
                 r.when.evaluate,
                 r.id,
@@ -58,36 +74,70 @@ class Decider:
             )
             for i, r in enumerate(rb.rules)
         )
+        self._raising = tuple(r for r in rb.rules if r.kind == "raise")
+        self._normal = tuple(rb.screen.assumed_normal.items())
+        self._check_normal_values()
 
-    def decide(self, encounter: dict[str, Any]) -> Decision:
-        ctx = self.facts.context(encounter)
+    def _check_normal_values(self) -> None:
+        """The normal values alone must raise nothing, or the screen could never be complete."""
+        ctx = self.facts.context_of(dict(self._normal))
+        values, _, _ = self._evaluate(ctx)
+        raised = [r.id for r in self._raising if values[r.id] is True]
+        if raised:
+            message = "the assumed-normal values alone raise " + ", ".join(raised)
+            raise RuleBaseError([RuleError("myalgia", None, "self_care_screen.assumed_normal", message)])
+
+    def _evaluate(self, ctx: Context) -> tuple[dict[str, Tri], News2, Qsofa]:
+        """Every rule in the three-valued logic, in dependency order; findings and flags are
+        recorded in the context as they are decided."""
         n2 = self.news2.score(ctx.values)
         ctx.scores["news2.total"] = n2.total
         ctx.scores["news2.max_parameter"] = n2.max_parameter
         qs: Qsofa | None = None
         findings, flags = ctx.findings, ctx.flags
         values: dict[str, Tri] = {}
-        held: set[str] = set()
-        for qsofa_now, evaluate, rule_id, finding, flag in self._plan:
-            if qsofa_now:
+        for step in self._plan:
+            if step.qsofa_first:
                 qs = self._qsofa(ctx)
-            value = evaluate(ctx)
-            values[rule_id] = value
-            if value is True:
-                held.add(rule_id)
-            if finding is not None:
-                findings[finding] = value
-            elif flag is not None:
-                current = flags.get(flag, False)
-                flags[flag] = True if (current or value) else (None if current is None or value is None else False)
+            value = step.evaluate(ctx)
+            values[step.rule_id] = value
+            if step.finding is not None:
+                findings[step.finding] = value
+            elif step.flag is not None:
+                current = flags.get(step.flag, False)
+                flags[step.flag] = True if (current or value) else (None if current is None or value is None else False)
         if qs is None:
             qs = self._qsofa(ctx)
-        fired = self.engine.evaluate(ctx)
+        return values, n2, qs
+
+    def decide(self, encounter: dict[str, Any]) -> Decision:
+        ctx = self.facts.context(encounter)
+        values, n2, qs = self._evaluate(ctx)
+        held = {rule_id for rule_id, value in values.items() if value is True}
+        fired = self.engine.fire(ctx)
         if set(fired) != held:
             extra = sorted(set(fired) - held)
             absent = sorted(held - set(fired))
             raise EngineError(f"the engines disagree: durable fired {extra} beyond, and missed {absent}")
-        return Decision(encounter, ctx, n2, qs, values, fired)
+        open_rules, questions = self._screen(ctx)
+        return Decision(encounter, ctx, n2, qs, values, fired, open_rules, questions)
+
+    def _screen(self, ctx: Context) -> tuple[tuple[str, ...], frozenset[str]]:
+        """Section 11, part 2: the raising rules not decided false once every unknown input a
+        caller cannot give is taken as normal, and the unknown inputs they still wait on."""
+        known = ctx.values
+        filled = dict(known)
+        for path, value in self._normal:
+            if path not in known:
+                filled[path] = value
+        normal = self.facts.context_of(filled, ctx.implied)
+        values, _, _ = self._evaluate(normal)
+        open_rules = tuple(r.id for r in self._raising if values[r.id] is not False)
+        questions: set[str] = set()
+        for rule in self._raising:
+            if values[rule.id] is None:
+                rule.when.pending(normal, questions)
+        return open_rules, frozenset(questions)
 
     def _qsofa(self, ctx: Context) -> Qsofa:
         spec = self.rulebase.qsofa

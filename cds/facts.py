@@ -1,5 +1,5 @@
 """From a validated encounter to the facts the rules read: known values by dotted path (an
-absent or null field is simply not there: unknown), and derived quantities."""
+absent or null field is simply not there: unknown), implied answers, and derived quantities."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from cds.conditions import Condition, Context
 from cds.fields import FIELDS
-from cds.rulebase import RuleBase
+from cds.problems import validation_problem
+from cds.rulebase import Implication, RuleBase
 
 # section -> member name -> dotted path, for the clinical fields of the catalogue
 _PATHS: dict[str, dict[str, str]] = {}
@@ -15,6 +16,8 @@ for _f in FIELDS:
     if _f.clinical:
         assert _f.section, f"a clinical field belongs to a section: {_f.path}"
         _PATHS.setdefault(_f.section, {})[_f.name] = _f.path
+# values that say "not known": read as unknown (an empty list too, principle 11 of the spec)
+_MEANS_UNKNOWN: dict[str, Any] = {f.path: f.means_unknown for f in FIELDS if f.means_unknown is not None}
 
 
 def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
@@ -26,9 +29,9 @@ def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
         if paths is None or not isinstance(members, dict):
             continue
         for name, value in members.items():
-            if value is not None:
+            if value is not None and value != []:
                 path = paths.get(name)
-                if path is not None:
+                if path is not None and (path not in _MEANS_UNKNOWN or value != _MEANS_UNKNOWN[path]):
                     values[path] = value
     return values
 
@@ -43,9 +46,15 @@ class FactBuilder:
         self.flag_rules: dict[str, list[Condition]] = {
             flag: [r.when for r in rules] for flag, rules in rb.flag_rules.items()
         }
+        self.implications = rb.implications
 
     def context(self, encounter: dict[str, Any]) -> Context:
+        """The context of an encounter: its answers, and the answers they imply. Explicit answers
+        that contradict each other where the specification says they cannot are refused (422)."""
         values = known_values(encounter)
+        return self.context_of(values, self.imply(values))
+
+    def context_of(self, values: dict[str, Any], implied: tuple[Implication, ...] = ()) -> Context:
         quantities: dict[str, float | None] = {}
         for q in self.quantities:
             a, b = values.get(q.minuend), values.get(q.subtrahend)
@@ -56,4 +65,27 @@ class FactBuilder:
             quantity_inputs=self.inputs,
             finding_rules=self.finding_rules,
             flag_rules=self.flag_rules,
+            implied=implied,
         )
+
+    def imply(self, values: dict[str, Any]) -> tuple[Implication, ...]:
+        """Fill unknown inputs that explicit answers imply (in place); the implications applied.
+        Only explicit answers imply, so the order of the implications does not matter."""
+        explicit = dict(values)
+        applied: list[Implication] = []
+        errors: list[dict[str, str]] = []
+        for imp in self.implications:
+            given = explicit.get(imp.when.path)
+            if given is None or given != imp.when.is_:
+                continue
+            stated = explicit.get(imp.target)
+            if stated is None:
+                values[imp.target] = imp.value
+                applied.append(imp)
+            elif stated != imp.value and imp.refuse:
+                detail = f"{imp.title}: the answers to {imp.when.path} and {imp.target} contradict each other"
+                errors.append({"field": imp.when.path, "message": detail})
+                errors.append({"field": imp.target, "message": detail})
+        if errors:
+            raise validation_problem(sorted(errors, key=lambda e: (e["field"], e["message"])))
+        return tuple(applied)

@@ -32,6 +32,7 @@ LATENCY = Histogram(
 )
 EVALUATIONS = Counter("cds_evaluations_total", "Evaluations by resulting risk level", ["risk_level", "channel"])
 FIRINGS = Counter("cds_rule_firings_total", "Rule firings by rule id", ["rule"])
+SCORE_ENTRIES = frozenset({"NEWS2", "QSOFA"})
 CDS_FEEDBACK = Counter("cds_hooks_feedback_total", "CDS Hooks card feedback by outcome", ["outcome"])
 
 
@@ -47,8 +48,9 @@ def count_evaluation(result: dict[str, object], channel: str) -> None:
     child(EVALUATIONS, str(result["risk_level"]), channel).inc()
     trace = result["trace"]
     assert isinstance(trace, list)
-    for entry in trace[2:]:  # the first two entries are the scores, not rule firings
-        child(FIRINGS, entry["rule"]).inc()
+    for entry in trace:
+        if entry["rule"] not in SCORE_ENTRIES:  # the scores are computed, not rules that fired
+            child(FIRINGS, entry["rule"]).inc()
 
 
 _CHILDREN: dict[tuple[Any, ...], Any] = {}

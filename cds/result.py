@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cds.conditions import FieldAtom
+from cds.conditions import FieldAtom, ScoreAtom
 from cds.fields import ORDER
 from cds.rulebase import FLAG_IDS, LEVEL_RANK, SCREENED, Rule, RuleBase, source_keys
 
@@ -18,19 +18,34 @@ NONSPECIFIC = "nonspecific_back_pain"
 
 def _static_reach(rb: RuleBase) -> dict[str, tuple[list[str], str]]:
     """For each field, the flags a rule naming it can raise and the highest level it can reach:
-    what a screen question is for even when today's answers make it moot."""
+    what a screen question is for even when today's answers make it moot. A score's inputs
+    reach what the score's rules reach; an implied answer's source what its target reaches."""
+    score_inputs = {
+        "news2": [p["field"] for p in rb.news2["parameters"].values()],
+        "qsofa": [n.path for c in rb.qsofa_criteria.values() for n in c.walk() if isinstance(n, FieldAtom)],
+    }
     flags: dict[str, list[str]] = {}
     level: dict[str, str] = {}
+
+    def reach(path: str, flag: str, at: str) -> None:
+        flags.setdefault(path, [])
+        if flag not in flags[path]:
+            flags[path].append(flag)
+        if LEVEL_RANK[at] > LEVEL_RANK.get(level.get(path, "self_care"), 0):
+            level[path] = at
+
     for rule in rb.rules:
         if rule.kind != "raise":
             continue
         for node in rule.when.walk():
             if isinstance(node, FieldAtom):
-                flags.setdefault(node.path, [])
-                if rule.then["raise"] not in flags[node.path]:
-                    flags[node.path].append(rule.then["raise"])
-                if LEVEL_RANK[rule.then["level"]] > LEVEL_RANK.get(level.get(node.path, "self_care"), 0):
-                    level[node.path] = rule.then["level"]
+                reach(node.path, rule.then["raise"], rule.then["level"])
+            elif isinstance(node, ScoreAtom):
+                for path in score_inputs[node.score.split(".", 1)[0]]:
+                    reach(path, rule.then["raise"], rule.then["level"])
+    for imp in rb.implications:
+        for flag in list(flags.get(imp.target, [])):
+            reach(imp.when.path, flag, level[imp.target])
     return {path: (flags[path], level.get(path, "routine")) for path in flags}
 
 
@@ -51,6 +66,8 @@ class ResultBuilder:
         self.news2_inputs = tuple(sorted({p["field"] for p in rb.news2["parameters"].values()}, key=ORDER.__getitem__))
         self.qsofa_head = {"rule": rb.qsofa["id"], "title": rb.qsofa["title"]}
         self.qsofa_source = _source(rb, source_keys(rb.qsofa["source"]))
+        self.implied_source = {imp.id: _source(rb, imp.sources) for imp in rb.implications}
+        self.caller_cannot_give = frozenset(rb.screen.assumed_normal)
 
     def build(self, d: Decision) -> dict[str, Any]:
         rb = self.rb
@@ -58,7 +75,7 @@ class ResultBuilder:
         fired_rules = [by_id[rid] for rid in d.fired]
 
         raised: dict[str, dict[str, Any]] = {}
-        modifiers: dict[str, str] = {}
+        modifiers: dict[str, tuple[str, str]] = {}
         outcome_pattern = False
         advice_keys: list[str] = []
         for rule in fired_rules:
@@ -70,7 +87,7 @@ class ResultBuilder:
                     entry["risk_level"] = level
                 entry["rules"].append(rule.id)
             elif kind == "disposition":
-                modifiers[rule.then["disposition"]] = rule.then["use"]
+                modifiers[rule.then["disposition"]] = (rule.then["use"], rule.then["level"])
             elif kind == "outcome":
                 outcome_pattern = True
             elif kind == "advice":
@@ -80,13 +97,15 @@ class ResultBuilder:
         for f in flags:
             fdef = rb.flags[f["id"]]
             f["summary"] = fdef.summary[f["risk_level"]]
-            f["disposition"] = fdef.disposition[modifiers.get(f["id"], f["risk_level"])]
+            use, at = modifiers.get(f["id"], (f["risk_level"], f["risk_level"]))
+            f["disposition"] = fdef.disposition[use if at == f["risk_level"] else f["risk_level"]]
 
-        screen_unknown = [p for p in rb.screen if p not in d.ctx.values]
+        screen_unknown = [p for p in rb.screen.items if p not in d.ctx.values]
         if flags:
             risk_level, primary, disposition = flags[0]["risk_level"], flags[0]["id"], flags[0]["disposition"]
         elif outcome_pattern:
-            myalgia = rb.outcomes[MYALGIA]["screen_incomplete" if screen_unknown else "screen_complete"]
+            complete = not screen_unknown and not d.screen_open
+            myalgia = rb.outcomes[MYALGIA]["screen_complete" if complete else "screen_incomplete"]
             risk_level, primary, disposition = myalgia["risk_level"], MYALGIA, myalgia["disposition"]
         else:
             other = rb.outcomes[NONSPECIFIC]
@@ -146,13 +165,20 @@ class ResultBuilder:
                         flags.append(flag)
                     if rank > reach[path]:
                         reach[path] = rank
-        for path in screen_unknown:
+        # the questions the screen waits on: its unanswered items, and the answerable inputs that
+        # keep a criterion open (section 11); then other unknowns, the ones a caller cannot give last
+        screen_set = set(screen_unknown) | d.screen_questions
+        for path in screen_set:
             if path not in needed:
                 flags, level = self.static.get(path, ([], "routine"))
                 needed[path] = list(flags)
                 reach[path] = LEVEL_RANK[level]
-        screen_set = set(screen_unknown)
-        order = sorted(needed, key=lambda p: (p not in screen_set, -reach[p], ORDER.get(p, 999)))
+        cannot = self.caller_cannot_give
+
+        def tier(path: str) -> int:
+            return 0 if path in screen_set else (2 if path in cannot else 1)
+
+        order = sorted(needed, key=lambda p: (tier(p), -reach[p], ORDER.get(p, 999)))
         flag_order = self.flag_order.__getitem__
         return [{"field": p, "needed_for": sorted(needed[p], key=flag_order)} for p in order]
 
@@ -169,7 +195,19 @@ class ResultBuilder:
         values = d.ctx.values
         trace: list[dict[str, Any]] = [
             {
-                "seq": 1,
+                "seq": seq,
+                "rule": imp.id,
+                "title": imp.title,
+                "matched": {imp.when.path: values[imp.when.path]},
+                "concluded": {imp.target: imp.value},
+                **self.implied_source[imp.id],
+            }
+            for seq, imp in enumerate(d.ctx.implied, start=1)
+        ]
+        first = len(trace) + 1
+        trace += [
+            {
+                "seq": first,
                 **self.news2_head,
                 "matched": {p: values[p] for p in self.news2_inputs if p in values},
                 "concluded": {
@@ -180,14 +218,14 @@ class ResultBuilder:
                 **self.news2_source,
             },
             {
-                "seq": 2,
+                "seq": first + 1,
                 **self.qsofa_head,
                 "matched": {f"scores.qsofa.{c}": True for c in d.qsofa.criteria},
                 "concluded": {"scores.qsofa.score": int(d.qsofa.score.low), "scores.qsofa.complete": d.qsofa.complete},
                 **self.qsofa_source,
             },
         ]
-        for seq, rule in enumerate(fired_rules, start=3):
+        for seq, rule in enumerate(fired_rules, start=first + 2):
             matched: dict[str, Any] = {}
             rule.when.support(d.ctx, matched)
             trace.append({"seq": seq, **self.entry_head[rule.id], "matched": matched, **self.entry_tail[rule.id]})
@@ -209,5 +247,6 @@ def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:
         return rule.then["raise"], rule.then["level"]
     if rule.kind == "disposition" and rule.then["disposition"] in raised:
         flag = rule.then["disposition"]
-        return flag, raised[flag]["risk_level"]
+        if raised[flag]["risk_level"] == rule.then["level"]:
+            return flag, raised[flag]["risk_level"]
     return None, "routine"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+from marshmallow import ValidationError
 
 from cds.conditions import (
     Condition,
@@ -27,21 +28,25 @@ from cds.conditions import (
     parse,
 )
 from cds.durable_forms import TooManyBranches, positive
-from cds.fields import BY_PATH
+from cds.fields import BY_PATH, FIELDS
+from cds.schema import check
 from cds.yamlload import StrictYAMLError, load_strict
 
 LEVELS = ("self_care", "routine", "urgent", "emergency")
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
+# In order of danger: it breaks ties between flags at the same level (the primary).
 FLAG_IDS = (
     "sepsis",
     "meningitis",
     "cord_compression",
     "spinal_infection",
+    "other_serious_cause",
     "pyelonephritis",
+    "urinary_infection",
     "red_flag_review",
     "persistent_pain",
 )
-SCREENED = FLAG_IDS[:5]
+SCREENED = ("sepsis", "meningitis", "cord_compression", "spinal_infection", "pyelonephritis", "other_serious_cause")
 MANIFEST = "rulebase.yaml"
 
 
@@ -93,9 +98,34 @@ class Rule:
 @dataclass(frozen=True)
 class FlagDef:
     id: str
+    name: str
     file: str
     summary: dict[str, str]
     disposition: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Implication:
+    """An implied answer (principle 8): when `when` holds on an explicit answer and `target` is
+    unknown, `target` takes `value`. With `refuse`, explicit answers that contradict it are refused."""
+
+    id: str
+    title: str
+    when: FieldAtom
+    target: str
+    value: Any
+    refuse: bool
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SelfCareScreen:
+    """Section 11: the items that must be known for self-care, and the inputs a caller cannot
+    give, with the normal value each takes when deciding whether any criterion is still open."""
+
+    items: tuple[str, ...]
+    assumed_normal: dict[str, Any]
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -125,7 +155,8 @@ class RuleBase:
     news2: dict[str, Any]
     qsofa: dict[str, Any]
     qsofa_criteria: dict[str, Condition]
-    screen: tuple[str, ...]
+    screen: SelfCareScreen
+    implications: tuple[Implication, ...]
     outcomes: dict[str, Any]
     advice: dict[str, str]
     advice_sets: tuple[dict[str, Any], ...]
@@ -274,7 +305,8 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
     files: dict[str, str] = {}
     scores_doc: dict[str, Any] | None = None
     scores_file = ""
-    screen: tuple[str, ...] = ()
+    screen: SelfCareScreen | None = None
+    implications: list[Implication] = []
     outcomes: dict[str, Any] | None = None
     advice: dict[str, str] = {}
     advice_sets: list[dict[str, Any]] = []
@@ -285,7 +317,9 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         for fdef in ([doc["flag"]] if "flag" in doc else []) + list(doc.get("flags", [])):
             if fdef["id"] in flags:
                 errors.append(RuleError(name, None, "flag", f"flag '{fdef['id']}' is defined twice"))
-            flags[fdef["id"]] = FlagDef(fdef["id"], name, dict(fdef["summary"]), dict(fdef["disposition"]))
+            flags[fdef["id"]] = FlagDef(
+                fdef["id"], fdef["name"], name, dict(fdef["summary"]), dict(fdef["disposition"])
+            )
         for i, q in enumerate(doc.get("quantities", [])):
             for j, p in enumerate(q["difference"]):
                 need_field(p, name, None, f"quantities[{i}].difference[{j}]", numeric=True)
@@ -298,10 +332,12 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
                 errors.append(RuleError(name, None, "scores", "scores are defined twice"))
             scores_doc = doc["scores"]
             scores_file = name
-        if "red_flag_screen" in doc:
-            screen = tuple(doc["red_flag_screen"])
-            for i, p in enumerate(screen):
-                need_field(p, name, None, f"red_flag_screen[{i}]")
+        if "self_care_screen" in doc:
+            if screen is not None:
+                errors.append(RuleError(name, None, "self_care_screen", "the self-care screen is defined twice"))
+            screen = _screen(doc["self_care_screen"], name, need_field, need_sources, errors)
+        for i, imp in enumerate(doc.get("implied", [])):
+            implications.append(_implication(imp, name, i, need_sources, errors))
         if "outcomes" in doc:
             outcomes = doc["outcomes"]
             for key, o in doc["outcomes"].items():
@@ -326,14 +362,18 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         errors.append(RuleError(MANIFEST, None, "files", "no file defines the scores (NEWS2, qSOFA)"))
     if outcomes is None:
         errors.append(RuleError(MANIFEST, None, "files", "no file defines the outcomes"))
-    if not screen:
-        errors.append(RuleError(MANIFEST, None, "files", "no file defines the red-flag screen"))
+    if screen is None:
+        errors.append(RuleError(MANIFEST, None, "files", "no file defines the self-care screen"))
     for flag_id in FLAG_IDS:
         if flag_id not in flags:
             errors.append(RuleError(MANIFEST, None, "files", f"flag '{flag_id}' is not defined by any file"))
     if errors:
         return None
-    assert scores_doc is not None and outcomes is not None
+    assert scores_doc is not None and outcomes is not None and screen is not None
+    _check_implications(implications, errors)
+    for imp in implications:
+        if imp.id in seen_ids:
+            errors.append(RuleError("implied", imp.id, "id", f"also a rule id (in {seen_ids[imp.id]})"))
 
     qsofa_criteria = {k: parse(v) for k, v in scores_doc["qsofa"]["criteria"].items()}
     _check_scores(scores_doc, scores_file, need_field, need_sources, errors)
@@ -356,12 +396,84 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         qsofa=scores_doc["qsofa"],
         qsofa_criteria=qsofa_criteria,
         screen=screen,
+        implications=tuple(implications),
         outcomes=outcomes,
         advice=advice,
         advice_sets=tuple(advice_sets),
     )
     _check_durable_forms(rb, errors)
     return rb
+
+
+def _screen(
+    doc: dict[str, Any], file: str, need_field: Any, need_sources: Any, errors: list[RuleError]
+) -> SelfCareScreen:
+    items = tuple(doc["items"])
+    for i, path in enumerate(items):
+        need_field(path, file, None, f"self_care_screen.items[{i}]")
+    sources = source_keys(doc["source"])
+    need_sources(sources, file, None, "self_care_screen.source")
+    normal: dict[str, Any] = {}
+    for path, value in doc["assumed_normal"].items():
+        where = f"self_care_screen.assumed_normal.{path}"
+        spec = BY_PATH.get(path)
+        if spec is None or not spec.clinical:
+            errors.append(RuleError(file, None, where, f"unknown field '{path}'"))
+            continue
+        if path in items:
+            errors.append(RuleError(file, None, where, "a screen item is asked, never assumed normal"))
+        try:
+            normal[path] = check(spec, value)
+        except ValidationError as err:
+            errors.append(RuleError(file, None, where, f"not a value of the field: {err.messages}"))
+    # section 11: every examination finding and laboratory value is one a caller cannot give
+    for spec in FIELDS:
+        if spec.section in ("exam", "labs") and spec.path not in normal:
+            errors.append(
+                RuleError(file, None, "self_care_screen.assumed_normal", f"'{spec.path}' needs a normal value")
+            )
+    return SelfCareScreen(items, normal, sources)
+
+
+def _implication(doc: dict[str, Any], file: str, i: int, need_sources: Any, errors: list[RuleError]) -> Implication:
+    where = f"implied[{i}]"
+    when = parse(doc["when"])
+    assert isinstance(when, FieldAtom)
+    problem = check_atom(when)
+    if problem:
+        errors.append(RuleError(file, doc["id"], where + ".when", problem))
+    target = doc["then"]["field"]
+    value = doc["then"]["value"]
+    spec = BY_PATH.get(target)
+    if spec is None or not spec.clinical:
+        errors.append(RuleError(file, doc["id"], where + ".then", f"unknown field '{target}'"))
+    else:
+        try:
+            value = check(spec, value)
+        except ValidationError as err:
+            errors.append(
+                RuleError(file, doc["id"], where + ".then.value", f"not a value of the field: {err.messages}")
+            )
+    sources = source_keys(doc["source"])
+    need_sources(sources, file, doc["id"], where + ".source")
+    return Implication(doc["id"], doc["title"], when, target, value, bool(doc.get("refuse_contradiction")), sources)
+
+
+def _check_implications(implications: list[Implication], errors: list[RuleError]) -> None:
+    """Implications read explicit answers only, so none may feed another (no chains to order),
+    and two may not imply different values for one field."""
+    targets: dict[str, Implication] = {}
+    for imp in implications:
+        other = targets.get(imp.target)
+        if other is not None and other.value != imp.value:
+            errors.append(RuleError("implied", imp.id, "then", f"contradicts {other.id} on '{imp.target}'"))
+        targets[imp.target] = imp
+        if imp.target == imp.when.path:
+            errors.append(RuleError("implied", imp.id, "then", "implies a value of the field it reads"))
+    ids = [imp.id for imp in implications]
+    for rid in set(ids):
+        if ids.count(rid) > 1:
+            errors.append(RuleError("implied", rid, "id", "duplicate id"))
 
 
 def _check_scores(doc: dict[str, Any], file: str, need_field: Any, need_sources: Any, errors: list[RuleError]) -> None:
@@ -460,6 +572,13 @@ def _check_rules(
                         )
         elif kind == "disposition":
             fdef = flags.get(then["disposition"])
+            raising = {r.then["level"] for r in rules if r.kind == "raise" and r.then["raise"] == then["disposition"]}
+            if then["level"] not in raising:
+                errors.append(
+                    RuleError(
+                        rule.file, rule.id, "then.level", f"no rule raises '{then['disposition']}' at '{then['level']}'"
+                    )
+                )
             if fdef is None or then["use"] not in fdef.disposition:
                 errors.append(
                     RuleError(
@@ -469,7 +588,7 @@ def _check_rules(
         elif kind == "advice" and then["advice"] not in advice:
             errors.append(RuleError(rule.file, rule.id, "then.advice", f"unknown advice '{then['advice']}'"))
     for fid in findings:
-        if fid not in used_positively:
+        if fid not in used_positively and not findings[fid].then.get("report"):
             errors.append(
                 RuleError(
                     findings[fid].file,
