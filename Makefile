@@ -28,6 +28,7 @@ test: $(STAMP) lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check cds tests benchmarks gunicorn.conf.py
+	$(BIN)/ruff format --check cds tests benchmarks gunicorn.conf.py
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 

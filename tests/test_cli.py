@@ -80,7 +80,7 @@ def test_rules_check_fails_on_an_invalid_rule_base(tmp_path):
 
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
     path = tmp_path / "rules" / "sepsis.yaml"
-    path.write_text(path.read_text().replace("vitals.heart_rate, gt: 130", "vitals.heart_rat, gt: 130"))
+    path.write_text(path.read_text().replace("vitals.heart_rate, gte: 130", "vitals.heart_rat, gte: 130"))
     code, _out, err = run(["--rules", str(tmp_path / "rules"), "rules", "check"])
     assert code == 3
     assert "sepsis.yaml [SEP-HR-HIGH]" in err

@@ -33,7 +33,7 @@ def test_one_json_line_per_request_with_the_expected_fields(client, capsys):
     assert evaluate["method"] == "POST"
     assert evaluate["status"] == 200
     assert evaluate["risk_level"] == "emergency"
-    assert evaluate["rulebase_version"] == "1.0.0"
+    assert evaluate["rulebase_version"] == "2.0.0"
     assert evaluate["latency_ms"] > 0
     assert health["route"] == "/healthz" and "risk_level" not in health
     assert set(evaluate) <= {
@@ -76,21 +76,21 @@ def test_logs_hold_no_clinical_value_and_no_identifier(client, capsys):
     capsys.readouterr()
     sensitive_strings = set()
     for vid, vignette in VIGNETTES.items():
-        encounter = dict(vignette["encounter"], encounter_id=f"MRN-{vid}-7731")
+        encounter = dict(vignette["encounter"], encounter_id=f"MRN-{vid}-QZXW")
         client.post("/v1/evaluate", json=encounter)
         sensitive_strings.add(encounter["encounter_id"])
         for value in _values(encounter):
             if isinstance(value, str):
                 sensitive_strings.add(value)
     # malformed and invalid requests too: errors must not echo values into logs either
-    client.post("/v1/evaluate", json={"patient": {"age_years": 9}, "encounter_id": "MRN-child-7731"})
-    client.post("/v1/evaluate", data='{"encounter_id": "MRN-bad-7731", ', content_type="application/json")
-    sensitive_strings |= {"MRN-child-7731", "MRN-bad-7731"}
+    client.post("/v1/evaluate", json={"patient": {"age_years": 9}, "encounter_id": "MRN-child-QZXW"})
+    client.post("/v1/evaluate", data='{"encounter_id": "MRN-bad-QZXW", ', content_type="application/json")
+    sensitive_strings |= {"MRN-child-QZXW", "MRN-bad-QZXW"}
     out = capsys.readouterr().out
     assert request_lines(out), "no request was logged"
     for text in sorted(sensitive_strings):
         assert f'"{text}"' not in out, text
-    assert "7731" not in out
+    assert "QZXW" not in out
     for line in log_lines(out):
         for key in ("encounter_id", "patient", "vitals", "symptoms", "matched", "trace"):
             assert key not in line

@@ -54,12 +54,12 @@ def test_rules_name_only_contract_fields(rulebase):
 
 
 def test_version_and_digest(rulebase, rules_copy):
-    assert rulebase.version == "1.0.0"
+    assert rulebase.version == "2.0.0"
     assert len(rulebase.digest) == 64
     # formatting and comments are not content
     edit(rules_copy, "sepsis.yaml", "# Section 3", "# Section three\n#")
     assert load_rulebase(rules_copy).digest == rulebase.digest
-    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gt: 130", "vitals.heart_rate, gt: 131")
+    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gte: 130", "vitals.heart_rate, gte: 131")
     assert load_rulebase(rules_copy).digest != rulebase.digest
 
 
@@ -68,15 +68,15 @@ def test_version_and_digest(rulebase, rules_copy):
     [
         (
             "sepsis.yaml",
-            "vitals.heart_rate, gt: 130",
-            "vitals.heart_rat, gt: 130",
+            "vitals.heart_rate, gte: 130",
+            "vitals.heart_rat, gte: 130",
             "sepsis.yaml [SEP-HR-HIGH] at SEP-HR-HIGH.when: unknown field 'vitals.heart_rat'",
         ),
         (
             "sepsis.yaml",
-            "source: SEPSIS-3",
-            "source: SEPSIS-4",
-            "sepsis.yaml [SEP-QSOFA] at rules[9].source: unknown source 'SEPSIS-4'",
+            "source: [SEPSIS-3, SSC-2021]",
+            "source: [SEPSIS-4, SSC-2021]",
+            "sepsis.yaml [SEP-QSOFA] at rules[11].source: unknown source 'SEPSIS-4'",
         ),
         ("sepsis.yaml", "id: SEP-HR-HIGH", "id: SEP-RR-HIGH", "duplicate rule id"),
         ("meningitis.yaml", "{finding: fever}", "{finding: fevr}", "unknown finding 'fevr'"),
@@ -100,8 +100,8 @@ def test_version_and_digest(rulebase, rules_copy):
         ),
         (
             "sepsis.yaml",
-            "    title: Heart rate above 130 per minute\n",
-            "    title: Heart rate above 130 per minute\n    title: again\n",
+            "    title: Heart rate 130 per minute or more\n",
+            "    title: Heart rate 130 per minute or more\n    title: again\n",
             "duplicate key 'title'",
         ),
         (
@@ -118,9 +118,63 @@ def test_version_and_digest(rulebase, rules_copy):
         ),
         (
             "pyelonephritis.yaml",
-            "then: {disposition: pyelonephritis, use: same_day_hospital}",
-            "then: {disposition: pyelonephritis, use: tomorrow}",
+            "then: {disposition: pyelonephritis, use: same_day_hospital, level: urgent}",
+            "then: {disposition: pyelonephritis, use: tomorrow, level: urgent}",
             "has no disposition 'tomorrow'",
+        ),
+        (
+            "pyelonephritis.yaml",
+            "use: same_day_hospital, level: urgent}",
+            "use: same_day_hospital, level: routine}",
+            "no rule raises 'pyelonephritis' at 'routine'",
+        ),
+        (
+            "implied.yaml",
+            "then: {field: patient.pregnant, value: false}",
+            "then: {field: patient.pregnant, value: maybe}",
+            "[IMP-MALE-NOT-PREGNANT] at implied[0].then.value: not a value of the field",
+        ),
+        (
+            "implied.yaml",
+            "then: {field: patient.recently_pregnant, value: false}",
+            "then: {field: patient.recently_pregant, value: false}",
+            "unknown field 'patient.recently_pregant'",
+        ),
+        (
+            "implied.yaml",
+            "then: {field: patient.recently_pregnant, value: false}",
+            "then: {field: patient.pregnant, value: true}",
+            "contradicts IMP-MALE-NOT-PREGNANT on 'patient.pregnant'",
+        ),
+        (
+            "implied.yaml",
+            "id: IMP-NO-OXYGEN",
+            "id: SEP-RR-HIGH",
+            "implied.yaml at implied[5].id: 'SEP-RR-HIGH' does not match",
+        ),
+        (
+            "myalgia.yaml",
+            "    labs.crp_mg_l: 5\n",
+            "",
+            "'labs.crp_mg_l' needs a normal value",
+        ),
+        (
+            "myalgia.yaml",
+            "    labs.lactate_mmol_l: 1.0\n",
+            "    labs.lactate_mmol_l: 100\n",
+            "self_care_screen.assumed_normal.labs.lactate_mmol_l: not a value of the field",
+        ),
+        (
+            "myalgia.yaml",
+            "    - symptoms.syncope\n",
+            "    - symptoms.syncope\n    - vitals.heart_rate\n",
+            "a screen item is asked, never assumed normal",
+        ),
+        (
+            "derived.yaml",
+            "then: {finding: urinary_symptoms, report: true}",
+            "then: {finding: urinary_symptoms}",
+            "finding 'urinary_symptoms' is never used by another rule",
         ),
         (
             "derived.yaml",
@@ -155,9 +209,16 @@ def test_a_missing_flag_definition_is_an_error(rules_copy):
 
 
 def test_the_service_refuses_to_start_on_an_invalid_rule_base(rules_copy):
-    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gt: 130", "vitals.heart_rate, gt: high")
+    edit(rules_copy, "sepsis.yaml", "vitals.heart_rate, gte: 130", "vitals.heart_rate, gte: high")
     with pytest.raises(RuleBaseError):
         create_app(Settings(rules_dir=rules_copy))
+
+
+def test_assumed_normal_values_that_raise_a_flag_stop_the_start(rules_copy):
+    edit(rules_copy, "myalgia.yaml", "    vitals.heart_rate: 75\n", "    vitals.heart_rate: 135\n")
+    with pytest.raises(RuleBaseError) as info:
+        create_app(Settings(rules_dir=rules_copy))
+    assert "the assumed-normal values alone raise SEP-HR-HIGH" in str(info.value)
 
 
 def test_a_valid_copy_loads_with_the_same_digest(rules_copy, rulebase):
@@ -186,4 +247,4 @@ def test_two_rules_raising_a_flag_another_rule_joins_can_both_fire(rules_copy):
         "  - id: PYE-HOSPITAL\n",
     )
     decision = Decider(load_rulebase(rules_copy)).decide(load_encounter(VIGNETTES["D06"]["encounter"]))
-    assert {"PYE-FLANK-INFECTION", "PYE-CVA-FEVER", "PYE-HOSPITAL"} <= set(decision.fired)
+    assert {"PYE-FLANK-FEVER", "PYE-CVA-FEVER", "PYE-HOSPITAL"} <= set(decision.fired)

@@ -168,7 +168,13 @@ def test_qsofa_incomplete_lists_unknown_inputs(evaluate):
 
 def complete_d01(**changes):
     enc = encounter("D01", vitals__usual_systolic_bp=125, vitals__hours_since_urine=3, **changes)
-    enc["labs"] = {"urine_nitrite": False, "urine_leukocytes": False, "lactate_mmol_l": 1.1, "wbc_10e9_l": 7.5}
+    enc["labs"] = {
+        "urine_nitrite": False,
+        "urine_leukocytes": False,
+        "lactate_mmol_l": 1.1,
+        "wbc_10e9_l": 7.5,
+        "crp_mg_l": 4,
+    }
     return enc
 
 
@@ -180,6 +186,7 @@ def test_a_fully_answered_normal_encounter_excludes_sepsis(evaluate):
         "cord_compression": "excluded",
         "spinal_infection": "excluded",
         "pyelonephritis": "excluded",
+        "other_serious_cause": "excluded",
     }
     assert result["missing"] == []
 
@@ -194,8 +201,9 @@ def test_an_unknown_spo2_keeps_sepsis_open_through_the_news2_upper_bound(evaluat
 
 
 def test_an_unknown_oxygen_alone_cannot_reach_a_sepsis_threshold(evaluate):
-    # air or oxygen scores at most 2: total 2 + 2 < 5 and no single parameter can score 3
+    # air or oxygen scores at most 2: total 2 + 2 < 5 and no single parameter can score 3; it is
+    # still asked, as an item of the self-care screen
     result = evaluate(complete_d01(vitals__on_oxygen=None))
     assert result["scores"]["news2"]["complete"] is False
     assert result["screen"]["sepsis"] == "excluded"
-    assert result["missing"] == []
+    assert result["missing"] == [{"field": "vitals.on_oxygen", "needed_for": ["sepsis"]}]
