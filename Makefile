@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench load check-rules image-smoke lock clean
+.PHONY: run test lint bench load check-rules rules-changes image-smoke lock clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	@PY=$$(scripts/find-python) || exit 1; \
@@ -45,6 +45,10 @@ image-smoke:
 
 check-rules: $(STAMP)
 	$(BIN)/cds rules check
+
+# The rule-base change report for a reviewer: make rules-changes OLD=<commit of the earlier rule base>
+rules-changes: $(STAMP)
+	scripts/rules-changes $(or $(OLD),d1f78ad)
 
 # Regenerate the hash-pinned requirements after changing pyproject.toml (needs uv).
 lock:

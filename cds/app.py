@@ -14,7 +14,7 @@ from flask import Flask, Response
 from cds.decide import Decider
 from cds.errors import register_error_handlers
 from cds.observability import configure_logging, register_request_logging
-from cds.rulebase import RuleBase, load_rulebase
+from cds.rulebase import RuleBase, load_rulebase, require_servable
 from cds.settings import Settings
 
 _DECIDERS: dict[str, Decider] = {}
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     if config:
         app.config.update(config)
     rb = load_rulebase(settings.rules_dir)
+    require_servable(rb)
     app.extensions["cds.decider"] = decider_for(rb)
     if not settings.api_keys_required:
         app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")

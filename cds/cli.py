@@ -3,6 +3,7 @@
 cds evaluate [FILE|-]    the result JSON (exit 2, problem on stderr, for invalid input)
 cds explain [FILE|-]     the decision and its trace as text
 cds rules check          validate the rule base and list the rules per condition
+cds rules diff OLD NEW CASES...   the rule-base change report: outcomes that changed, case by case
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from cds.explain import render
 from cds.jsonbody import decode
 from cds.problems import Problem
 from cds.rulebase import RuleBaseError, load_rulebase
+from cds.rules_diff import read_cases, report
 from cds.schema import load_encounter
 from cds.settings import Settings
 
@@ -89,6 +91,21 @@ def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _rules_diff(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        old, new = load_rulebase(args.old), load_rulebase(args.new)
+    except RuleBaseError as err:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID_RULES
+    try:
+        cases = read_cases(Path(d) for d in args.cases)
+    except (OSError, ValueError) as err:
+        print(f"cannot read the cases: {err}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    out.write(report(old, new, cases, args.cases))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds", description="Back pain during an acute illness: rule-based triage.")
     parser.add_argument("--rules", help="rule base directory (default: CDS_RULES_DIR or the bundled rules)")
@@ -100,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     rules = sub.add_parser("rules", help="rule base commands")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True)
     rules_sub.add_parser("check", help="validate the rule base and list rules per condition")
+    diff = rules_sub.add_parser("diff", help="evaluate cases with two rule bases; report the outcomes that changed")
+    diff.add_argument("old", help="the rule base before (a rules directory)")
+    diff.add_argument("new", help="the rule base after (a rules directory)")
+    diff.add_argument("cases", nargs="+", help="directories of cases (vignette or encounter JSON files)")
     return parser
 
 
@@ -108,7 +129,7 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     try:
         if args.command == "rules":
-            return _rules_check(args, out)
+            return _rules_diff(args, out) if args.rules_command == "diff" else _rules_check(args, out)
         return _evaluate(args, out)
     except BrokenPipeError:  # e.g. `cds rules check | head`: the reader left, nothing is wrong
         sys.stderr.close()

@@ -125,6 +125,8 @@ class Decider:
     def _screen(self, ctx: Context) -> tuple[tuple[str, ...], frozenset[str]]:
         """Section 11, part 2: the raising rules not decided false once every unknown input a
         caller cannot give is taken as normal, and the unknown inputs they still wait on."""
+        if not self.rulebase.screen.open_criteria:
+            return (), frozenset()
         known = ctx.values
         filled = dict(known)
         for path, value in self._normal:

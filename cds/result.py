@@ -56,7 +56,7 @@ class ResultBuilder:
         # the rules whose being undecided can matter to `missing`: they raise a flag or change
         # a raised flag's disposition
         self.can_raise = tuple(r for r in rb.rules if r.kind in ("raise", "disposition"))
-        self.screen_rules = {flag: tuple(r.id for r in rb.flag_rules[flag]) for flag in SCREENED}
+        self.screen_rules = {flag: tuple(r.id for r in rb.flag_rules.get(flag, ())) for flag in SCREENED}
         self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
         # the parts of a trace entry that do not depend on the encounter (never mutated)
         self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
@@ -75,7 +75,7 @@ class ResultBuilder:
         fired_rules = [by_id[rid] for rid in d.fired]
 
         raised: dict[str, dict[str, Any]] = {}
-        modifiers: dict[str, tuple[str, str]] = {}
+        modifiers: dict[str, tuple[str, str | None]] = {}  # flag -> (disposition, at level; None: any)
         outcome_pattern = False
         advice_keys: list[str] = []
         for rule in fired_rules:
@@ -87,7 +87,7 @@ class ResultBuilder:
                     entry["risk_level"] = level
                 entry["rules"].append(rule.id)
             elif kind == "disposition":
-                modifiers[rule.then["disposition"]] = (rule.then["use"], rule.then["level"])
+                modifiers[rule.then["disposition"]] = (rule.then["use"], rule.then.get("level"))
             elif kind == "outcome":
                 outcome_pattern = True
             elif kind == "advice":
@@ -97,8 +97,8 @@ class ResultBuilder:
         for f in flags:
             fdef = rb.flags[f["id"]]
             f["summary"] = fdef.summary[f["risk_level"]]
-            use, at = modifiers.get(f["id"], (f["risk_level"], f["risk_level"]))
-            f["disposition"] = fdef.disposition[use if at == f["risk_level"] else f["risk_level"]]
+            use, at = modifiers.get(f["id"], (f["risk_level"], None))
+            f["disposition"] = fdef.disposition[use if at in (None, f["risk_level"]) else f["risk_level"]]
 
         screen_unknown = [p for p in rb.screen.items if p not in d.ctx.values]
         if flags:
@@ -247,6 +247,6 @@ def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:
         return rule.then["raise"], rule.then["level"]
     if rule.kind == "disposition" and rule.then["disposition"] in raised:
         flag = rule.then["disposition"]
-        if raised[flag]["risk_level"] == rule.then["level"]:
+        if rule.then.get("level") in (None, raised[flag]["risk_level"]):
             return flag, raised[flag]["risk_level"]
     return None, "routine"

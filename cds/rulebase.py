@@ -126,6 +126,8 @@ class SelfCareScreen:
     items: tuple[str, ...]
     assumed_normal: dict[str, Any]
     sources: tuple[str, ...]
+    # format 1 (rule base 1.x) needed the items known and nothing else
+    open_criteria: bool = True
 
 
 @dataclass(frozen=True)
@@ -144,6 +146,7 @@ class Quantity:
 
 @dataclass
 class RuleBase:
+    format: int
     version: str
     title: str
     digest: str
@@ -244,6 +247,13 @@ def _read(directory: Path, name: str, errors: list[RuleError]) -> Any:
     return None
 
 
+def require_servable(rb: RuleBase) -> None:
+    """Only the current format is served: an older rule base loads for comparison (cds rules
+    diff) but lacks what the service relies on (flags of the contract, the open-criteria check)."""
+    if rb.format < 2:
+        raise RuleBaseError([RuleError(MANIFEST, None, "format", f"format {rb.format} can be compared, not served")])
+
+
 def source_keys(value: Any) -> tuple[str, ...]:
     """A `source` as written in a rule file (one key, or a list of keys) as a tuple of keys."""
     return (value,) if isinstance(value, str) else tuple(value)
@@ -286,6 +296,7 @@ def load_rulebase(directory: Path | str | None = None) -> RuleBase:
 
 def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, errors: list[RuleError]) -> RuleBase | None:
     sources = manifest["sources"]
+    fmt: int = manifest.get("format", 1)
 
     def need_sources(keys: tuple[str, ...], file: str, rule: str | None, path: str) -> None:
         for key in keys:
@@ -317,9 +328,10 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
         for fdef in ([doc["flag"]] if "flag" in doc else []) + list(doc.get("flags", [])):
             if fdef["id"] in flags:
                 errors.append(RuleError(name, None, "flag", f"flag '{fdef['id']}' is defined twice"))
-            flags[fdef["id"]] = FlagDef(
-                fdef["id"], fdef["name"], name, dict(fdef["summary"]), dict(fdef["disposition"])
-            )
+            if "name" not in fdef and fmt >= 2:
+                errors.append(RuleError(name, None, f"flag {fdef['id']}", "a flag needs a name (format 2)"))
+            label = fdef.get("name", fdef["id"].replace("_", " "))
+            flags[fdef["id"]] = FlagDef(fdef["id"], label, name, dict(fdef["summary"]), dict(fdef["disposition"]))
         for i, q in enumerate(doc.get("quantities", [])):
             for j, p in enumerate(q["difference"]):
                 need_field(p, name, None, f"quantities[{i}].difference[{j}]", numeric=True)
@@ -332,10 +344,19 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
                 errors.append(RuleError(name, None, "scores", "scores are defined twice"))
             scores_doc = doc["scores"]
             scores_file = name
-        if "self_care_screen" in doc:
+        for key in ("self_care_screen", "red_flag_screen"):
+            if key not in doc:
+                continue
             if screen is not None:
-                errors.append(RuleError(name, None, "self_care_screen", "the self-care screen is defined twice"))
-            screen = _screen(doc["self_care_screen"], name, need_field, need_sources, errors)
+                errors.append(RuleError(name, None, key, "the self-care screen is defined twice"))
+            if key == "self_care_screen":
+                screen = _screen(doc[key], name, need_field, need_sources, errors)
+            elif fmt >= 2:
+                errors.append(RuleError(name, None, key, "format 2 defines a self_care_screen"))
+            else:
+                screen = SelfCareScreen(tuple(doc[key]), {}, (), open_criteria=False)
+                for i, path in enumerate(screen.items):
+                    need_field(path, name, None, f"{key}[{i}]")
         for i, imp in enumerate(doc.get("implied", [])):
             implications.append(_implication(imp, name, i, need_sources, errors))
         if "outcomes" in doc:
@@ -365,7 +386,7 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
     if screen is None:
         errors.append(RuleError(MANIFEST, None, "files", "no file defines the self-care screen"))
     for flag_id in FLAG_IDS:
-        if flag_id not in flags:
+        if flag_id not in flags and fmt >= 2:
             errors.append(RuleError(MANIFEST, None, "files", f"flag '{flag_id}' is not defined by any file"))
     if errors:
         return None
@@ -377,13 +398,14 @@ def _assemble(manifest: dict[str, Any], docs: dict[str, Any], digest: str, error
 
     qsofa_criteria = {k: parse(v) for k, v in scores_doc["qsofa"]["criteria"].items()}
     _check_scores(scores_doc, scores_file, need_field, need_sources, errors)
-    _check_rules(rules, flags, quantities, advice, advice_sets, qsofa_criteria, need_field, errors)
+    _check_rules(rules, flags, quantities, advice, advice_sets, qsofa_criteria, need_field, fmt, errors)
     if errors:
         return None
     ordered = _order(rules, qsofa_criteria, errors)
     if errors:
         return None
     rb = RuleBase(
+        format=fmt,
         version=manifest["version"],
         title=manifest["title"],
         digest=digest,
@@ -526,6 +548,7 @@ def _check_rules(
     advice_sets: list[dict[str, Any]],
     qsofa_criteria: dict[str, Condition],
     need_field: Any,
+    fmt: int,
     errors: list[RuleError],
 ) -> None:
     findings = {r.then["finding"]: r for r in rules if r.kind == "finding"}
@@ -573,7 +596,9 @@ def _check_rules(
         elif kind == "disposition":
             fdef = flags.get(then["disposition"])
             raising = {r.then["level"] for r in rules if r.kind == "raise" and r.then["raise"] == then["disposition"]}
-            if then["level"] not in raising:
+            if "level" not in then and fmt >= 2:
+                errors.append(RuleError(rule.file, rule.id, "then", "a disposition names its level (format 2)"))
+            elif "level" in then and then["level"] not in raising:
                 errors.append(
                     RuleError(
                         rule.file, rule.id, "then.level", f"no rule raises '{then['disposition']}' at '{then['level']}'"

@@ -85,3 +85,90 @@ def test_rules_check_fails_on_an_invalid_rule_base(tmp_path):
     assert code == 3
     assert "sepsis.yaml [SEP-HR-HIGH]" in err
     assert "unknown field 'vitals.heart_rat'" in err
+
+
+# --- the rule-base change report ---------------------------------------------------------------
+
+
+def _copy_rules(tmp_path, old, new):
+    import shutil
+
+    target = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", target)
+    path = target / "sepsis.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return target
+
+
+def test_rules_diff_reports_each_changed_case_before_and_after(tmp_path):
+    # a stricter heart-rate threshold: D35 (heart rate 125) is urgent before, emergency after
+    changed = _copy_rules(tmp_path, "vitals.heart_rate, gte: 130", "vitals.heart_rate, gte: 120")
+    out = io.StringIO()
+    assert main(["rules", "diff", str(ROOT / "rules"), str(changed), str(VIGNETTE_DIR)], out=out) == 0
+    text = out.getvalue()
+    assert "## D35: Flu with T 39.5 and heart rate 125: one moderate-to-high criterion (raised)" in text
+    assert "| risk level | **urgent** | **emergency** |" in text
+    assert "| flags | sepsis (urgent) | sepsis (emergency) |" in text
+    assert "## D01" not in text  # unchanged cases are only counted
+    assert text.rstrip().endswith("unchanged.")
+    assert f"cases: {len(VIGNETTES)} from" in text
+
+
+def test_rules_diff_of_a_rule_base_with_itself_changes_nothing():
+    out = io.StringIO()
+    assert main(["rules", "diff", str(ROOT / "rules"), str(ROOT / "rules"), str(VIGNETTE_DIR)], out=out) == 0
+    assert f"{len(VIGNETTES)} cases, 0 changed" in out.getvalue()
+
+
+def test_rules_diff_refuses_an_invalid_rule_base(tmp_path):
+    broken = _copy_rules(tmp_path, "vitals.heart_rate, gte: 130", "vitals.heart_rat, gte: 130")
+    code, _out, err = run(["rules", "diff", str(ROOT / "rules"), str(broken), str(VIGNETTE_DIR)])
+    assert code == 3
+    assert "unknown field 'vitals.heart_rat'" in err
+
+
+def _rules_at(rev, tmp_path):
+    """The rules directory of an earlier commit, or None outside a git checkout."""
+    import shutil
+
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        return None
+    archive = subprocess.run(["git", "archive", rev, "rules"], cwd=ROOT, capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tmp_path)], input=archive.stdout, check=True)
+    return tmp_path / "rules"
+
+
+def test_the_committed_change_report_is_the_one_for_the_rules_in_the_tree(tmp_path, rulebase, monkeypatch):
+    """rules/CHANGES-<version>.md is what `cds rules diff` says of the rule base in the tree
+    against the last commit of 1.0.0 (the report a reviewer signs)."""
+    import pytest
+
+    committed = (ROOT / "rules" / f"CHANGES-{rulebase.version}.md").read_text()
+    assert f"after: rule base {rulebase.version} (sha256 {rulebase.digest})" in committed
+    old = _rules_at("d1f78ad", tmp_path)
+    if old is None:
+        pytest.skip("no git history here to take rule base 1.0.0 from")
+    monkeypatch.chdir(ROOT)  # the report names the cases directory as given: tests/vignettes
+    out = io.StringIO()
+    assert main(["rules", "diff", str(old), "rules", "tests/vignettes"], out=out) == 0
+    assert out.getvalue() == committed
+
+
+def test_a_format_1_rule_base_is_compared_but_never_served(tmp_path):
+    import pytest
+
+    from cds.app import create_app
+    from cds.rulebase import RuleBaseError, load_rulebase
+    from cds.settings import Settings
+
+    old = _rules_at("d1f78ad", tmp_path)
+    if old is None:
+        pytest.skip("no git history here to take rule base 1.0.0 from")
+    rb = load_rulebase(old)
+    assert (rb.format, rb.version, rb.screen.open_criteria) == (1, "1.0.0", False)
+    with pytest.raises(RuleBaseError, match="format 1 can be compared, not served"):
+        create_app(Settings(rules_dir=old))
