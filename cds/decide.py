@@ -75,12 +75,11 @@ class Decider:
             for i, r in enumerate(rb.rules)
         )
         self._raising = tuple(r for r in rb.rules if r.kind == "raise")
-        self._normal = tuple(rb.screen.assumed_normal.items())
         self._check_normal_values()
 
     def _check_normal_values(self) -> None:
         """The normal values alone must raise nothing, or the screen could never be complete."""
-        ctx = self.facts.context_of(dict(self._normal))
+        ctx = self.facts.context_of(self.rulebase.screen.fill({}))
         values, _, _ = self._evaluate(ctx)
         raised = [r.id for r in self._raising if values[r.id] is True]
         if raised:
@@ -127,12 +126,7 @@ class Decider:
         caller cannot give is taken as normal, and the unknown inputs they still wait on."""
         if not self.rulebase.screen.open_criteria:
             return (), frozenset()
-        known = ctx.values
-        filled = dict(known)
-        for path, value in self._normal:
-            if path not in known:
-                filled[path] = value
-        normal = self.facts.context_of(filled, ctx.implied)
+        normal = self.facts.context_of(self.rulebase.screen.fill(ctx.values), ctx.implied)
         values, _, _ = self._evaluate(normal)
         open_rules = tuple(r.id for r in self._raising if values[r.id] is not False)
         questions: set[str] = set()

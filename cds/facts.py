@@ -87,5 +87,7 @@ class FactBuilder:
                 errors.append({"field": imp.when.path, "message": detail})
                 errors.append({"field": imp.target, "message": detail})
         if errors:
-            raise validation_problem(sorted(errors, key=lambda e: (e["field"], e["message"])))
+            # two implications can say the same of one pair (numbness in one leg, in both legs)
+            first = {e["field"]: e for e in sorted(errors, key=lambda e: (e["field"], e["message"]))}
+            raise validation_problem(list(first.values()))
         return tuple(applied)

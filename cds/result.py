@@ -102,7 +102,11 @@ class ResultBuilder:
 
         screen_unknown = [p for p in rb.screen.items if p not in d.ctx.values]
         if flags:
-            risk_level, primary, disposition = flags[0]["risk_level"], flags[0]["id"], flags[0]["disposition"]
+            risk_level, primary = flags[0]["risk_level"], flags[0]["id"]
+            # flags tied at the top level each say what to do (the antibiotics of meningitis, the
+            # hospital of spinal infection): the disposition keeps every one of them
+            tied = [f["disposition"] for f in flags if f["risk_level"] == risk_level]
+            disposition = " ".join(dict.fromkeys(tied))
         elif outcome_pattern:
             complete = not screen_unknown and not d.screen_open
             myalgia = rb.outcomes[MYALGIA]["screen_complete" if complete else "screen_incomplete"]

@@ -28,7 +28,7 @@ from cds.conditions import (
     parse,
 )
 from cds.durable_forms import TooManyBranches, positive
-from cds.fields import BY_PATH, FIELDS
+from cds.fields import BY_PATH, FIELDS, Field
 from cds.schema import check
 from cds.yamlload import StrictYAMLError, load_strict
 
@@ -119,15 +119,53 @@ class Implication:
 
 
 @dataclass(frozen=True)
+class SameAs:
+    """Normal is the patient's own value of another field when it is known (the usual systolic
+    for the systolic), else a fixed value."""
+
+    field: str
+    otherwise: Any
+
+
+@dataclass(frozen=True)
+class ByValue:
+    """Normal depends on another field's value, known or itself assumed (SpO2 by its scale)."""
+
+    field: str
+    values: dict[str, Any]
+
+
+Normal = Any  # a value, SameAs or ByValue
+
+
+@dataclass(frozen=True)
 class SelfCareScreen:
     """Section 11: the items that must be known for self-care, and the inputs a caller cannot
     give, with the normal value each takes when deciding whether any criterion is still open."""
 
     items: tuple[str, ...]
-    assumed_normal: dict[str, Any]
+    assumed_normal: dict[str, Normal]
     sources: tuple[str, ...]
     # format 1 (rule base 1.x) needed the items known and nothing else
     open_criteria: bool = True
+
+    def fill(self, known: dict[str, Any]) -> dict[str, Any]:
+        """The known values, and the normal value of every unknown input a caller cannot give."""
+        filled = dict(known)
+        later = []
+        for path, normal in self.assumed_normal.items():
+            if path in known:
+                continue
+            if isinstance(normal, (SameAs, ByValue)):
+                later.append((path, normal))
+            else:
+                filled[path] = normal
+        for path, normal in later:
+            if isinstance(normal, SameAs):
+                filled[path] = known.get(normal.field, normal.otherwise)
+            else:
+                filled[path] = normal.values[str(filled[normal.field])]
+        return filled
 
 
 @dataclass(frozen=True)
@@ -435,7 +473,7 @@ def _screen(
         need_field(path, file, None, f"self_care_screen.items[{i}]")
     sources = source_keys(doc["source"])
     need_sources(sources, file, None, "self_care_screen.source")
-    normal: dict[str, Any] = {}
+    normal: dict[str, Normal] = {}
     for path, value in doc["assumed_normal"].items():
         where = f"self_care_screen.assumed_normal.{path}"
         spec = BY_PATH.get(path)
@@ -444,10 +482,7 @@ def _screen(
             continue
         if path in items:
             errors.append(RuleError(file, None, where, "a screen item is asked, never assumed normal"))
-        try:
-            normal[path] = check(spec, value)
-        except ValidationError as err:
-            errors.append(RuleError(file, None, where, f"not a value of the field: {err.messages}"))
+        normal[path] = _normal(spec, value, doc["assumed_normal"], file, where, errors)
     # section 11: every examination finding and laboratory value is one a caller cannot give
     for spec in FIELDS:
         if spec.section in ("exam", "labs") and spec.path not in normal:
@@ -455,6 +490,40 @@ def _screen(
                 RuleError(file, None, "self_care_screen.assumed_normal", f"'{spec.path}' needs a normal value")
             )
     return SelfCareScreen(items, normal, sources)
+
+
+def _normal(spec: Field, value: Any, table: dict[str, Any], file: str, where: str, errors: list[RuleError]) -> Normal:
+    """One assumed-normal value, checked against its field: plain, `same_as` another field
+    (with `otherwise`), or `by` another assumed field's value."""
+
+    def valid(v: Any, at: str) -> Any:
+        try:
+            return check(spec, v)
+        except ValidationError as err:
+            errors.append(RuleError(file, None, at, f"not a value of the field: {err.messages}"))
+            return v
+
+    if not isinstance(value, dict):
+        return valid(value, where)
+    other = value.get("same_as", value.get("by"))
+    other_spec = BY_PATH.get(other)
+    if other_spec is None or ("same_as" in value and other_spec.kind != spec.kind):
+        errors.append(RuleError(file, None, where, f"'{other}' is not a field of the same kind"))
+    if "same_as" in value:
+        return SameAs(other, valid(value["otherwise"], where + ".otherwise"))
+    if not isinstance(table.get(other), (bool, int, float, str)) or other_spec is None:
+        errors.append(RuleError(file, None, where, f"'{other}' needs a plain assumed-normal value"))
+        return ByValue(other, {})
+    values = {str(k): valid(v, f"{where}.values.{k}") for k, v in value["values"].items()}
+    lo, hi = other_spec.low, other_spec.high
+    wanted = (
+        set(other_spec.choices)
+        if other_spec.choices
+        else ({str(v) for v in range(int(lo), int(hi) + 1)} if lo is not None and hi is not None else set())
+    )
+    if set(values) != wanted:
+        errors.append(RuleError(file, None, where, f"needs a value for each of: {', '.join(sorted(wanted))}"))
+    return ByValue(other, values)
 
 
 def _implication(doc: dict[str, Any], file: str, i: int, need_sources: Any, errors: list[RuleError]) -> Implication:

@@ -171,6 +171,18 @@ def test_version_and_digest(rulebase, rules_copy):
             "a screen item is asked, never assumed normal",
         ),
         (
+            "myalgia.yaml",
+            'values: {"1": 98, "2": 90}',
+            'values: {"1": 98}',
+            "self_care_screen.assumed_normal.vitals.spo2: needs a value for each of: 1, 2",
+        ),
+        (
+            "myalgia.yaml",
+            "{same_as: vitals.usual_systolic_bp, otherwise: 120}",
+            "{same_as: vitals.consciousness, otherwise: 120}",
+            "'vitals.consciousness' is not a field of the same kind",
+        ),
+        (
             "derived.yaml",
             "then: {finding: urinary_symptoms, report: true}",
             "then: {finding: urinary_symptoms}",

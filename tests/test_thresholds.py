@@ -443,7 +443,7 @@ def test_one_sided_pain_with_flank_pain_is_not_persistent_pain(evaluate):
 def test_pyelonephritis_disposition(evaluate, changes, hospital):
     result = evaluate(encounter("D04", **changes))
     pyelo = next(f for f in result["flags"] if f["id"] == "pyelonephritis")
-    assert ("same-day hospital assessment" in pyelo["disposition"]) is hospital
+    assert pyelo["disposition"].startswith("Urgent: same-day hospital assessment") is hospital
 
 
 def test_the_hospital_disposition_never_replaces_an_emergency(evaluate):
@@ -485,3 +485,40 @@ def test_an_empty_list_of_pain_sites_is_unknown(evaluate):
     result = evaluate(case("flu", pain__sites=[]))
     assert result["risk_level"] == "routine"
     assert result["missing"][0]["field"] == "pain.sites"
+
+
+def test_the_plain_pyelonephritis_disposition_names_the_hospital_triggers(evaluate):
+    # a trigger still unknown (is she pregnant?) must not hide that hospital may be needed
+    result = evaluate(encounter("D04", patient__pregnant=None))
+    pyelo = next(f for f in result["flags"] if f["id"] == "pyelonephritis")
+    assert "same-day hospital assessment instead in pregnancy" in pyelo["disposition"]
+    assert "patient.pregnant" in [m["field"] for m in result["missing"]]
+
+
+def test_flags_tied_at_the_top_level_each_keep_their_disposition(evaluate):
+    rash = evaluate(case("well", symptoms__non_blanching_rash=True))
+    assert {f["id"] for f in rash["flags"]} >= {"sepsis", "meningitis"}
+    assert "suspected sepsis" in rash["disposition"]
+    assert "parenteral benzylpenicillin" in rash["disposition"]
+    older = evaluate(case("flu", patient__age_years=80, pain__sites=["flank"]))
+    assert "same-day hospital assessment" in older["disposition"]
+    assert "face-to-face clinical assessment today" in older["disposition"]
+
+
+# --- the self-care screen's normal values ------------------------------------------------------
+
+
+def test_on_spo2_scale_2_an_unknown_saturation_is_taken_within_the_target(evaluate):
+    on_oxygen = case(
+        "flu", vitals__spo2=None, vitals__spo2_scale=2, vitals__on_oxygen=True, vitals__new_oxygen_need=False
+    )
+    result = evaluate(on_oxygen)
+    assert result["flags"] == []
+    assert result["risk_level"] == "self_care"
+    assert "vitals.spo2" in [m["field"] for m in result["missing"]]
+
+
+def test_an_unknown_blood_pressure_is_taken_as_the_patients_usual(evaluate):
+    result = evaluate(case("flu", vitals__systolic_bp=None, vitals__usual_systolic_bp=170))
+    assert result["risk_level"] == "self_care"
+    assert "vitals.systolic_bp" in [m["field"] for m in result["missing"]]

@@ -52,8 +52,8 @@ def test_d30_advice_includes_fluids(evaluate):
 def test_d04_without_a_hospital_trigger_is_same_day_clinical_assessment(evaluate):
     result = evaluate(VIGNETTES["D04"]["encounter"])
     assert result["primary"] == "pyelonephritis"
-    assert "same-day clinical assessment" in result["disposition"]
-    assert "hospital" not in result["disposition"]
+    assert result["disposition"].startswith("Urgent: same-day clinical assessment")
+    assert "PYE-HOSPITAL" not in [e["rule"] for e in result["trace"]]
 
 
 def test_d03_missing_lists_unanswered_screen_items_first(evaluate):
