@@ -505,7 +505,7 @@ def _normal(spec: Field, value: Any, table: dict[str, Any], file: str, where: st
 
     if not isinstance(value, dict):
         return valid(value, where)
-    other = value.get("same_as", value.get("by"))
+    other: str = value["same_as"] if "same_as" in value else value["by"]
     other_spec = BY_PATH.get(other)
     if other_spec is None or ("same_as" in value and other_spec.kind != spec.kind):
         errors.append(RuleError(file, None, where, f"'{other}' is not a field of the same kind"))
