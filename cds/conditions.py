@@ -43,6 +43,8 @@ class Context:
     flags: dict[str, Tri] = field(default_factory=dict)
     flag_rules: dict[str, list[Condition]] = field(default_factory=dict)
     implied: tuple[Any, ...] = ()  # the implied answers applied (rulebase.Implication)
+    # what `pending` found for each undecided finding: many rules read the same finding
+    finding_pending: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -262,7 +264,12 @@ class FindingRef(Condition):
         return lambda ctx: ctx.findings.get(finding)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
-        ctx.finding_rules[self.finding].pending(ctx, out)
+        found = ctx.finding_pending.get(self.finding)
+        if found is None:
+            inputs: set[str] = set()
+            ctx.finding_rules[self.finding].pending(ctx, inputs)
+            found = ctx.finding_pending[self.finding] = frozenset(inputs)
+        out |= found
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = True

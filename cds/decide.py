@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cds.conditions import Context, ScoreAtom, Tri
+from cds.conditions import Context, ScoreAtom, ScoreBound, Tri
 from cds.engine import Engine, EngineError
 from cds.facts import FactBuilder
+from cds.kleene import compile_rules
 from cds.result import ResultBuilder
 from cds.rulebase import RuleBase, RuleBaseError, RuleError
 from cds.scores import News2, News2Table, Qsofa, qsofa
@@ -74,6 +75,8 @@ class Decider:
             )
             for i, r in enumerate(rb.rules)
         )
+        self._run = compile_rules(rb.rules, rb.qsofa_criteria, qsofa_at)
+        self._qsofa_names = tuple(rb.qsofa_criteria)
         self._raising = tuple(r for r in rb.rules if r.kind == "raise")
         self._check_normal_values()
 
@@ -87,8 +90,29 @@ class Decider:
             raise RuleBaseError([RuleError("myalgia", None, "self_care_screen.assumed_normal", message)])
 
     def _evaluate(self, ctx: Context) -> tuple[dict[str, Tri], News2, Qsofa]:
-        """Every rule in the three-valued logic, in dependency order; findings and flags are
-        recorded in the context as they are decided."""
+        """Every rule in the three-valued logic, through the generated evaluator (cds.kleene);
+        the findings, flags and scores recorded in the context, where `pending` and `support`
+        read them."""
+        n2 = self.news2.score(ctx.values)
+        ctx.scores["news2.total"] = total = n2.total
+        ctx.scores["news2.max_parameter"] = top = n2.max_parameter
+        values, ctx.findings, ctx.flags, criteria = self._run(
+            ctx.values, ctx.quantities, total.low, total.high, top.low, top.high
+        )
+        met = [name for name, value in zip(self._qsofa_names, criteria, strict=True) if value is True]
+        unknown: set[str] = set()
+        for name, value in zip(self._qsofa_names, criteria, strict=True):
+            if value is None:
+                self.rulebase.qsofa_criteria[name].pending(ctx, unknown)
+        undecided = criteria.count(None)
+        bound = ScoreBound(len(met), len(met) + undecided, tuple(sorted(unknown)))
+        qs = Qsofa(bound, met, undecided == 0, len(met) >= self.rulebase.qsofa["positive_at"])
+        ctx.scores["qsofa.score"] = bound
+        return values, n2, qs
+
+    def evaluate_by_closures(self, ctx: Context) -> tuple[dict[str, Tri], News2, Qsofa]:
+        """The same evaluation through the condition trees' closures, rule by rule: the
+        reference the generated evaluator is tested against."""
         n2 = self.news2.score(ctx.values)
         ctx.scores["news2.total"] = n2.total
         ctx.scores["news2.max_parameter"] = n2.max_parameter
@@ -118,7 +142,9 @@ class Decider:
             extra = sorted(set(fired) - held)
             absent = sorted(held - set(fired))
             raise EngineError(f"the engines disagree: durable fired {extra} beyond, and missed {absent}")
-        open_rules, questions = self._screen(ctx)
+        # a raised flag rules self-care out: the screen's open criteria cannot change the outcome
+        raised = True in ctx.flags.values()
+        open_rules, questions = ((), frozenset()) if raised else self._screen(ctx)
         return Decision(encounter, ctx, n2, qs, values, fired, open_rules, questions)
 
     def _screen(self, ctx: Context) -> tuple[tuple[str, ...], frozenset[str]]:

@@ -56,7 +56,6 @@ class ResultBuilder:
         # the rules whose being undecided can matter to `missing`: they raise a flag or change
         # a raised flag's disposition
         self.can_raise = tuple(r for r in rb.rules if r.kind in ("raise", "disposition"))
-        self.screen_rules = {flag: tuple(r.id for r in rb.flag_rules.get(flag, ())) for flag in SCREENED}
         self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
         # the parts of a trace entry that do not depend on the encounter (never mutated)
         self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
@@ -133,15 +132,11 @@ class ResultBuilder:
         return result
 
     def _screen(self, d: Decision, raised: dict[str, Any]) -> dict[str, str]:
-        screen = {}
-        for flag in SCREENED:
-            if flag in raised:
-                screen[flag] = "raised"
-            elif all(d.values[rule_id] is False for rule_id in self.screen_rules[flag]):
-                screen[flag] = "excluded"
-            else:
-                screen[flag] = "not_excluded"
-        return screen
+        # a flag's value in three-valued logic is the OR of its rules: false only when every
+        # one of them is false (excluded); a flag no rule can raise is excluded
+        state = {True: "raised", False: "excluded", None: "not_excluded"}
+        flags = d.ctx.flags
+        return {flag: state[flags.get(flag, False)] for flag in SCREENED}
 
     def _missing(self, d: Decision, raised: dict[str, Any], screen_unknown: list[str]) -> list[dict[str, Any]]:
         needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate

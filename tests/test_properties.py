@@ -194,6 +194,22 @@ def test_the_two_evaluators_agree_on_every_encounter(decider, enc):
     assert len(decision.fired) == len(set(decision.fired))
 
 
+@SETTINGS
+@given(enc=encounters())
+def test_the_generated_evaluator_is_the_condition_trees_node_for_node(decider, rulebase, enc):
+    """cds.kleene writes the rule base as one function for speed; it must give every rule,
+    finding, flag and score exactly what the condition trees' closures give, on the encounter
+    and on its self-care screen with the unknowable inputs taken as normal."""
+    ctx = decider.facts.context(load_encounter(enc))
+    for values in (ctx.values, rulebase.screen.fill(ctx.values)):
+        fast, slow = decider.facts.context_of(dict(values)), decider.facts.context_of(dict(values))
+        generated, reference = decider._evaluate(fast), decider.evaluate_by_closures(slow)
+        assert generated[0] == reference[0]
+        assert generated[2] == reference[2]
+        assert fast.findings == slow.findings
+        assert fast.flags == slow.flags
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(enc=st.one_of(near_vignettes(SELF_CARE_BASES), encounters()), data=st.data())
 def test_self_care_is_complete_whatever_the_answerable_unknowns_turn_out_to_be(evaluate, known, rulebase, enc, data):
