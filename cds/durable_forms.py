@@ -397,20 +397,20 @@ def group_alpha_tests(definitions: dict[str, dict[str, Any]]) -> tuple[dict[str,
     group keys the encounter fact must carry. Raises TooManyBranches when no grouping fits."""
     if alpha_stack_bound(definitions.values()) <= ALPHA_STACK_BUDGET:
         return definitions, 0
-    best: tuple[int, dict[str, dict[str, Any]], int] | None = None
+    # every group key is one more property of every fact and one more pass over its properties:
+    # the fewest groups that fit the budget, found from the largest capacity down
     heads = [h for h in map(_encounter_tests, definitions.values()) if h is not None]
     firsts = {t for head in heads for t in _first_tests(head[1])}
-    for capacity in range(1, min(len(firsts), ALPHA_STACK_BUDGET) + 1):
+    lowest = None
+    for capacity in range(min(len(firsts), ALPHA_STACK_BUDGET), 0, -1):
         grouped, groups = _grouped(definitions, capacity)
         bound = alpha_stack_bound(grouped.values())
-        if best is None or bound < best[0]:
-            best = (bound, grouped, groups)
-    assert best is not None
-    if best[0] > ALPHA_STACK_BUDGET:
-        raise TooManyBranches(
-            f"durable would need {best[0]} of its {ALPHA_STACK_LIMIT} alpha-stack slots (budget {ALPHA_STACK_BUDGET})"
-        )
-    return best[1], best[2]
+        if bound <= ALPHA_STACK_BUDGET:
+            return grouped, groups
+        lowest = bound if lowest is None else min(lowest, bound)
+    raise TooManyBranches(
+        f"durable would need {lowest} of its {ALPHA_STACK_LIMIT} alpha-stack slots (budget {ALPHA_STACK_BUDGET})"
+    )
 
 
 class FactEncoder:

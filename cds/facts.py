@@ -10,14 +10,14 @@ from cds.fields import FIELDS
 from cds.problems import validation_problem
 from cds.rulebase import Implication, RuleBase
 
-# section -> member name -> dotted path, for the clinical fields of the catalogue
-_PATHS: dict[str, dict[str, str]] = {}
+# section -> member name -> (dotted path, the value that says "not known" or None), for the
+# clinical fields: patient.sex "unknown", and an empty list (section 11 of the specification)
+_PATHS: dict[str, dict[str, tuple[str, Any]]] = {}
 for _f in FIELDS:
     if _f.clinical:
         assert _f.section, f"a clinical field belongs to a section: {_f.path}"
-        _PATHS.setdefault(_f.section, {})[_f.name] = _f.path
-# values that say "not known": read as unknown (an empty list too, principle 11 of the spec)
-_MEANS_UNKNOWN: dict[str, Any] = {f.path: f.means_unknown for f in FIELDS if f.means_unknown is not None}
+        _unknown: Any = [] if _f.kind == "enum_list" else _f.means_unknown
+        _PATHS.setdefault(_f.section, {})[_f.name] = (_f.path, _unknown)
 
 
 def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
@@ -29,10 +29,10 @@ def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
         if paths is None or not isinstance(members, dict):
             continue
         for name, value in members.items():
-            if value is not None and value != []:
-                path = paths.get(name)
-                if path is not None and (path not in _MEANS_UNKNOWN or value != _MEANS_UNKNOWN[path]):
-                    values[path] = value
+            if value is not None:
+                entry = paths.get(name)
+                if entry is not None and (entry[1] is None or value != entry[1]):
+                    values[entry[0]] = value
     return values
 
 

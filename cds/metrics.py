@@ -31,8 +31,7 @@ LATENCY = Histogram(
     buckets=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.0),
 )
 EVALUATIONS = Counter("cds_evaluations_total", "Evaluations by resulting risk level", ["risk_level", "channel"])
-FIRINGS = Counter("cds_rule_firings_total", "Rule firings by rule id", ["rule"])
-SCORE_ENTRIES = frozenset({"NEWS2", "QSOFA"})
+FIRINGS = Counter("cds_rule_firings_total", "Firings of flag-raising rules, by rule id", ["rule"])
 CDS_FEEDBACK = Counter("cds_hooks_feedback_total", "CDS Hooks card feedback by outcome", ["outcome"])
 
 
@@ -46,11 +45,13 @@ def render() -> tuple[bytes, str]:
 
 def count_evaluation(result: dict[str, object], channel: str) -> None:
     child(EVALUATIONS, str(result["risk_level"]), channel).inc()
-    trace = result["trace"]
-    assert isinstance(trace, list)
-    for entry in trace:
-        if entry["rule"] not in SCORE_ENTRIES:  # the scores are computed, not rules that fired
-            child(FIRINGS, entry["rule"]).inc()
+    # the rules that raised a flag, read from the flags: each increment of a multiprocess
+    # counter is a locked write to a shared file, too dear for every derived finding
+    flags = result["flags"]
+    assert isinstance(flags, list)
+    for flag in flags:
+        for rule in flag["rules"]:
+            child(FIRINGS, rule).inc()
 
 
 _CHILDREN: dict[tuple[Any, ...], Any] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cds.conditions import FieldAtom, ScoreAtom
+from cds.conditions import Condition, FieldAtom, ScoreAtom
 from cds.fields import ORDER
 from cds.rulebase import FLAG_IDS, LEVEL_RANK, SCREENED, Rule, RuleBase, source_keys
 
@@ -53,9 +53,6 @@ class ResultBuilder:
     def __init__(self, rb: RuleBase) -> None:
         self.rb = rb
         self.static = _static_reach(rb)
-        # the rules whose being undecided can matter to `missing`: they raise a flag or change
-        # a raised flag's disposition
-        self.can_raise = tuple(r for r in rb.rules if r.kind in ("raise", "disposition"))
         self.flag_order = {f: i for i, f in enumerate(FLAG_IDS)}
         # the parts of a trace entry that do not depend on the encounter (never mutated)
         self.entry_head = {r.id: {"rule": r.id, "title": r.title} for r in rb.rules}
@@ -67,6 +64,14 @@ class ResultBuilder:
         self.qsofa_source = _source(rb, source_keys(rb.qsofa["source"]))
         self.implied_source = {imp.id: _source(rb, imp.sources) for imp in rb.implications}
         self.caller_cannot_give = frozenset(rb.screen.assumed_normal)
+        # (rule id, flag, level rank, condition) of the rules that raise a flag, and (rule id,
+        # flag, level it applies at, condition) of those that change a raised flag's disposition
+        self.raisers = tuple(
+            (r.id, r.then["raise"], LEVEL_RANK[r.then["level"]], r.when) for r in rb.rules if r.kind == "raise"
+        )
+        self.dispositions = tuple(
+            (r.id, r.then["disposition"], r.then.get("level"), r.when) for r in rb.rules if r.kind == "disposition"
+        )
 
     def build(self, d: Decision) -> dict[str, Any]:
         rb = self.rb
@@ -141,19 +146,20 @@ class ResultBuilder:
     def _missing(self, d: Decision, raised: dict[str, Any], screen_unknown: list[str]) -> list[dict[str, Any]]:
         needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
         reach: dict[str, int] = {}  # field -> the highest level it could bring about
-        values = d.values
-        for rule in self.can_raise:
-            if values[rule.id] is not None:
-                continue
-            flag, level = _target(rule, raised)
-            if flag is None:
-                continue
-            current = raised.get(flag)
-            rank = LEVEL_RANK[level]
-            if current is not None and rule.kind == "raise" and LEVEL_RANK[current["risk_level"]] >= rank:
-                continue
+        values, ctx = d.values, d.ctx
+        targets: list[tuple[Condition, str, int]] = []
+        for rule_id, flag, rank, when in self.raisers:
+            if values[rule_id] is None:
+                current = raised.get(flag)
+                if current is None or LEVEL_RANK[current["risk_level"]] < rank:
+                    targets.append((when, flag, rank))
+        for rule_id, flag, at, when in self.dispositions:
+            # an undecided disposition matters to a flag raised at the level it applies at
+            if values[rule_id] is None and flag in raised and at in (None, raised[flag]["risk_level"]):
+                targets.append((when, flag, LEVEL_RANK[raised[flag]["risk_level"]]))
+        for when, flag, rank in targets:
             pending: set[str] = set()
-            rule.when.pending(d.ctx, pending)
+            when.pending(ctx, pending)
             for path in pending:
                 flags = needed.get(path)
                 if flags is None:
@@ -238,14 +244,3 @@ def _source(rb: RuleBase, keys: tuple[str, ...]) -> dict[str, str]:
     if urls:
         out["source_url"] = urls[0]
     return out
-
-
-def _target(rule: Rule, raised: dict[str, Any]) -> tuple[str | None, str]:
-    """The flag an undecided rule could still change, and the level it could bring it to."""
-    if rule.kind == "raise":
-        return rule.then["raise"], rule.then["level"]
-    if rule.kind == "disposition" and rule.then["disposition"] in raised:
-        flag = rule.then["disposition"]
-        if rule.then.get("level") in (None, raised[flag]["risk_level"]):
-            return flag, raised[flag]["risk_level"]
-    return None, "routine"
