@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from cds.fhir.mapping import UCUM, Finding, Key, Quantity, Terminology, terminology
+from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Terminology, terminology
 from cds.fields import BY_PATH, FIELDS
 
 PATIENT_ID = "vignette-patient"
@@ -43,7 +43,7 @@ FindingsAs = Literal["observation", "condition"]
 class _Plan:
     """How one field's value is written: a number for a quantity, or a finding's answer."""
 
-    entry: Quantity | Finding
+    entry: CodedQuantity | Finding
     number: float | None = None
     present: bool | None = None
     answer: Key | None = None  # a coded answer (valueCodeableConcept) or a severity grade
@@ -154,7 +154,7 @@ def encounter_to_resources(
             continue
         rid = spec.path.replace(".", "-").replace("_", "-")
         entry = plan.entry
-        if isinstance(entry, Quantity):
+        if isinstance(entry, CodedQuantity):
             unit = next(u for u in entry.units.values() if u.identity)
             quantity = {"value": plan.number, "unit": unit.code, "system": UCUM, "code": unit.code}
             resource: dict[str, Any] = {

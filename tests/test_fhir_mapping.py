@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cds.fhir import TerminologyError, load_terminology, map_resources, resources_from
-from cds.fhir.mapping import terminology
+from cds.fhir import TerminologyError, load_terminology, map_resources, resources_from, terminology
 from cds.fields import FIELDS
 from cds.schema import load_encounter
 from tests.conftest import VIGNETTES

@@ -1,7 +1,9 @@
 """FHIR R4 -> encounter: the Patient, Observation and Condition resources a CDS Hooks client
 prefetches, mapped onto the contract's encounter by the codes in terminology.yaml.
 
-The codes are data (terminology.yaml, reviewed on its own); the FHIR semantics are here:
+The codes are data (terminology.yaml, reviewed on its own, modelled and checked by
+terminology.py); how a resource's subject, time and codes read is in resources.py. The reading
+rules, which are FHIR semantics, are here:
 
 - Newest wins, per contract field. An Observation's time is effectiveDateTime, else
   effectivePeriod.end (or .start), else effectiveInstant, else issued; a Condition's is
@@ -33,368 +35,36 @@ No network access: codes match exactly, with no subsumption.
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from importlib import resources as importlib_resources
 from typing import Any
 
-import jsonschema
-from marshmallow import ValidationError
+from cds.fhir.resources import (
+    KEPT_TYPES,
+    UNDATED,
+    about_patient,
+    age_on,
+    concept_keys,
+    condition_time,
+    observation_time,
+    resources_from,
+    status_code,
+)
+from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Terminology, field_problem, terminology
+from cds.fields import BY_PATH, FIELDS, ORDER
+from cds.schema import ADULT_AGE
 
-from cds.fields import BY_PATH, FIELDS, ORDER, Field
-from cds.schema import ADULT_AGE, check
-from cds.yamlload import StrictYAMLError, load_strict
+# resources_from is re-exported: callers read a payload and map it through this one module.
+__all__ = ["MappingResult", "map_resources", "resources_from"]
 
-Key = tuple[str, str]  # (system URI, code)
-
-UCUM = "http://unitsofmeasure.org"
-KEPT_TYPES = ("Patient", "Observation", "Condition")
 OBSERVATION_READ = frozenset({"final", "amended", "corrected", "preliminary"})
 OBSERVATION_SKIP = {"entered-in-error": "entered_in_error", "cancelled": "cancelled"}
 CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
 CLINICAL_PAST = frozenset({"inactive", "remission", "resolved"})
 VERIFICATION_PRESENT = frozenset({"confirmed", "provisional", "differential", "unconfirmed"})
-_UNDATED = datetime.min.replace(tzinfo=UTC)
-
-
-class TerminologyError(ValueError):
-    """The terminology file is invalid; the message lists every problem found."""
-
-
-# --- the terminology file -------------------------------------------------------------------
-
-_URL: dict[str, Any] = {"type": "string", "pattern": r"^https?://\S+$"}
-# One URL or a list of them (pattern applies to a string, items to a list: one clear message each).
-_SOURCE: dict[str, Any] = {"type": ["string", "array"], "pattern": _URL["pattern"], "items": _URL, "minItems": 1}
-_TEXT: dict[str, Any] = {"type": "string", "minLength": 1}
-_CODE: dict[str, Any] = {"type": "string", "pattern": r"^\S+$"}
-_NUMBER: dict[str, Any] = {"type": "number"}
-_POSITIVE: dict[str, Any] = {"type": "number", "exclusiveMinimum": 0}
-
-
-def _obj(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
-
-
-_CODING = _obj(["system", "code", "display", "source"], system=_TEXT, code=_CODE, display=_TEXT, source=_SOURCE)
-SCHEMA: dict[str, Any] = _obj(
-    ["version", "systems", "panels", "quantities", "answer_sets", "findings"],
-    version={"const": 1},
-    systems={"type": "object", "minProperties": 1, "additionalProperties": _URL},
-    panels={"type": "array", "items": _CODING},
-    quantities={
-        "type": "array",
-        "items": _obj(
-            ["field", "codes", "units"],
-            field=_TEXT,
-            codes={"type": "array", "minItems": 1, "items": _CODING},
-            units={
-                "type": "array",
-                "minItems": 1,
-                "items": _obj(
-                    ["code", "source"], code=_CODE, offset=_NUMBER, factor=_POSITIVE, divisor=_POSITIVE, source=_SOURCE
-                ),
-            },
-            bands={
-                "type": "array",
-                "minItems": 1,
-                "items": {
-                    **_obj(["value"], min=_NUMBER, max=_NUMBER, above=_NUMBER, below=_NUMBER, value={}),
-                    "anyOf": [{"required": [bound]} for bound in ("min", "max", "above", "below")],
-                },
-            },
-        ),
-    },
-    answer_sets={
-        "type": "object",
-        "additionalProperties": _obj(
-            ["codes"],
-            codes={
-                "type": "array",
-                "minItems": 1,
-                "items": _obj(
-                    ["system", "code", "display", "value", "source"],
-                    system=_TEXT,
-                    code=_CODE,
-                    display=_TEXT,
-                    value={},
-                    source=_SOURCE,
-                ),
-            },
-            strings={"type": "object", "additionalProperties": {"type": "boolean"}},
-            strings_source=_SOURCE,
-        ),
-    },
-    findings={
-        "type": "array",
-        "items": _obj(
-            ["code", "display", "field", "source"],
-            system=_TEXT,
-            code=_CODE,
-            display=_TEXT,
-            field=_TEXT,
-            present={},
-            absent={},
-            history={"type": "boolean"},
-            answers=_TEXT,
-            grades=_TEXT,
-            source=_SOURCE,
-        ),
-    },
-)
-
-
-@dataclass(frozen=True)
-class Unit:
-    code: str
-    offset: float = 0.0
-    factor: float = 1.0
-    divisor: float = 1.0
-
-    def convert(self, value: float) -> float:
-        return (value + self.offset) * self.factor / self.divisor
-
-    @property
-    def identity(self) -> bool:
-        return self.offset == 0 and self.factor == self.divisor
-
-
-@dataclass(frozen=True)
-class Band:
-    value: Any
-    min: float | None = None
-    max: float | None = None
-    above: float | None = None
-    below: float | None = None
-
-    def holds(self, x: float) -> bool:
-        return not (
-            (self.min is not None and x < self.min)
-            or (self.max is not None and x > self.max)
-            or (self.above is not None and x <= self.above)
-            or (self.below is not None and x >= self.below)
-        )
-
-
-@dataclass(frozen=True)
-class Quantity:
-    field: Field
-    codes: tuple[Key, ...]
-    units: dict[str, Unit]
-    bands: tuple[Band, ...] = ()
-
-
-@dataclass(frozen=True)
-class AnswerSet:
-    codes: dict[Key, Any]
-    strings: dict[str, bool] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Finding:
-    key: Key
-    field: Field
-    present: Any = True
-    absent: Any = False
-    history: bool = False
-    answers: str = "presence"
-    coded: bool = False  # the file named an answer set: results come as coded answers, not booleans
-    grades: str | None = None
-
-
-@dataclass(frozen=True)
-class Terminology:
-    systems: dict[str, str]
-    panels: frozenset[Key]
-    quantities: tuple[Quantity, ...]
-    findings: tuple[Finding, ...]
-    answer_sets: dict[str, AnswerSet]
-    by_code: dict[Key, Quantity | Finding]
-    known_units: frozenset[str]
-    displays: dict[Key, str]
-
-    def label(self, key: Key) -> str:
-        names = {uri: name for name, uri in self.systems.items()}
-        return f"{names.get(key[0], key[0]).upper()} {key[1]}"
-
-
-def _field_problem(spec: Field, value: Any) -> str | None:
-    try:
-        check(spec, value)
-    except ValidationError as err:
-        return "; ".join(str(m) for m in err.messages) if isinstance(err.messages, list) else str(err.messages)
-    return None
-
-
-def load_terminology(text: str) -> Terminology:
-    """Parse and validate a terminology file; raise TerminologyError naming every problem."""
-    try:
-        data = load_strict(text)
-    except StrictYAMLError as err:
-        raise TerminologyError(f"terminology file is not valid YAML: {err}") from None
-    problems = [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}"
-        for e in jsonschema.Draft202012Validator(SCHEMA).iter_errors(data)
-    ]
-    if problems:
-        raise TerminologyError("terminology file is invalid:\n  " + "\n  ".join(problems))
-    return _build(data)
-
-
-def _build(data: dict[str, Any]) -> Terminology:
-    problems: list[str] = []
-    systems: dict[str, str] = data["systems"]
-    by_code: dict[Key, Quantity | Finding] = {}
-    displays: dict[Key, str] = {}
-    seen: set[Key] = set()
-
-    def key_of(item: dict[str, Any], where: str, default: str | None = None) -> Key:
-        name = item.get("system", default)
-        if name not in systems:
-            problems.append(f"{where}: unknown system '{name}' (declare it under systems)")
-        k = (systems.get(str(name), str(name)), item["code"])
-        displays[k] = item["display"]
-        if k in seen:
-            problems.append(f"{where}: code {item['code']} is listed more than once")
-        seen.add(k)
-        return k
-
-    def spec_of(path: str, where: str) -> Field | None:
-        spec = BY_PATH.get(path)
-        if spec is None or not spec.clinical:
-            problems.append(f"{where}: '{path}' is not a clinical field of the contract")
-        return spec
-
-    def valid(spec: Field, value: Any, where: str) -> None:
-        problem = _field_problem(spec, value)
-        if problem:
-            problems.append(f"{where}: {value!r} is not a valid value of {spec.path} ({problem})")
-
-    answer_sets: dict[str, AnswerSet] = {}
-    for name, raw in data["answer_sets"].items():
-        codes = {key_of(c, f"answer_sets/{name}/{i}"): c["value"] for i, c in enumerate(raw["codes"])}
-        strings = raw.get("strings", {})
-        for s in strings:
-            if s != s.strip().lower():
-                problems.append(f"answer_sets/{name}/strings: '{s}' must be trimmed lower case")
-        if strings and "strings_source" not in raw:
-            problems.append(f"answer_sets/{name}: strings need a strings_source")
-        answer_sets[name] = AnswerSet(codes, strings)
-    seen.clear()  # answer codes live in their own namespace: a code may be both a finding and an answer
-    panels = frozenset(key_of(p, f"panels/{i}") for i, p in enumerate(data["panels"]))
-
-    quantities: list[Quantity] = []
-    for i, raw in enumerate(data["quantities"]):
-        where = f"quantities/{i}"
-        spec = spec_of(raw["field"], where)
-        if spec is None:
-            continue
-        bands = tuple(Band(**b) for b in raw.get("bands", ()))
-        if bands:
-            for b in bands:
-                valid(spec, b.value, f"{where}/bands")
-        elif not spec.numeric:
-            problems.append(f"{where}: {spec.path} is not numeric; map it with bands")
-        units = {
-            u["code"]: Unit(u["code"], u.get("offset", 0.0), u.get("factor", 1.0), u.get("divisor", 1.0))
-            for u in raw["units"]
-        }
-        if len(units) != len(raw["units"]):
-            problems.append(f"{where}: a unit is listed more than once")
-        q = Quantity(spec, tuple(key_of(c, f"{where}/codes/{j}") for j, c in enumerate(raw["codes"])), units, bands)
-        quantities.append(q)
-        by_code.update(dict.fromkeys(q.codes, q))
-
-    findings: list[Finding] = []
-    for i, raw in enumerate(data["findings"]):
-        where = f"findings/{i} ({raw['code']})"
-        spec = spec_of(raw["field"], where)
-        if spec is None:
-            continue
-        if spec.kind not in ("bool", "enum"):
-            problems.append(f"{where}: findings fill true/false or enum fields, not {spec.kind}")
-            continue
-        if spec.kind == "enum" and not ("present" in raw and "absent" in raw):
-            problems.append(f"{where}: an enum field needs explicit present and absent values")
-        present, absent = raw.get("present", True), raw.get("absent", False)
-        for value in (present, absent):
-            if value is not None:
-                valid(spec, value, where)
-        answers = raw.get("answers", "presence")
-        if answers not in answer_sets or any(v not in (True, False, None) for v in answer_sets[answers].codes.values()):
-            problems.append(f"{where}: answers '{answers}' must name an answer set of true/false/null values")
-        grades = raw.get("grades")
-        if grades is not None:
-            if grades not in answer_sets:
-                problems.append(f"{where}: grades '{grades}' is not an answer set")
-            else:
-                for value in answer_sets[grades].codes.values():
-                    valid(spec, value, f"{where} grades")
-        f = Finding(
-            key_of(raw, where, "snomed"),
-            spec,
-            present,
-            absent,
-            raw.get("history", False),
-            answers,
-            "answers" in raw,
-            grades,
-        )
-        findings.append(f)
-        by_code[f.key] = f
-    if problems:
-        raise TerminologyError("terminology file is invalid:\n  " + "\n  ".join(problems))
-    known_units = frozenset(u for q in quantities for u in q.units)
-    return Terminology(systems, panels, tuple(quantities), tuple(findings), answer_sets, by_code, known_units, displays)
-
-
-@functools.cache
-def terminology() -> Terminology:
-    """The packaged terminology, loaded and validated once."""
-    return load_terminology(importlib_resources.files("cds.fhir").joinpath("terminology.yaml").read_text("utf-8"))
-
-
-# --- input ----------------------------------------------------------------------------------
-
-
-class ResourceList(list[dict[str, Any]]):
-    """The kept resources, plus how many of each other kind were dropped (counted as ignored)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.dropped: Counter[str] = Counter()
-
-
-def resources_from(obj: Any) -> ResourceList:
-    """Flatten a resource, a Bundle (entry[].resource, recursively) or a list of those into the
-    Patient, Observation and Condition resources they hold."""
-    out = ResourceList()
-
-    def walk(item: Any) -> None:
-        if isinstance(item, list):
-            for x in item:
-                walk(x)
-        elif not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
-            out.dropped["not_a_resource"] += 1
-        elif item["resourceType"] == "Bundle":
-            for entry in item.get("entry") or []:
-                if isinstance(entry, dict) and "resource" in entry:
-                    walk(entry["resource"])
-        elif item["resourceType"] in KEPT_TYPES:
-            out.append(item)
-        else:
-            out.dropped["unsupported_resource_type"] += 1
-
-    walk(obj)
-    return out
-
-
-# --- mapping --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -412,72 +82,6 @@ class _Reading:
     when: datetime
     value: Any  # None: this reading leaves the field unknown
     source: dict[str, str]
-
-
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-
-
-def _instant(text: Any) -> datetime | None:
-    """A FHIR date or dateTime as an aware datetime; a partial date reads as its first day."""
-    if not isinstance(text, str):
-        return None
-    try:
-        m = _DATE.match(text)
-        if m:
-            return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def _first_time(*candidates: Any) -> datetime:
-    for c in candidates:
-        t = _instant(c)
-        if t is not None:
-            return t
-    return _UNDATED
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _codes(concept: Any) -> list[Key]:
-    if not isinstance(concept, dict):
-        return []
-    codings = concept.get("coding")
-    if not isinstance(codings, list):
-        return []
-    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
-
-
-def _status(concept: Any) -> str | None:
-    """The code of a status CodeableConcept: None when not given, "" when given but unreadable."""
-    if concept is None:
-        return None
-    codes = [code for _, code in _codes(concept)]
-    return codes[0] if codes else ""
-
-
-def _age(birth: str, today: date) -> int | None:
-    """Age in whole years; a partial birthDate gives the youngest age it allows, so rounding can
-    never carry a child over the adult-only boundary."""
-    m = _DATE.match(birth)
-    if not m:
-        return None
-    year, month = int(m[1]), int(m[2] or 12)
-    if m[3]:
-        day = int(m[3])
-    else:
-        day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
-    try:
-        born = date(year, month, day)
-    except ValueError:
-        return None
-    if born > today:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class _Mapper:
@@ -518,7 +122,7 @@ class _Mapper:
             elif kind == "Patient":
                 if not self.patient:
                     self.map_patient(r)
-            elif not self.about(r, pid):
+            elif not about_patient(r, pid):
                 self.ignored["other_patient"] += 1
             elif kind == "Observation":
                 self.map_observation(r)
@@ -526,41 +130,32 @@ class _Mapper:
                 self.map_condition(r)
         return self.result()
 
-    @staticmethod
-    def about(resource: dict[str, Any], pid: Any) -> bool:
-        subject = resource.get("subject")
-        ref = subject.get("reference") if isinstance(subject, dict) else None
-        if pid is None or not isinstance(ref, str):
-            return True  # a CDS Hooks prefetch is already scoped to one patient
-        ref = ref.split("/_history/")[0]
-        return ref in (f"Patient/{pid}", f"urn:uuid:{pid}") or ref.endswith(f"/Patient/{pid}")
-
     def map_patient(self, patient: dict[str, Any]) -> None:
         self.patient = patient
         source = {"resource_type": "Patient", "id": str(patient.get("id", ""))}
         gender = patient.get("gender")
         if gender in BY_PATH["patient.sex"].choices:
-            self.read("patient.sex", _UNDATED, gender, {**source, "code": "gender", "field": "patient.sex"})
+            self.read("patient.sex", UNDATED, gender, {**source, "code": "gender", "field": "patient.sex"})
         elif gender is not None:
             self.ignored["unrecognised_value"] += 1
         birth = patient.get("birthDate")
         if birth is None:
             return
-        age = _age(birth, self.today) if isinstance(birth, str) else None
+        age = age_on(birth, self.today) if isinstance(birth, str) else None
         if age is None:
             self.error("patient.age_years", "Patient.birthDate is not a valid date on or before today")
             return
         # A child's age is kept, not reported: it is a fact, and scope is the caller's decision
         # (CDS Hooks answers a child with no card; load_encounter refuses it as out of scope).
-        problem = None if age < ADULT_AGE else _field_problem(BY_PATH["patient.age_years"], age)
+        problem = None if age < ADULT_AGE else field_problem(BY_PATH["patient.age_years"], age)
         if problem:
             self.error("patient.age_years", f"age from Patient.birthDate: {problem}")
             return
-        self.read("patient.age_years", _UNDATED, age, {**source, "code": "birthDate", "field": "patient.age_years"})
+        self.read("patient.age_years", UNDATED, age, {**source, "code": "birthDate", "field": "patient.age_years"})
 
-    def entry_for(self, concept: Any, panels: bool) -> Quantity | Finding | str:
+    def entry_for(self, concept: Any, panels: bool) -> CodedQuantity | Finding | str:
         """The one terminology entry a code names; 'panel', or a reason string when none."""
-        keys = _codes(concept)
+        keys = concept_keys(concept)
         if panels and any(k in self.term.panels for k in keys):
             return "panel"
         entries = {id(e): e for k in keys if (e := self.term.by_code.get(k)) is not None}
@@ -578,14 +173,7 @@ class _Mapper:
         if status not in OBSERVATION_READ:
             self.ignored["not_final"] += 1
             return
-        period = _dict(obs.get("effectivePeriod"))
-        when = _first_time(
-            obs.get("effectiveDateTime"),
-            period.get("end"),
-            period.get("start"),
-            obs.get("effectiveInstant"),
-            obs.get("issued"),
-        )
+        when = observation_time(obs)
         if self.not_before is not None and when < self.not_before:
             self.ignored["stale"] += 1
             return
@@ -606,15 +194,19 @@ class _Mapper:
             else:
                 self.observed(part, component, when, source)
 
-    def observed(self, entry: Quantity | Finding, holder: dict[str, Any], when: datetime, base: dict[str, str]) -> None:
-        key = next(k for k in _codes(holder.get("code")) if self.term.by_code.get(k) is entry)
+    def observed(
+        self, entry: CodedQuantity | Finding, holder: dict[str, Any], when: datetime, base: dict[str, str]
+    ) -> None:
+        key = next(k for k in concept_keys(holder.get("code")) if self.term.by_code.get(k) is entry)
         source = {**base, "system": key[0], "code": key[1], "field": entry.field.path}
-        if isinstance(entry, Quantity):
+        if isinstance(entry, CodedQuantity):
             self.quantity(entry, key, holder, when, source)
         else:
             self.finding_observation(entry, holder, when, source)
 
-    def quantity(self, q: Quantity, key: Key, holder: dict[str, Any], when: datetime, source: dict[str, str]) -> None:
+    def quantity(
+        self, q: CodedQuantity, key: Key, holder: dict[str, Any], when: datetime, source: dict[str, str]
+    ) -> None:
         path = q.field.path
         vq = holder.get("valueQuantity")
         if not isinstance(vq, dict):
@@ -658,7 +250,7 @@ class _Mapper:
                 self.read(path, when, band.value, source)
             return
         result: float | int = math.floor(converted + 0.5) if q.field.kind == "int" else converted
-        problem = _field_problem(q.field, result)
+        problem = field_problem(q.field, result)
         if problem:
             self.error(
                 path,
@@ -670,7 +262,7 @@ class _Mapper:
 
     def answer(self, f: Finding, concept: Any) -> tuple[Any, str | None]:
         """(field value, None) from a coded answer, or (None, reason)."""
-        keys = _codes(concept)
+        keys = concept_keys(concept)
         if f.grades is not None:
             grades = {v for k in keys if (v := self.term.answer_sets[f.grades].codes.get(k)) is not None}
             if len(grades) == 1:
@@ -720,17 +312,16 @@ class _Mapper:
         if isinstance(entry, str):
             self.ignored[entry] += 1
             return
-        if isinstance(entry, Quantity):
+        if isinstance(entry, CodedQuantity):
             self.ignored["unrecognised_code"] += 1  # a measurement code is not a condition
             return
-        verification = _status(cond.get("verificationStatus"))
-        clinical = _status(cond.get("clinicalStatus"))
+        verification = status_code(cond.get("verificationStatus"))
+        clinical = status_code(cond.get("clinicalStatus"))
         if verification == "entered-in-error":
             self.ignored["entered_in_error"] += 1
             return
-        onset = _dict(cond.get("onsetPeriod"))
-        when = _first_time(cond.get("recordedDate"), cond.get("onsetDateTime"), onset.get("start"))
-        key = next(k for k in _codes(cond.get("code")) if self.term.by_code.get(k) is entry)
+        when = condition_time(cond)
+        key = next(k for k in concept_keys(cond.get("code")) if self.term.by_code.get(k) is entry)
         source = {
             "resource_type": "Condition",
             "id": str(cond.get("id", "")),

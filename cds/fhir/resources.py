@@ -1,0 +1,158 @@
+"""FHIR R4 input: the resources a payload holds, and how their subjects, times, codes and birth
+dates read.
+
+- A payload is a resource, a Bundle (entry[].resource, recursively) or a list of those. Patient,
+  Observation and Condition resources are kept; anything else is dropped and counted by reason.
+- A subject reference names Patient `id` as Patient/id, .../Patient/id or urn:uuid:id, with or
+  without /_history/version. A resource without one, or with no Patient to compare, counts as
+  the patient's: a CDS Hooks prefetch is already scoped to one patient.
+- An Observation's time is effectiveDateTime, else effectivePeriod.end (or .start), else
+  effectiveInstant, else issued; a Condition's is recordedDate, else onsetDateTime, else
+  onsetPeriod.start. A dateTime without a time zone is read as UTC, and a partial date (YYYY,
+  YYYY-MM) as its first day. A resource with no readable time is UNDATED: older than any dated one.
+- A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed at.
+- A partial birthDate gives the youngest age it allows, so rounding can never carry a child over
+  the adult-only boundary; a birthDate after today gives no age.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import Any
+
+from cds.fhir.terminology import Key
+
+KEPT_TYPES = ("Patient", "Observation", "Condition")
+UNDATED = datetime.min.replace(tzinfo=UTC)
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+
+class ResourceList(list[dict[str, Any]]):
+    """The kept resources, plus how many of each other kind were dropped (counted as ignored)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: Counter[str] = Counter()
+
+
+def resources_from(obj: Any) -> ResourceList:
+    """Flatten a resource, a Bundle (entry[].resource, recursively) or a list of those into the
+    Patient, Observation and Condition resources they hold."""
+    out = ResourceList()
+
+    def walk(item: Any) -> None:
+        if isinstance(item, list):
+            for x in item:
+                walk(x)
+        elif not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
+            out.dropped["not_a_resource"] += 1
+        elif item["resourceType"] == "Bundle":
+            for entry in item.get("entry") or []:
+                if isinstance(entry, dict) and "resource" in entry:
+                    walk(entry["resource"])
+        elif item["resourceType"] in KEPT_TYPES:
+            out.append(item)
+        else:
+            out.dropped["unsupported_resource_type"] += 1
+
+    walk(obj)
+    return out
+
+
+def about_patient(resource: dict[str, Any], pid: Any) -> bool:
+    """Whether the resource's subject is Patient `pid` (relative, absolute or urn:uuid reference,
+    any version); a resource without a subject reference, or with no Patient to compare, counts."""
+    subject = resource.get("subject")
+    ref = subject.get("reference") if isinstance(subject, dict) else None
+    if pid is None or not isinstance(ref, str):
+        return True  # a CDS Hooks prefetch is already scoped to one patient
+    ref = ref.split("/_history/")[0]
+    return ref in (f"Patient/{pid}", f"urn:uuid:{pid}") or ref.endswith(f"/Patient/{pid}")
+
+
+def _instant(text: Any) -> datetime | None:
+    """A FHIR date or dateTime as an aware datetime; a partial date reads as its first day."""
+    if not isinstance(text, str):
+        return None
+    try:
+        m = _DATE.match(text)
+        if m:
+            return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
+        dt = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _first_time(*candidates: Any) -> datetime:
+    """The first candidate that reads as a date or dateTime; UNDATED when none does."""
+    for c in candidates:
+        t = _instant(c)
+        if t is not None:
+            return t
+    return UNDATED
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def observation_time(obs: dict[str, Any]) -> datetime:
+    """When an Observation was made: effectiveDateTime, else effectivePeriod.end (or .start),
+    else effectiveInstant, else issued (when the result was released)."""
+    period = _dict(obs.get("effectivePeriod"))
+    return _first_time(
+        obs.get("effectiveDateTime"),
+        period.get("end"),
+        period.get("start"),
+        obs.get("effectiveInstant"),
+        obs.get("issued"),
+    )
+
+
+def condition_time(cond: dict[str, Any]) -> datetime:
+    """When a Condition was stated: recordedDate, else onsetDateTime, else onsetPeriod.start."""
+    onset = _dict(cond.get("onsetPeriod"))
+    return _first_time(cond.get("recordedDate"), cond.get("onsetDateTime"), onset.get("start"))
+
+
+def concept_keys(concept: Any) -> list[Key]:
+    """The (system, code) of each coding of a CodeableConcept, in order."""
+    if not isinstance(concept, dict):
+        return []
+    codings = concept.get("coding")
+    if not isinstance(codings, list):
+        return []
+    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
+
+
+def status_code(concept: Any) -> str | None:
+    """The code of a status CodeableConcept: None when not given, "" when given but unreadable."""
+    if concept is None:
+        return None
+    codes = [code for _, code in concept_keys(concept)]
+    return codes[0] if codes else ""
+
+
+def age_on(birth: str, today: date) -> int | None:
+    """Age in whole years on `today`; a partial birthDate gives the youngest age it allows, so
+    rounding can never carry a child over the adult-only boundary. None for a birthDate that is
+    not a date or is after today."""
+    m = _DATE.match(birth)
+    if not m:
+        return None
+    year, month = int(m[1]), int(m[2] or 12)
+    if m[3]:
+        day = int(m[3])
+    else:
+        day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+    try:
+        born = date(year, month, day)
+    except ValueError:
+        return None
+    if born > today:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))

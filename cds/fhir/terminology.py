@@ -1,0 +1,285 @@
+"""The FHIR terminology: which code, in which unit, fills which contract field.
+
+The codes are data: terminology.yaml, reviewed on its own, with its shape in
+terminology.schema.json. This module is the model the mapping reads and the loader that builds
+it. The loader refuses the whole file on any mistake and names every problem it finds, not just
+the first: first the shape (the schema), then the meaning against the field catalogue
+(cds/fields.py): each field is a clinical field of the contract, each value the file can produce
+(present, absent, band values, grades) is valid for its field, each system is declared and no
+code is listed twice (answer codes apart: a code may be both a finding and an answer).
+
+Codes match exactly (system URI and code), with no subsumption and no network access. Units are
+UCUM codes; a unit not listed for a code is never converted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from importlib import resources as importlib_resources
+from typing import Any
+
+import jsonschema
+from marshmallow import ValidationError
+
+from cds.fields import BY_PATH, Field
+from cds.schema import check
+from cds.yamlload import StrictYAMLError, load_strict
+
+Key = tuple[str, str]  # (system URI, code)
+
+UCUM = "http://unitsofmeasure.org"
+
+
+class TerminologyError(ValueError):
+    """The terminology file is invalid; the message lists every problem found."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    code: str
+    offset: float = 0.0
+    factor: float = 1.0
+    divisor: float = 1.0
+
+    def convert(self, value: float) -> float:
+        return (value + self.offset) * self.factor / self.divisor
+
+    @property
+    def identity(self) -> bool:
+        return self.offset == 0 and self.factor == self.divisor
+
+
+@dataclass(frozen=True)
+class Band:
+    value: Any
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+
+    def holds(self, x: float) -> bool:
+        return not (
+            (self.min is not None and x < self.min)
+            or (self.max is not None and x > self.max)
+            or (self.above is not None and x <= self.above)
+            or (self.below is not None and x >= self.below)
+        )
+
+
+@dataclass(frozen=True)
+class CodedQuantity:
+    """A measurement: the codes that name it, the units it is accepted in, and, for a field that
+    is not a plain number, the bands that turn it into the field's value."""
+
+    field: Field
+    codes: tuple[Key, ...]
+    units: dict[str, Unit]
+    bands: tuple[Band, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    codes: dict[Key, Any]
+    strings: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    key: Key
+    field: Field
+    present: Any = True
+    absent: Any = False
+    history: bool = False
+    answers: str = "presence"
+    coded: bool = False  # the file named an answer set: results come as coded answers, not booleans
+    grades: str | None = None
+
+
+@dataclass(frozen=True)
+class Terminology:
+    systems: dict[str, str]
+    panels: frozenset[Key]
+    quantities: tuple[CodedQuantity, ...]
+    findings: tuple[Finding, ...]
+    answer_sets: dict[str, AnswerSet]
+    by_code: dict[Key, CodedQuantity | Finding]
+    known_units: frozenset[str]
+    displays: dict[Key, str]
+
+    def label(self, key: Key) -> str:
+        names = {uri: name for name, uri in self.systems.items()}
+        return f"{names.get(key[0], key[0]).upper()} {key[1]}"
+
+
+def field_problem(spec: Field, value: Any) -> str | None:
+    """Why `value` is not a valid value of the contract field `spec`; None when it is."""
+    try:
+        check(spec, value)
+    except ValidationError as err:
+        return "; ".join(str(m) for m in err.messages) if isinstance(err.messages, list) else str(err.messages)
+    return None
+
+
+@functools.cache
+def terminology() -> Terminology:
+    """The packaged terminology, loaded and validated once."""
+    return load_terminology(_packaged("terminology.yaml"))
+
+
+def load_terminology(text: str) -> Terminology:
+    """Parse and validate a terminology file; raise TerminologyError naming every problem."""
+    try:
+        data = load_strict(text)
+    except StrictYAMLError as err:
+        raise TerminologyError(f"terminology file is not valid YAML: {err}") from None
+    problems = [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}" for e in _validator().iter_errors(data)
+    ]
+    if problems:
+        raise _invalid(problems)
+    return _build(data)
+
+
+def _packaged(name: str) -> str:
+    return importlib_resources.files("cds.fhir").joinpath(name).read_text("utf-8")
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    schema: dict[str, Any] = json.loads(_packaged("terminology.schema.json"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _invalid(problems: list[str]) -> TerminologyError:
+    return TerminologyError("terminology file is invalid:\n  " + "\n  ".join(problems))
+
+
+def _build(data: dict[str, Any]) -> Terminology:
+    """The model of a file that has passed the schema; TerminologyError when its meaning is wrong."""
+    b = _Builder(data["systems"])
+    answer_sets = {name: b.answer_set(name, raw) for name, raw in data["answer_sets"].items()}
+    b.seen.clear()  # answer codes live in their own namespace: a code may be both a finding and an answer
+    panels = frozenset(b.key_of(p, f"panels/{i}") for i, p in enumerate(data["panels"]))
+    quantities = tuple(
+        q for i, raw in enumerate(data["quantities"]) if (q := b.quantity(raw, f"quantities/{i}")) is not None
+    )
+    findings = tuple(
+        f
+        for i, raw in enumerate(data["findings"])
+        if (f := b.finding(raw, f"findings/{i} ({raw['code']})", answer_sets)) is not None
+    )
+    if b.problems:
+        raise _invalid(b.problems)
+    known_units = frozenset(u for q in quantities for u in q.units)
+    return Terminology(b.systems, panels, quantities, findings, answer_sets, b.by_code, known_units, b.displays)
+
+
+class _Builder:
+    """One pass over a schema-valid file. Problems are collected, not raised, so that the error
+    names every mistake at once; an entry that cannot be built is skipped, its problem recorded."""
+
+    def __init__(self, systems: dict[str, str]) -> None:
+        self.systems = systems
+        self.problems: list[str] = []
+        self.by_code: dict[Key, CodedQuantity | Finding] = {}
+        self.displays: dict[Key, str] = {}
+        self.seen: set[Key] = set()
+
+    def key_of(self, item: dict[str, Any], where: str, default: str | None = None) -> Key:
+        name = item.get("system", default)
+        if name not in self.systems:
+            self.problems.append(f"{where}: unknown system '{name}' (declare it under systems)")
+        k = (self.systems.get(str(name), str(name)), item["code"])
+        self.displays[k] = item["display"]
+        if k in self.seen:
+            self.problems.append(f"{where}: code {item['code']} is listed more than once")
+        self.seen.add(k)
+        return k
+
+    def spec_of(self, path: str, where: str) -> Field | None:
+        spec = BY_PATH.get(path)
+        if spec is None or not spec.clinical:
+            self.problems.append(f"{where}: '{path}' is not a clinical field of the contract")
+        return spec
+
+    def valid(self, spec: Field, value: Any, where: str) -> None:
+        problem = field_problem(spec, value)
+        if problem:
+            self.problems.append(f"{where}: {value!r} is not a valid value of {spec.path} ({problem})")
+
+    def answer_set(self, name: str, raw: dict[str, Any]) -> AnswerSet:
+        codes = {self.key_of(c, f"answer_sets/{name}/{i}"): c["value"] for i, c in enumerate(raw["codes"])}
+        strings = raw.get("strings", {})
+        for s in strings:
+            if s != s.strip().lower():
+                self.problems.append(f"answer_sets/{name}/strings: '{s}' must be trimmed lower case")
+        if strings and "strings_source" not in raw:
+            self.problems.append(f"answer_sets/{name}: strings need a strings_source")
+        return AnswerSet(codes, strings)
+
+    def quantity(self, raw: dict[str, Any], where: str) -> CodedQuantity | None:
+        spec = self.spec_of(raw["field"], where)
+        if spec is None:
+            return None
+        bands = tuple(Band(**b) for b in raw.get("bands", ()))
+        if bands:
+            for b in bands:
+                self.valid(spec, b.value, f"{where}/bands")
+        elif not spec.numeric:
+            self.problems.append(f"{where}: {spec.path} is not numeric; map it with bands")
+        units = {
+            u["code"]: Unit(u["code"], u.get("offset", 0.0), u.get("factor", 1.0), u.get("divisor", 1.0))
+            for u in raw["units"]
+        }
+        if len(units) != len(raw["units"]):
+            self.problems.append(f"{where}: a unit is listed more than once")
+        codes = tuple(self.key_of(c, f"{where}/codes/{j}") for j, c in enumerate(raw["codes"]))
+        q = CodedQuantity(spec, codes, units, bands)
+        self.by_code.update(dict.fromkeys(q.codes, q))
+        return q
+
+    def finding(self, raw: dict[str, Any], where: str, answer_sets: dict[str, AnswerSet]) -> Finding | None:
+        spec = self.spec_of(raw["field"], where)
+        if spec is None:
+            return None
+        if spec.kind not in ("bool", "enum"):
+            self.problems.append(f"{where}: findings fill true/false or enum fields, not {spec.kind}")
+            return None
+        if spec.kind == "enum" and not ("present" in raw and "absent" in raw):
+            self.problems.append(f"{where}: an enum field needs explicit present and absent values")
+        present, absent = raw.get("present", True), raw.get("absent", False)
+        for value in (present, absent):
+            if value is not None:
+                self.valid(spec, value, where)
+        answers, grades = raw.get("answers", "presence"), raw.get("grades")
+        self.check_answer_sets(spec, answers, grades, where, answer_sets)
+        f = Finding(
+            self.key_of(raw, where, "snomed"),
+            spec,
+            present,
+            absent,
+            raw.get("history", False),
+            answers,
+            "answers" in raw,
+            grades,
+        )
+        self.by_code[f.key] = f
+        return f
+
+    def check_answer_sets(
+        self, spec: Field, answers: str, grades: str | None, where: str, answer_sets: dict[str, AnswerSet]
+    ) -> None:
+        # `answers` decides present or absent, so it may only say true, false or null (unknown);
+        # `grades` gives the field's value itself, so each of its values must be valid there.
+        if answers not in answer_sets or any(v not in (True, False, None) for v in answer_sets[answers].codes.values()):
+            self.problems.append(f"{where}: answers '{answers}' must name an answer set of true/false/null values")
+        if grades is None:
+            return
+        if grades not in answer_sets:
+            self.problems.append(f"{where}: grades '{grades}' is not an answer set")
+        else:
+            for value in answer_sets[grades].codes.values():
+                self.valid(spec, value, f"{where} grades")
