@@ -115,4 +115,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('CDS_BIND', '0.0.0.0:8000').rsplit(':', 1)[-1]; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:' + port + '/healthz', timeout=4).status == 200 else 1)"]
 
-ENTRYPOINT ["gunicorn", "--config", "/app/gunicorn.conf.py", "cds.app:create_app()"]
+ENTRYPOINT ["gunicorn", "--config", "/app/gunicorn.conf.py", "cds.web.app:create_app()"]

@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml requirements/dev.txt
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/gunicorn --config gunicorn.conf.py --bind "$(HOST):$(PORT)" "cds.app:create_app()"
+	$(BIN)/gunicorn --config gunicorn.conf.py --bind "$(HOST):$(PORT)" "cds.web.app:create_app()"
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -1,4 +1,4 @@
-"""gunicorn settings for cds, from the environment with safe defaults (README, "Settings").
+"""gunicorn settings for cds: constants, and the values of cds.settings (docs/operations.md).
 
 Sync workers, the app preloaded in the master (the rule base is compiled once and shared
 copy-on-write), workers recycled after a bounded number of requests, graceful shutdown.
@@ -12,35 +12,30 @@ import shutil
 import sys
 import tempfile
 
-from cds.settings import Settings, exposure_problem
+from cds.settings import ServerSettings, Settings, SettingsError, exposure_problem
 
+try:
+    SERVER = ServerSettings.from_env()
+    SETTINGS = Settings.from_env()
+except SettingsError as err:
+    sys.exit(f"cds: {err}")
 
-def _int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        sys.exit(f"cds: {name} must be an integer, got {raw!r}")
-
-
-bind = [os.environ.get("CDS_BIND", "127.0.0.1:8000")]
-workers = _int("CDS_WORKERS", (os.cpu_count() or 1) * 2 + 1)
-threads = _int("CDS_THREADS", 1)
+bind = [SERVER.bind]
+workers = SERVER.workers
+threads = SERVER.threads
 worker_class = "gthread" if threads > 1 else "sync"
 preload_app = True
-timeout = _int("CDS_TIMEOUT", 30)
-graceful_timeout = _int("CDS_GRACEFUL_TIMEOUT", 30)
-keepalive = _int("CDS_KEEPALIVE", 5)
-max_requests = _int("CDS_MAX_REQUESTS", 20000)
-max_requests_jitter = _int("CDS_MAX_REQUESTS_JITTER", 2000)
+timeout = SERVER.timeout
+graceful_timeout = SERVER.graceful_timeout
+keepalive = SERVER.keepalive
+max_requests = SERVER.max_requests
+max_requests_jitter = SERVER.max_requests_jitter
 limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 accesslog = None  # the app writes one structured line per request instead
 errorlog = "-"
-loglevel = os.environ.get("CDS_LOG_LEVEL", "info").lower()
+loglevel = SETTINGS.log_level.lower()
 control_socket_disable = True
 
 # Metrics from every worker land in one directory that /metrics merges. It must be set before
@@ -51,7 +46,7 @@ _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
-    problem = exposure_problem(server.cfg.bind, Settings.from_env())
+    problem = exposure_problem(server.cfg.bind, SETTINGS)
     if problem:
         server.log.error("cds: %s", problem)
         sys.exit(3)

@@ -20,9 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cds.app import decider_for  # noqa: E402
-from cds.rulebase import load_rulebase  # noqa: E402
-from cds.schema import load_encounter  # noqa: E402
+from cds.triage import load_encounter, load_rulebase, triage_for  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -44,12 +42,13 @@ def main() -> int:
     args = parser.parse_args()
 
     rb = load_rulebase(ROOT / "rules")
-    decider = decider_for(rb)
+    triage = triage_for(rb)
+    decider = triage.decider
     vignettes = [json.loads(p.read_text()) for p in sorted((ROOT / "tests" / "vignettes").glob("*.json"))]
     bodies = [json.dumps(v["encounter"]) for v in vignettes]
 
     def one(body: str) -> str:
-        return json.dumps(decider.evaluate(load_encounter(json.loads(body))), separators=(",", ":"))
+        return json.dumps(triage.evaluate_document(json.loads(body)), separators=(",", ":"))
 
     for body in bodies * 20:  # warm up
         one(body)

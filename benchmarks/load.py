@@ -112,7 +112,7 @@ def main() -> int:
     (tmp / "metrics").mkdir()
     log = (tmp / "server.log").open("wb")
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "cds.app:create_app()"],
+        [str(ROOT / ".venv/bin/gunicorn"), "--config", str(ROOT / "gunicorn.conf.py"), "cds.web.app:create_app()"],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -47,7 +47,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1700, help="requests per endpoint and round")
     args = parser.parse_args()
 
-    from cds.app import create_app
+    from cds.web.app import create_app
 
     app = create_app()
     # each request still writes its log line, as under gunicorn, but not to the terminal

@@ -14,15 +14,12 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from cds.app import decider_for
-from cds.engine import EngineError
-from cds.explain import render
-from cds.jsonbody import decode
-from cds.problems import Problem
-from cds.rulebase import RuleBaseError, load_rulebase
-from cds.rules_diff import read_cases, report
-from cds.schema import load_encounter
+from cds.problems import UNREADABLE_INPUT, VALIDATION, Problem, payload_too_large
 from cds.settings import Settings
+from cds.strict_json import decode
+from cds.triage import EngineError, RuleBase, RuleBaseError, load_rulebase, triage_for
+from cds.triage.changes import read_cases, report
+from cds.triage.explain import render
 
 EXIT_INVALID_INPUT = 2
 EXIT_INVALID_RULES = 3
@@ -36,9 +33,9 @@ def _read(source: str, settings: Settings) -> Any:
         try:
             raw = Path(source).read_bytes()
         except OSError as err:
-            raise Problem(400, f"Cannot read {source}: {err.strerror}.", slug="unreadable-input") from None
+            raise UNREADABLE_INPUT(f"Cannot read {source}: {err.strerror}.") from None
     if len(raw) > settings.max_body_bytes:
-        raise Problem(413, f"The input is larger than {settings.max_body_bytes} bytes.", slug="payload-too-large")
+        raise payload_too_large(settings.max_body_bytes)
     return decode(raw, settings.max_json_depth, settings.max_array_items)
 
 
@@ -49,9 +46,9 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
         document = _read(args.file, settings)
         if args.vignette:
             if not isinstance(document, dict) or not isinstance(document.get("encounter"), dict):
-                raise Problem(422, "A vignette file holds the encounter under 'encounter'.", slug="validation")
+                raise VALIDATION("A vignette file holds the encounter under 'encounter'.")
             document = document["encounter"]
-        result = decider_for(rb).evaluate(load_encounter(document))
+        result = triage_for(rb).evaluate_document(document)
     except Problem as problem:
         print(json.dumps(problem.to_dict(), indent=2, ensure_ascii=False), file=sys.stderr)
         return EXIT_INVALID_INPUT
@@ -71,12 +68,17 @@ def _evaluate(args: argparse.Namespace, out: TextIO) -> int:
 def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
     try:
         rb = load_rulebase(args.rules or Settings.from_env().rules_dir)
-        engine = decider_for(rb).engine
+        engine = triage_for(rb).decider.engine
     except RuleBaseError as err:
         print(err, file=sys.stderr)
         return EXIT_INVALID_RULES
     out.write(f"rule base {rb.version} is valid (sha256 {rb.digest})\n")
     out.write(f"{len(rb.rules)} rules compiled into {engine.durable_rule_count} durable-rules rules\n\n")
+    _list_rules(rb, out)
+    return 0
+
+
+def _list_rules(rb: RuleBase, out: TextIO) -> None:
     for file, condition in rb.files.items():
         rules = [r for r in rb.rules if r.file == file]
         if not rules and condition == "scores":
@@ -88,7 +90,6 @@ def _rules_check(args: argparse.Namespace, out: TextIO) -> int:
         for rule in sorted(rules, key=lambda r: r.id):
             then = ", ".join(f"{k}={v}" for k, v in rule.concluded().items())
             out.write(f"  {rule.id:<24} {rule.title}  -> {then}\n")
-    return 0
 
 
 def _rules_diff(args: argparse.Namespace, out: TextIO) -> int:

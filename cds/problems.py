@@ -1,4 +1,5 @@
-"""RFC 9457 problem documents: the only shape an error leaves this service in.
+"""RFC 9457 problem documents: the only shape an error leaves this service in, and the one
+catalogue of the problem types this service defines (openapi.yaml documents each).
 
 A problem names the fields at fault but never echoes what was submitted, so a clinical value or
 an identifier cannot leak into an error response, a log line or a proxy's cache.
@@ -12,6 +13,7 @@ from typing import Any
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://cds.invalid/problems/"
+UNKNOWN_FIELD = "unknown field (misspelt? unknown fields are rejected, never ignored)"
 
 
 @dataclass
@@ -39,11 +41,86 @@ class Problem(Exception):
         return body
 
 
+@dataclass(frozen=True)
+class ProblemType:
+    """One kind of problem: its type URI's slug, its status and title."""
+
+    slug: str
+    status: int
+    title: str | None = None  # None: the status phrase
+
+    def __call__(self, detail: str = "", errors: list[dict[str, str]] | None = None) -> Problem:
+        return Problem(self.status, detail, errors or [], slug=self.slug, title=self.title)
+
+
+MALFORMED_JSON = ProblemType("malformed-json", 400, "Malformed JSON body")
+UNREADABLE_INPUT = ProblemType("unreadable-input", 400)
+INVALID_CDS_HOOKS_REQUEST = ProblemType("invalid-cds-hooks-request", 400)
+UNAUTHORIZED = ProblemType("unauthorized", 401)
+PREFETCH_MISSING = ProblemType("prefetch-missing", 412)
+FHIR_FETCH_FAILED = ProblemType("fhir-fetch-failed", 412)
+PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", 413)
+UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415)
+VALIDATION = ProblemType("validation", 422)
+EVALUATION_FAILED = ProblemType("evaluation-failed", 500)
+INTERNAL_ERROR = ProblemType("internal-error", 500)
+NOT_READY = ProblemType("not-ready", 503)
+
+CATALOGUE: dict[str, ProblemType] = {
+    t.slug: t
+    for t in (
+        MALFORMED_JSON,
+        UNREADABLE_INPUT,
+        INVALID_CDS_HOOKS_REQUEST,
+        UNAUTHORIZED,
+        PREFETCH_MISSING,
+        FHIR_FETCH_FAILED,
+        PAYLOAD_TOO_LARGE,
+        UNSUPPORTED_MEDIA_TYPE,
+        VALIDATION,
+        EVALUATION_FAILED,
+        INTERNAL_ERROR,
+        NOT_READY,
+    )
+}
+
+
+def unauthorized() -> Problem:
+    """A 401 that says nothing about why: a caller probing credentials learns nothing."""
+    return UNAUTHORIZED()
+
+
+def payload_too_large(limit: int) -> Problem:
+    return PAYLOAD_TOO_LARGE(f"The body is larger than {limit} bytes.")
+
+
 def validation_problem(errors: list[dict[str, str]]) -> Problem:
     count = len(errors)
-    return Problem(
-        422,
-        f"The encounter failed validation: {count} problem{'s' if count != 1 else ''}.",
-        errors=errors,
-        slug="validation",
-    )
+    return VALIDATION(f"The encounter failed validation: {count} problem{'s' if count != 1 else ''}.", errors)
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """marshmallow's nested messages as a problem's `errors`: one {field, message} each, the
+    field a dotted path ($ for the document)."""
+    out: list[dict[str, str]] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            key = str(key)
+            if key == "_schema":
+                path = prefix or "$"
+            else:
+                path = f"{prefix}.{key}" if prefix else key
+            out.extend(flatten_messages(value, path))
+    elif isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, (dict, list)):
+                out.extend(flatten_messages(message, prefix))
+            else:
+                out.append({"field": prefix or "$", "message": _normalise(str(message))})
+    else:
+        out.append({"field": prefix or "$", "message": _normalise(str(messages))})
+    return out
+
+
+def _normalise(message: str) -> str:
+    return UNKNOWN_FIELD if message == "Unknown field." else message

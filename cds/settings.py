@@ -1,4 +1,5 @@
-"""Settings, only from environment variables, each with a safe default.
+"""Settings, only from environment variables, each with a safe default. This is the only module
+of cds that reads the environment (ruff banned-api), besides gunicorn.conf.py.
 
 A malformed value stops the service at start-up with a message naming the variable: an
 operator typo must not silently become a default. Secrets never appear in reprs.
@@ -7,18 +8,50 @@ operator typo must not silently become a default. Secrets never appear in reprs.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+import json
 import os
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cds.rulebase import default_rules_dir
+from cds.net import is_loopback_bind
 
 
 class SettingsError(ValueError):
     pass
+
+
+def packaged_rules_dir() -> Path:
+    """The rules shipped with the service: in the wheel (cds/_rules), or the repository's rules/."""
+    packaged = Path(__file__).with_name("_rules")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def _issuers(raw: str | None) -> dict[str, str]:
+    """CDS_TRUSTED_ISSUERS: a JSON object of issuer -> JWKS URL or path of a JWKS JSON file."""
+    if not raw or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise SettingsError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> JWKS URL or file path") from None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise SettingsError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> JWKS URL or file path")
+    for issuer, source in value.items():
+        if not isinstance(source, str) or not source.strip():
+            raise SettingsError(f"CDS_TRUSTED_ISSUERS: the JWKS of {issuer!r} must be a non-empty string")
+    return dict(value)
+
+
+def _base_url(raw: str | None) -> str:
+    base_url = (raw or "").strip().rstrip("/")
+    if base_url and urllib.parse.urlsplit(base_url).scheme not in ("https", "http"):
+        raise SettingsError(f"CDS_PUBLIC_BASE_URL must be an http(s) URL, got {base_url!r}")
+    return base_url
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type) -> Any:
@@ -93,8 +126,37 @@ class BodyLimits:
 
 
 @dataclass(frozen=True)
+class ServerSettings:
+    """How gunicorn serves the app (gunicorn.conf.py reads these)."""
+
+    bind: str = "127.0.0.1:8000"
+    workers: int = 5
+    threads: int = 1
+    timeout: int = 30
+    graceful_timeout: int = 30
+    keepalive: int = 5
+    max_requests: int = 20000
+    max_requests_jitter: int = 2000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
+        env = os.environ if env is None else env
+        cores = os.cpu_count() or 1
+        return cls(
+            bind=env.get("CDS_BIND", "").strip() or "127.0.0.1:8000",
+            workers=_int(env, "CDS_WORKERS", cores * 2 + 1, 1, 256),
+            threads=_int(env, "CDS_THREADS", 1, 1, 256),
+            timeout=_int(env, "CDS_TIMEOUT", 30, 1, 3600),
+            graceful_timeout=_int(env, "CDS_GRACEFUL_TIMEOUT", 30, 1, 3600),
+            keepalive=_int(env, "CDS_KEEPALIVE", 5, 0, 3600),
+            max_requests=_int(env, "CDS_MAX_REQUESTS", 20000, 0, 10_000_000),
+            max_requests_jitter=_int(env, "CDS_MAX_REQUESTS_JITTER", 2000, 0, 10_000_000),
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
-    rules_dir: Path = field(default_factory=default_rules_dir)
+    rules_dir: Path = field(default_factory=packaged_rules_dir)
     max_body_bytes: int = 64 * 1024
     max_json_depth: int = 8
     max_array_items: int = 64
@@ -102,7 +164,9 @@ class Settings:
     auth: str = "auto"  # "auto": keys when configured, open otherwise; "off": explicitly open
     api_key_hashes: tuple[bytes, ...] = field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
-    hooks_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    trusted_issuers: Mapping[str, str] = field(default_factory=dict)
+    public_base_url: str = ""
+    metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: set by gunicorn.conf.py for the workers
     fhir_timeout_seconds: float = 5.0
     fhir_max_bytes: int = 4 * 1024 * 1024
     # How old an Observation may be and still describe this episode: older vital signs,
@@ -125,8 +189,13 @@ class Settings:
         if auth == "on" and not hashes:
             raise SettingsError("CDS_AUTH=on needs CDS_API_KEYS")
         rules = env.get("CDS_RULES_DIR")
+        issuers, base_url = _issuers(env.get("CDS_TRUSTED_ISSUERS")), _base_url(env.get("CDS_PUBLIC_BASE_URL"))
+        if auth != "off" and issuers and not base_url:
+            raise SettingsError(
+                "CDS_PUBLIC_BASE_URL is required when CDS_TRUSTED_ISSUERS is set and CDS_AUTH is not off"
+            )
         return cls(
-            rules_dir=Path(rules) if rules else default_rules_dir(),
+            rules_dir=Path(rules) if rules else packaged_rules_dir(),
             max_body_bytes=_int(env, "CDS_MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             max_json_depth=_int(env, "CDS_MAX_JSON_DEPTH", 8, 3, 64),
             max_array_items=_int(env, "CDS_MAX_ARRAY_ITEMS", 64, 8, 10_000),
@@ -134,7 +203,9 @@ class Settings:
             auth="off" if auth == "off" else "auto",
             api_key_hashes=hashes,
             cors_origins=_origins(env.get("CDS_CORS_ORIGINS")),
-            hooks_env={k: v for k, v in env.items() if k in _HOOKS_VARIABLES},
+            trusted_issuers=issuers,
+            public_base_url=base_url,
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             fhir_timeout_seconds=_float(env, "CDS_FHIR_TIMEOUT_SECONDS", 5.0, 0.5, 60.0),
             fhir_max_bytes=_int(env, "CDS_FHIR_MAX_BYTES", 4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
             fhir_observation_window_hours=_int(env, "CDS_FHIR_OBSERVATION_WINDOW_HOURS", 24, 1, 24 * 14),
@@ -156,27 +227,10 @@ class Settings:
         return bool(self.api_key_hashes) and self.auth != "off"
 
 
-_HOOKS_VARIABLES = ("CDS_TRUSTED_ISSUERS", "CDS_PUBLIC_BASE_URL", "CDS_AUTH")
-
-
-def is_loopback(bind: str) -> bool:
-    """Whether a gunicorn bind address (host:port, [v6]:port or unix:path) is private to this host."""
-    if bind.startswith(("unix:", "fd://")):
-        return True
-    host = bind.rsplit(":", 1)[0] if ":" in bind else bind
-    host = host.strip("[]")
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def exposure_problem(binds: Iterable[str], settings: Settings) -> str | None:
     """Refuse to serve beyond loopback with the evaluate endpoint open by accident: either API
     keys are configured, or the operator said CDS_AUTH=off. Returns the reason, or None."""
-    exposed = [b for b in binds if not is_loopback(b)]
+    exposed = [b for b in binds if not is_loopback_bind(b)]
     if exposed and not settings.api_key_hashes and settings.auth != "off":
         return (
             f"refusing to listen on {', '.join(exposed)} without access control: set CDS_API_KEYS "

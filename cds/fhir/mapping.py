@@ -54,8 +54,7 @@ from cds.fhir.resources import (
     status_code,
 )
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Terminology, field_problem, terminology
-from cds.fields import BY_PATH, FIELDS, ORDER
-from cds.schema import ADULT_AGE
+from cds.triage.fields import ADULT_AGE, BY_PATH, FIELDS, ORDER
 
 # resources_from is re-exported: callers read a payload and map it through this one module.
 __all__ = ["MappingResult", "map_resources", "resources_from"]

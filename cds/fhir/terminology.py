@@ -23,9 +23,9 @@ from typing import Any
 import jsonschema
 from marshmallow import ValidationError
 
-from cds.fields import BY_PATH, Field
-from cds.schema import check
-from cds.yamlload import StrictYAMLError, load_strict
+from cds.strict_yaml import StrictYAMLError, load_strict
+from cds.triage.encounter import check
+from cds.triage.fields import BY_PATH, Field
 
 Key = tuple[str, str]  # (system URI, code)
 

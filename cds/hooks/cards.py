@@ -1,0 +1,142 @@
+"""From an evaluation to CDS Hooks cards a clinician can act on in seconds.
+
+One card per raised flag (critical for an emergency, warning for urgent, info for routine),
+an "ask next" card while the screen is incomplete, the self-care advice for systemic myalgia,
+and a card for FHIR data that could not be used. Card ids are stable: the same hook instance
+gets the same ids, so feedback and retries line up. CDS Hooks forbids null or empty fields, so
+optional fields are left out rather than sent empty.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from cds.triage import Result, RuleBase
+from cds.triage.labels import LEVEL_WORD, field_label, pairs_text
+from cds.triage.result_types import Flag
+
+INDICATOR = {"emergency": "critical", "urgent": "warning", "routine": "info", "self_care": "info"}
+ASK_NEXT_COUNT = 5
+_NAMESPACE = uuid.UUID("6f1f5b6e-2f0c-4f61-9d3c-0c6f0e9a6b10")
+
+
+def card_uuid(hook_instance: str, kind: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"back-pain-triage/{hook_instance}/{kind}"))
+
+
+def _summary(text: str) -> str:
+    return text if len(text) < 140 else text[:136].rstrip() + "..."
+
+
+def _footer(result: Result) -> str:
+    news2, qsofa = result["scores"]["news2"], result["scores"]["qsofa"]
+    news2_text = f"NEWS2 {news2['total']} ({news2['band']}{'' if news2['complete'] else ', at least: incomplete'})"
+    qsofa_text = f"qSOFA {qsofa['score']}{'' if qsofa['complete'] else ' (at least: incomplete)'}"
+    rb = result["rulebase"]
+    return f"{news2_text} · {qsofa_text} · rule base {rb['version']} ({rb['digest'][:12]})"
+
+
+def flag_card(result: Result, flag: Flag, hook_instance: str, rb: RuleBase) -> dict[str, Any]:
+    trace = {entry["rule"]: entry for entry in result["trace"]}
+    lines = [f"**{LEVEL_WORD[flag['risk_level']]}.** {flag['disposition']}", "", "**Why**"]
+    for rule_id in flag["rules"]:
+        entry = trace[rule_id]
+        lines.append(
+            f"- {entry['title']} ({rule_id}): {pairs_text(entry['matched'], labelled=True)}. *{entry['source']}*"
+        )
+    missing = [m["field"] for m in result["missing"] if flag["id"] in m["needed_for"]][:ASK_NEXT_COUNT]
+    if missing:
+        lines += ["", "**Still unknown, could raise it further:** " + ", ".join(field_label(p) for p in missing)]
+    lines += ["", _footer(result)]
+    first = rb.by_id[flag["rules"][0]]
+    return {
+        "uuid": card_uuid(hook_instance, f"flag/{flag['id']}"),
+        "summary": _summary(flag["summary"]),
+        "detail": "\n".join(lines),
+        "indicator": INDICATOR[flag["risk_level"]],
+        "source": rb.citation(first.sources[0]),
+    }
+
+
+def ask_next_card(result: Result, hook_instance: str, rb: RuleBase) -> dict[str, Any] | None:
+    incomplete = [c for c, state in result["screen"].items() if state == "not_excluded"]
+    if not incomplete or not result["missing"]:
+        return None
+    top = result["missing"][:ASK_NEXT_COUNT]
+    lines = ["The screen is incomplete. Asking these, in this order, can still change the triage:", ""]
+    for i, item in enumerate(top, start=1):
+        reasons = ", ".join(rb.flags[f].name for f in item["needed_for"]) or "the self-care screen"
+        lines.append(f"{i}. {field_label(item['field'])} (for {reasons})")
+    remaining = len(result["missing"]) - len(top)
+    if remaining > 0:
+        lines += ["", f"{remaining} more unknown input{'s' if remaining != 1 else ''} could matter."]
+    lines += ["", "Not yet excluded: " + ", ".join(rb.flags[c].name for c in incomplete) + "."]
+    return {
+        "uuid": card_uuid(hook_instance, "ask-next"),
+        "summary": _summary(
+            f"Ask next: {len(top)} question{'s' if len(top) != 1 else ''} could still change this triage"
+        ),
+        "detail": "\n".join(lines),
+        "indicator": "info",
+        "source": rb.citation("SPEC-V2"),
+    }
+
+
+def self_care_card(result: Result, hook_instance: str, rb: RuleBase) -> dict[str, Any] | None:
+    if result["primary"] != "systemic_myalgia":
+        return None
+    lines = [f"**{LEVEL_WORD[result['risk_level']]}.** {result['disposition']}", ""]
+    lines += [f"- {advice}" for advice in result["advice"]]
+    lines += ["", _footer(result)]
+    summary = (
+        "Likely systemic myalgia from the acute illness: self-care advice with safety net"
+        if result["risk_level"] == "self_care"
+        else "Likely systemic myalgia, but the screen is incomplete"
+    )
+    return {
+        "uuid": card_uuid(hook_instance, "self-care"),
+        "summary": summary,
+        "detail": "\n".join(lines),
+        "indicator": "info",
+        "source": rb.citation("SPEC-V2"),
+    }
+
+
+def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[str, Any] | None:
+    if not errors:
+        return None
+    lines = ["These FHIR values were not used (the fields are treated as unknown):", ""]
+    lines += [f"- {field_label(e['field'])}: {e['message']}" for e in errors]
+    count = len(errors)
+    return {
+        "uuid": card_uuid(hook_instance, "data-problems"),
+        "summary": _summary(f"{count} FHIR value{'s' if count != 1 else ''} could not be used: check units and codes"),
+        "detail": "\n".join(lines),
+        "indicator": "warning",
+        "source": {"label": "cds FHIR R4 mapping"},
+    }
+
+
+def build_cards(
+    result: Result, mapping_errors: list[dict[str, str]], hook_instance: str, rb: RuleBase
+) -> list[dict[str, Any]]:
+    cards = [flag_card(result, flag, hook_instance, rb) for flag in result["flags"]]
+    for extra in (
+        ask_next_card(result, hook_instance, rb),
+        self_care_card(result, hook_instance, rb),
+        data_problem_card(mapping_errors, hook_instance),
+    ):
+        if extra is not None:
+            cards.append(extra)
+    return cards
+
+
+def age_unknown_card(hook_instance: str, rb: RuleBase) -> dict[str, Any]:
+    return {
+        "uuid": card_uuid(hook_instance, "age-unknown"),
+        "summary": "Back-pain triage not run: the patient's age (birth date) is not recorded",
+        "detail": "The triage is for adults (16 and over); without a birth date it cannot tell whether it applies.",
+        "indicator": "info",
+        "source": rb.citation("SPEC-V2"),
+    }

@@ -1,0 +1,121 @@
+"""Validation of CDS Hooks 2.0 requests (service call and feedback) with marshmallow.
+
+A malformed CDS Hooks request is a 400 problem naming each field (the specification's own
+status for a bad request); unknown members are allowed, as the specification lets clients
+and hooks extend these objects.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from cds.net import is_loopback_host
+from cds.problems import INVALID_CDS_HOOKS_REQUEST, flatten_messages
+
+HOOKS = ("patient-view", "encounter-start")
+_ID = validate.Length(min=1, max=256)
+
+
+def _fhir_server(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme != "https" and not (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+        raise ValidationError("must be an https URL (http only for a loopback test server)")
+    if not parts.hostname or parts.query or parts.fragment:
+        raise ValidationError("must be a FHIR base URL without query or fragment")
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+
+class FhirAuthorization(_Open):
+    access_token = fields.String(required=True, validate=validate.Length(min=1, max=8192))
+    token_type = fields.String(required=True, validate=validate.Equal("Bearer"))
+    expires_in = fields.Integer(required=True, strict=True)
+    scope = fields.String(required=True)
+    subject = fields.String(required=True)
+    patient = fields.String()
+
+
+class Context(_Open):
+    userId = fields.String(required=True, validate=_ID)
+    patientId = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9\-.]{1,64}$"))
+    encounterId = fields.String(validate=_ID)
+
+
+class HookRequest(_Open):
+    hook = fields.String(required=True, validate=validate.OneOf(HOOKS))
+    hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    fhirServer = fields.String(validate=_fhir_server)
+    fhirAuthorization = fields.Nested(FhirAuthorization)
+    context = fields.Nested(Context, required=True)
+    prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+
+    @validates_schema
+    def _server_with_token(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if "fhirAuthorization" in data and "fhirServer" not in data:
+            raise ValidationError("is required when fhirAuthorization is given", "fhirServer")
+        for key, value in (data.get("prefetch") or {}).items():
+            if value is not None and not isinstance(value, dict):
+                raise ValidationError("must be a FHIR resource or null", f"prefetch.{key}")
+
+
+def _timestamp(value: str) -> None:
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError("must be an ISO 8601 date-time") from None
+
+
+class Coding(_Open):
+    code = fields.String(required=True)
+    system = fields.String(required=True)
+    display = fields.String()
+
+
+class OverrideReason(_Open):
+    reason = fields.Nested(Coding)
+    userComment = fields.String()
+
+
+class AcceptedSuggestion(_Open):
+    id = fields.String(required=True)
+
+
+class FeedbackItem(_Open):
+    card = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    outcome = fields.String(required=True, validate=validate.OneOf(("accepted", "overridden")))
+    acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestion))
+    overrideReason = fields.Nested(OverrideReason)
+    outcomeTimestamp = fields.String(required=True, validate=_timestamp)
+
+    @validates_schema
+    def _accepted_names_suggestions(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("outcome") == "accepted" and not data.get("acceptedSuggestions"):
+            raise ValidationError("is required for an accepted outcome", "acceptedSuggestions")
+
+
+class FeedbackRequest(_Open):
+    feedback = fields.List(fields.Nested(FeedbackItem), required=True, validate=validate.Length(min=1, max=64))
+
+
+def load(schema: Schema, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise INVALID_CDS_HOOKS_REQUEST(
+            "The request must be a JSON object.", [{"field": "$", "message": "must be an object"}]
+        )
+    try:
+        loaded: dict[str, Any] = schema.load(data)
+    except ValidationError as err:
+        errors = sorted(flatten_messages(err.messages), key=lambda e: (e["field"], e["message"]))
+        raise INVALID_CDS_HOOKS_REQUEST("The CDS Hooks request is malformed.", errors) from None
+    return loaded
+
+
+HOOK_REQUEST = HookRequest()
+FEEDBACK_REQUEST = FeedbackRequest()

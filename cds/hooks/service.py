@@ -1,0 +1,91 @@
+"""The back-pain-triage CDS service behind the views: a validated call -> the FHIR data it
+needs (prefetched or fetched) -> the same patient as the context -> the encounter -> the
+age policy -> the triage -> cards. No Flask here: the view hands the call over."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from cds.fhir.mapping import map_resources, resources_from
+from cds.hooks.cards import age_unknown_card, build_cards
+from cds.hooks.prefetch import TEMPLATES, gather
+from cds.problems import INVALID_CDS_HOOKS_REQUEST
+from cds.settings import Settings
+from cds.triage import Result, Triage
+from cds.triage.fields import ADULT_AGE
+
+SERVICE_ID = "back-pain-triage"
+HOOKS = ("patient-view", "encounter-start")
+log = structlog.get_logger("cds.hooks")
+
+_DESCRIPTION = (
+    "Triage of back pain during an acute illness (flu, a cold, COVID or another infection): tells systemic "
+    "myalgia from sepsis, bacterial meningitis, cord or cauda equina compression, spinal infection, acute "
+    "pyelonephritis and the other serious causes that present the same way, with the reasons, the guideline "
+    "behind each and the questions still worth asking."
+)
+
+
+def _discovery_document() -> dict[str, Any]:
+    service = {
+        "title": "Back pain during an acute illness: triage",
+        "description": _DESCRIPTION,
+        "id": SERVICE_ID,
+        "prefetch": dict(TEMPLATES),
+        "usageRequirements": f"Adults ({ADULT_AGE} and over) with back pain. Reads Patient, vital signs, Conditions, "
+        "findings (Observations) and urinalysis, lactate, white cell count and CRP results.",
+    }
+    return {"services": [{"hook": hook, **service} for hook in HOOKS]}
+
+
+DISCOVERY = _discovery_document()
+
+
+@dataclass(frozen=True)
+class Answer:
+    cards: list[dict[str, Any]]
+    result: Result | None  # None when the triage did not run (age unknown, or a child)
+
+
+def _same_patient(call: dict[str, Any], documents: dict[str, Any]) -> None:
+    patient = documents.get("patient")
+    if isinstance(patient, dict) and patient.get("id") not in (None, call["context"]["patientId"]):
+        # data about another patient must never be triaged as this one's
+        raise INVALID_CDS_HOOKS_REQUEST(
+            "The prefetched Patient is not the patient of the context.",
+            [{"field": "prefetch.patient", "message": "id differs from context.patientId"}],
+        )
+
+
+def answer(call: dict[str, Any], settings: Settings, triage: Triage) -> Answer:
+    """The cards for one validated CDS Hooks call."""
+    gathered = gather(call, settings.fhir_timeout_seconds, settings.fhir_max_bytes)
+    _same_patient(call, gathered.documents)
+    now = datetime.now(UTC)
+    mapping = map_resources(
+        resources_from(list(gathered.documents.values())),
+        today=now.date(),
+        not_before=now - timedelta(hours=settings.fhir_observation_window_hours),
+    )
+    log.info(
+        "cds_hooks_call",
+        hook=call["hook"],
+        prefetched=gathered.prefetched,
+        fetched=gathered.fetched,
+        empty=gathered.empty,
+        mapped=len(mapping.used),
+        ignored=mapping.ignored,
+        mapping_errors=len(mapping.errors),
+    )
+    instance, rb = call["hookInstance"], triage.rulebase
+    age = mapping.encounter.get("patient", {}).get("age_years")
+    if age is None:
+        return Answer([age_unknown_card(instance, rb)], None)
+    if age < ADULT_AGE:
+        return Answer([], None)  # out of scope: an adult service says nothing about children
+    result = triage.evaluate_document(mapping.encounter)
+    return Answer(build_cards(result, mapping.errors, instance, rb), result)

@@ -1,0 +1,65 @@
+"""The CDS Hooks endpoints: discovery, the service and its feedback, and CORS preflights. Each
+view authenticates the call (a bare 401 before anything is read) and hands over to service.py."""
+
+from __future__ import annotations
+
+import structlog
+from flask import Blueprint, Response, current_app, g, request
+
+from cds.hooks.client_auth import AuthError
+from cds.hooks.requests import FEEDBACK_REQUEST, HOOK_REQUEST, load
+from cds.hooks.service import DISCOVERY, SERVICE_ID, answer
+from cds.problems import unauthorized
+from cds.settings import Settings
+from cds.web.body import json_body, json_response
+from cds.web.metrics import CDS_FEEDBACK, child, count_evaluation
+
+bp = Blueprint("hooks", __name__, url_prefix="/cds-services")
+log = structlog.get_logger("cds.hooks")
+
+
+def _authenticate() -> None:
+    config, verifier = current_app.extensions["cds.hooks"]
+    audience = config.public_base_url + request.path
+    try:
+        verifier.verify(request.headers.get("Authorization"), audience)
+    except AuthError as err:
+        log.warning("cds_hooks_unauthorized", reason=err.reason, route=request.path)
+        raise unauthorized() from None
+
+
+@bp.route("", methods=["OPTIONS"])
+@bp.route(f"/{SERVICE_ID}", methods=["OPTIONS"])
+@bp.route(f"/{SERVICE_ID}/feedback", methods=["OPTIONS"])
+def preflight() -> Response:
+    return Response(status=204)
+
+
+@bp.get("")
+def discovery() -> Response:
+    _authenticate()
+    return json_response(DISCOVERY)
+
+
+@bp.post(f"/{SERVICE_ID}")
+def service() -> Response:
+    _authenticate()
+    settings: Settings = current_app.config["CDS_SETTINGS"]
+    call = load(HOOK_REQUEST, json_body(request, settings.hooks_limits))
+    answered = answer(call, settings, current_app.extensions["cds.triage"])
+    if answered.result is not None:
+        g.risk_level = answered.result["risk_level"]
+        count_evaluation(answered.result, "cds-hooks")
+    return json_response({"cards": answered.cards})
+
+
+@bp.post(f"/{SERVICE_ID}/feedback")
+def feedback() -> Response:
+    _authenticate()
+    items = load(FEEDBACK_REQUEST, json_body(request, current_app.config["CDS_SETTINGS"].evaluate_limits))["feedback"]
+    for item in items:
+        reason = (item.get("overrideReason") or {}).get("reason") or {}
+        child(CDS_FEEDBACK, item["outcome"]).inc()
+        # the card id and a coded reason only: a free-text comment may hold patient details
+        log.info("cds_hooks_feedback", card=item["card"], outcome=item["outcome"], reason_code=reason.get("code"))
+    return json_response({"received": len(items)})

@@ -1,0 +1,323 @@
+"""Rule conditions: parsed from the YAML rule files into a small tree, evaluated in Kleene's
+three-valued logic (True, False, None for unknown).
+
+The same tree serves three questions: is the condition established (`evaluate`), which unknown
+inputs could still establish it (`pending`, the source of `missing`), and which known inputs
+established it (`support`, the `matched` of the trace). The trees are built from the rule files
+by cds/triage/rulebase/parse.py. Two more evaluations of the same trees exist, for speed and for
+the engine: cds/triage/kleene.py (one generated function) and cds/triage/engine/compile.py
+(durable-rules); the three are cross-checked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cds.triage.context import Context, Tri
+
+COMPARATORS = ("gte", "gt", "lte", "lt")
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
+
+
+Evaluator = Callable[[Context], Tri]
+
+
+def _kleene(items: tuple[Condition, ...], decisive: bool) -> Evaluator:
+    """Kleene's AND (decisive False) or OR (decisive True): the decisive value wins, else any
+    unknown makes the whole unknown, else the other value."""
+    fns = tuple(c.evaluate for c in items)
+    otherwise = not decisive
+
+    def combine(ctx: Context) -> Tri:
+        result: Tri = otherwise
+        for fn in fns:
+            v = fn(ctx)
+            if v is decisive:
+                return decisive
+            if v is None:
+                result = None
+        return result
+
+    return combine
+
+
+class Condition:
+    """A node of a rule's condition. Its value is compiled once into a closure (`evaluate`):
+    every evaluation runs each rule of the rule base, so the tree is not walked by method calls."""
+
+    evaluate: Evaluator
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "evaluate", self._compile())
+
+    def _compile(self) -> Evaluator:
+        raise NotImplementedError
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        """Add the unknown inputs that could still make this (undecided) condition true."""
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        """Add the known inputs that make this (true) condition true."""
+
+    def children(self) -> tuple[Condition, ...]:
+        return ()
+
+    def walk(self) -> Iterable[Condition]:
+        yield self
+        for child in self.children():
+            yield from child.walk()
+
+
+@dataclass(frozen=True, eq=False)
+class All(Condition):
+    items: tuple[Condition, ...]
+
+    def _compile(self) -> Evaluator:
+        return _kleene(self.items, decisive=False)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        values = [c.evaluate(ctx) for c in self.items]
+        if False in values:
+            return
+        for c, v in zip(self.items, values, strict=False):
+            if v is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, eq=False)
+class Any_(Condition):
+    items: tuple[Condition, ...]
+
+    def _compile(self) -> Evaluator:
+        return _kleene(self.items, decisive=True)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for c in self.items:
+            if c.evaluate(ctx) is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            if c.evaluate(ctx) is True:
+                c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+
+@dataclass(frozen=True, eq=False)
+class AtLeast(Condition):
+    count: int
+    items: tuple[Condition, ...]
+
+    def _compile(self) -> Evaluator:
+        fns = tuple(c.evaluate for c in self.items)
+        count = self.count
+
+        def at_least(ctx: Context) -> Tri:
+            values = [fn(ctx) for fn in fns]
+            true = values.count(True)
+            if true >= count:
+                return True
+            if true + values.count(None) < count:
+                return False
+            return None
+
+        return at_least
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for c in self.items:
+            if c.evaluate(ctx) is None:
+                c.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        for c in self.items:
+            if c.evaluate(ctx) is True:
+                c.support(ctx, out)
+
+    def children(self) -> tuple[Condition, ...]:
+        return self.items
+
+    def combinations(self, size: int) -> Iterable[tuple[Condition, ...]]:
+        return itertools.combinations(self.items, size)
+
+
+@dataclass(frozen=True, eq=False)
+class NotEstablished(Condition):
+    """True when the inner condition is not established: false, or still unknown."""
+
+    item: Condition
+
+    def _compile(self) -> Evaluator:
+        inner = self.item.evaluate
+        return lambda ctx: inner(ctx) is not True
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        inner = self.item
+        if isinstance(inner, (FindingRef, FlagRef)):
+            out[inner.key] = inner.evaluate(ctx)
+        else:
+            for node in inner.walk():
+                if isinstance(node, FieldAtom):
+                    out[node.path] = ctx.values.get(node.path)
+
+    def children(self) -> tuple[Condition, ...]:
+        return (self.item,)
+
+
+@dataclass(frozen=True, eq=False)
+class FieldAtom(Condition):
+    """A test of one encounter field: `is`, `in`, `contains`, comparisons, or `absent`."""
+
+    path: str
+    is_: Any = None
+    in_: tuple[Any, ...] = ()
+    contains: str | None = None
+    bounds: tuple[tuple[str, float], ...] = ()
+    absent: bool = False
+
+    def _compile(self) -> Evaluator:
+        path = self.path
+        if self.absent:
+            return lambda ctx: path not in ctx.values
+        if self.is_ is not None:
+            want = self.is_
+            if isinstance(want, bool):  # booleans are singletons: identity is exact and fast
+                return lambda ctx: None if (v := ctx.values.get(path)) is None else v is want
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else v == want
+        if self.in_:
+            allowed = frozenset(self.in_)
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else v in allowed
+        if self.contains is not None:
+            item = self.contains
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else item in v
+        if len(self.bounds) == 1:
+            ((op, bound),) = self.bounds
+            test = _COMPARE[op]
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else test(v, bound)
+        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        return lambda ctx: None if (v := ctx.values.get(path)) is None else all(t(v, b) for t, b in bounds)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        if ctx.values.get(self.path) is None and not self.absent:
+            out.add(self.path)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.path] = ctx.values.get(self.path)
+
+
+@dataclass(frozen=True, eq=False)
+class FindingRef(Condition):
+    finding: str
+
+    @property
+    def key(self) -> str:
+        return f"finding.{self.finding}"
+
+    def _compile(self) -> Evaluator:
+        finding = self.finding
+        return lambda ctx: ctx.findings.get(finding)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        found = ctx.finding_pending.get(self.finding)
+        if found is None:
+            inputs: set[str] = set()
+            ctx.finding_rules[self.finding].pending(ctx, inputs)
+            found = ctx.finding_pending[self.finding] = frozenset(inputs)
+        out |= found
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = True
+
+
+@dataclass(frozen=True, eq=False)
+class FlagRef(Condition):
+    flag: str
+
+    @property
+    def key(self) -> str:
+        return f"flag.{self.flag}"
+
+    def _compile(self) -> Evaluator:
+        flag = self.flag
+        return lambda ctx: ctx.flags.get(flag, False)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        for cond in ctx.flag_rules.get(self.flag, ()):
+            if cond.evaluate(ctx) is None:
+                cond.pending(ctx, out)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = True
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreAtom(Condition):
+    """A threshold on a score. Scores are lower bounds: the threshold is met when the known
+    parameters already reach it, ruled out when even the unknown ones could not."""
+
+    score: str
+    op: str
+    bound: float
+
+    @property
+    def key(self) -> str:
+        return f"scores.{self.score}"
+
+    def _compile(self) -> Evaluator:
+        score, test, bound = self.score, _COMPARE[self.op], self.bound
+
+        def threshold(ctx: Context) -> Tri:
+            s = ctx.scores[score]
+            if test(s.low, bound):
+                return True
+            if not test(s.high, bound):
+                return False
+            return None
+
+        return threshold
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        out.update(ctx.scores[self.score].unknown)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = ctx.scores[self.score].low
+
+
+@dataclass(frozen=True, eq=False)
+class QuantityAtom(Condition):
+    quantity: str
+    bounds: tuple[tuple[str, float], ...]
+
+    @property
+    def key(self) -> str:
+        return f"quantity.{self.quantity}"
+
+    def _compile(self) -> Evaluator:
+        quantity = self.quantity
+        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        return lambda ctx: None if (v := ctx.quantities.get(quantity)) is None else all(t(v, b) for t, b in bounds)
+
+    def pending(self, ctx: Context, out: set[str]) -> None:
+        out.update(p for p in ctx.quantity_inputs[self.quantity] if ctx.values.get(p) is None)
+
+    def support(self, ctx: Context, out: dict[str, Any]) -> None:
+        out[self.key] = ctx.quantities.get(self.quantity)
+        for path in ctx.quantity_inputs[self.quantity]:
+            out[path] = ctx.values.get(path)

@@ -1,0 +1,113 @@
+"""`missing`: the questions to ask next. The unknown inputs the self-care screen waits on come
+first (its unanswered items, and the answerable inputs that keep a criterion open: section 11),
+then the other unknowns that could still raise a flag or raise it higher, the ones a caller
+cannot give (vital signs, examination, laboratory values) last; within each, the highest level
+an answer could reach first."""
+
+from __future__ import annotations
+
+from cds.triage.conditions import Condition, FieldAtom, ScoreAtom
+from cds.triage.decide import Decision
+from cds.triage.fields import ORDER
+from cds.triage.result_types import Flag, MissingItem
+from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
+
+
+def static_reach(rb: RuleBase) -> dict[str, tuple[list[str], str]]:
+    """For each field, the flags a rule naming it can raise and the highest level it can reach:
+    what a screen question is for even when today's answers make it moot. A score's inputs
+    reach what the score's rules reach; an implied answer's source what its target reaches."""
+    score_inputs = {
+        "news2": [p["field"] for p in rb.news2["parameters"].values()],
+        "qsofa": [n.path for c in rb.qsofa_criteria.values() for n in c.walk() if isinstance(n, FieldAtom)],
+    }
+    flags: dict[str, list[str]] = {}
+    level: dict[str, str] = {}
+
+    def reach(path: str, flag: str, at: str) -> None:
+        flags.setdefault(path, [])
+        if flag not in flags[path]:
+            flags[path].append(flag)
+        if LEVEL_RANK[at] > LEVEL_RANK.get(level.get(path, "self_care"), 0):
+            level[path] = at
+
+    for rule in rb.rules:
+        if not isinstance(rule.then, Raise):
+            continue
+        for node in rule.when.walk():
+            if isinstance(node, FieldAtom):
+                reach(node.path, rule.then.flag, rule.then.level)
+            elif isinstance(node, ScoreAtom):
+                for path in score_inputs[node.score.split(".", 1)[0]]:
+                    reach(path, rule.then.flag, rule.then.level)
+    for imp in rb.implications:
+        for flag in list(flags.get(imp.target, [])):
+            reach(imp.when.path, flag, level[imp.target])
+    return {path: (flags[path], level.get(path, "routine")) for path in flags}
+
+
+class MissingList:
+    def __init__(self, rb: RuleBase) -> None:
+        self.static = static_reach(rb)
+        self.flag_order = {f: i for i, f in enumerate(rb.flags)}.__getitem__
+        self.caller_cannot_give = frozenset(rb.screen.assumed_normal)
+        self.implications = rb.implications
+        # the rules that raise a flag, and those that change a raised flag's disposition
+        self.raisers = tuple(
+            (r.id, r.then.flag, LEVEL_RANK[r.then.level], r.when) for r in rb.rules if isinstance(r.then, Raise)
+        )
+        self.dispositions = tuple(
+            (r.id, r.then.flag, r.then.level, r.when) for r in rb.rules if isinstance(r.then, SetDisposition)
+        )
+
+    def _open(self, d: Decision, raised: dict[str, Flag]) -> list[tuple[Condition, str, int]]:
+        """The undecided rules that could still raise a flag, raise it higher, or change the
+        disposition of a flag raised at the level they apply at: (condition, flag, level)."""
+        values = d.values
+        targets: list[tuple[Condition, str, int]] = []
+        for rule_id, flag, rank, when in self.raisers:
+            if values[rule_id] is None:
+                current = raised.get(flag)
+                if current is None or LEVEL_RANK[current["risk_level"]] < rank:
+                    targets.append((when, flag, rank))
+        for rule_id, flag, at, when in self.dispositions:
+            if values[rule_id] is None and flag in raised and at in (None, raised[flag]["risk_level"]):
+                targets.append((when, flag, LEVEL_RANK[raised[flag]["risk_level"]]))
+        return targets
+
+    def build(self, d: Decision, raised: dict[str, Flag], screen_unknown: list[str]) -> list[MissingItem]:
+        needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
+        reach: dict[str, int] = {}  # field -> the highest level it could bring about
+        for when, flag, rank in self._open(d, raised):
+            pending: set[str] = set()
+            when.pending(d.ctx, pending)
+            for path in pending:
+                flags = needed.get(path)
+                if flags is None:
+                    needed[path] = [flag]
+                    reach[path] = rank
+                else:
+                    if flag not in flags:
+                        flags.append(flag)
+                    if rank > reach[path]:
+                        reach[path] = rank
+        # an unknown answer that implies another (numbness in both legs implies numbness in a leg)
+        # can raise whatever the implied answer can
+        for imp in self.implications:
+            if imp.target in needed and imp.when.path not in d.ctx.values:
+                flags = needed.setdefault(imp.when.path, [])
+                flags += [f for f in needed[imp.target] if f not in flags]
+                reach[imp.when.path] = max(reach.get(imp.when.path, 0), reach[imp.target])
+        screen_set = set(screen_unknown) | d.screen_questions
+        for path in screen_set:
+            if path not in needed:
+                flags, level = self.static.get(path, ([], "routine"))
+                needed[path] = list(flags)
+                reach[path] = LEVEL_RANK[level]
+        cannot = self.caller_cannot_give
+
+        def tier(path: str) -> int:
+            return 0 if path in screen_set else (2 if path in cannot else 1)
+
+        order = sorted(needed, key=lambda p: (tier(p), -reach[p], ORDER.get(p, 999)))
+        return [{"field": p, "needed_for": sorted(needed[p], key=self.flag_order)} for p in order]

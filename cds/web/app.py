@@ -1,0 +1,54 @@
+"""The application factory: `cds.web.app:create_app` is the WSGI entry point.
+
+Start-up does all the expensive work once (load and validate the rule base, compile it into
+durable-rules, run its self-test), so a request only evaluates. An invalid rule base stops the
+start-up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response
+
+from cds.hooks import init_hooks
+from cds.settings import Settings
+from cds.triage import load_rulebase, require_servable, triage_for
+from cds.web import evaluate, health, openapi
+from cds.web.errors import register_error_handlers
+from cds.web.observability import configure_logging, register_request_logging
+
+
+def create_app(settings: Settings | None = None, config: Mapping[str, Any] | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = Flask(__name__)
+    app.config.update(
+        CDS_SETTINGS=settings,
+        # a backstop only: each endpoint reads its body against its own limit (cds.web.body.json_body)
+        MAX_CONTENT_LENGTH=max(settings.max_body_bytes, settings.hooks_max_body_bytes),
+    )
+    if config:
+        app.config.update(config)
+    rb = load_rulebase(settings.rules_dir)
+    require_servable(rb)
+    triage = app.extensions["cds.triage"] = triage_for(rb)
+    health.check_self_test(triage)
+    if not settings.api_keys_required:
+        app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")
+
+    app.register_blueprint(evaluate.bp)
+    init_hooks(app, settings)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
+    register_error_handlers(app)
+    register_request_logging(app, rb.version)
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return app

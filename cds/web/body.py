@@ -1,0 +1,48 @@
+"""HTTP plumbing shared by the blueprints: JSON and problem responses, strict JSON bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+from flask import Request, Response
+
+from cds.problems import MALFORMED_JSON, PROBLEM_MEDIA_TYPE, UNSUPPORTED_MEDIA_TYPE, Problem, payload_too_large
+from cds.settings import BodyLimits
+from cds.strict_json import decode
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    # orjson: a result with its trace is 3-8 KB, which the standard library encodes in ~30 µs
+    return Response(orjson.dumps(body), status=status, mimetype=JSON_MEDIA_TYPE, headers=headers)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    text = json.dumps(problem.to_dict(), ensure_ascii=False, separators=(",", ":"))
+    return Response(text, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def json_body(request: Request, limits: BodyLimits) -> Any:
+    """The request's JSON document, or a 413/415/400 problem. Never reads past the limit."""
+    if request.mimetype != JSON_MEDIA_TYPE:
+        raise UNSUPPORTED_MEDIA_TYPE(f"Send the body as {JSON_MEDIA_TYPE}.")
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UNSUPPORTED_MEDIA_TYPE("Send the body encoded as UTF-8.")
+    length = request.content_length
+    if length is not None and length > limits.max_bytes:
+        raise payload_too_large(limits.max_bytes)
+    if length is not None and not request.environ.get("wsgi.input_terminated"):
+        # a declared length within the limit: read exactly that much from the server, which
+        # is all WSGI allows and spares werkzeug's stream wrapper (a tenth of the body's cost)
+        raw = request.environ["wsgi.input"].read(length)
+    else:
+        raw = request.stream.read(limits.max_bytes + 1)
+    if len(raw) > limits.max_bytes:
+        raise payload_too_large(limits.max_bytes)
+    if not raw.strip():
+        raise MALFORMED_JSON("The body is empty; send a JSON document.")
+    return decode(raw, limits.max_depth, limits.max_items)

@@ -1,0 +1,74 @@
+"""Every vignette of the clinical specification passes exactly (copied from
+../shared/clinical/vignettes; they are data)."""
+
+import pytest
+
+from tests.common.vignettes import VIGNETTES
+
+IDS = sorted(VIGNETTES)
+
+
+def test_all_vignettes_are_here():
+    assert len(IDS) == 72
+
+
+@pytest.mark.parametrize("vid", IDS)
+def test_vignette(vid, client):
+    vignette = VIGNETTES[vid]
+    expect = vignette["expect"]
+    response = client.post("/v1/evaluate", json=vignette["encounter"])
+    assert response.status_code == 200, response.get_data(as_text=True)
+    result = response.get_json()
+    flags = {f["id"] for f in result["flags"]}
+    assert result["risk_level"] == expect["risk_level"]
+    if "primary" in expect:
+        assert result["primary"] == expect["primary"]
+    for flag in expect.get("flags", []):
+        assert flag in flags
+    for flag in expect.get("not_flags", []):
+        assert flag not in flags
+    if "news2_total" in expect:
+        assert result["scores"]["news2"]["total"] == expect["news2_total"]
+    for condition, state in expect.get("screen", {}).items():
+        assert result["screen"][condition] == state
+    missing = [m["field"] for m in result["missing"]]
+    for field in expect.get("missing_includes", []):
+        assert field in missing
+    assert result["encounter_id"] == vid
+
+
+def test_d06_pregnancy_means_same_day_hospital(evaluate):
+    result = evaluate(VIGNETTES["D06"]["encounter"])
+    pyelo = next(f for f in result["flags"] if f["id"] == "pyelonephritis")
+    assert "same-day hospital assessment" in pyelo["disposition"]
+    assert "PYE-HOSPITAL" in [e["rule"] for e in result["trace"]]
+
+
+def test_d30_advice_includes_fluids(evaluate):
+    result = evaluate(VIGNETTES["D30"]["encounter"])
+    assert any("fluids" in advice for advice in result["advice"])
+
+
+def test_d04_without_a_hospital_trigger_is_same_day_clinical_assessment(evaluate):
+    result = evaluate(VIGNETTES["D04"]["encounter"])
+    assert result["primary"] == "pyelonephritis"
+    assert result["disposition"].startswith("Urgent: same-day clinical assessment")
+    assert "PYE-HOSPITAL" not in [e["rule"] for e in result["trace"]]
+
+
+def test_d03_missing_lists_unanswered_screen_items_first(evaluate):
+    result = evaluate(VIGNETTES["D03"]["encounter"])
+    fields = [m["field"] for m in result["missing"]]
+    assert fields[:2] == ["symptoms.saddle_anaesthesia", "symptoms.urinary_retention"]
+    assert result["missing"][0]["needed_for"] == ["cord_compression", "spinal_infection"]
+
+
+def test_d24_unknown_everything_lists_the_screen_first(evaluate, rulebase):
+    result = evaluate(VIGNETTES["D24"]["encounter"])
+    fields = [m["field"] for m in result["missing"]]
+    unanswered = [p for p in rulebase.screen.items if p != "pain.sites"]
+    assert set(unanswered) <= set(fields)
+    first_unaskable = min(i for i, p in enumerate(fields) if p in rulebase.screen.assumed_normal)
+    assert max(fields.index(p) for p in unanswered) < first_unaskable
+    assert result["scores"]["news2"]["complete"] is False
+    assert result["scores"]["qsofa"]["complete"] is False

@@ -1,0 +1,521 @@
+"""CDS Hooks 2.0 service: discovery, service calls with FHIR R4 prefetch or fetch, cards,
+feedback, JWT security and CORS."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from cds.hooks.cards import INDICATOR, build_cards, card_uuid
+from cds.settings import Settings
+from cds.web.app import create_app
+from tests.common.contract import FLAG_IDS
+from tests.common.fhir_builders import bundle, encounter_to_resources
+from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
+from tests.common.loopback import serve
+from tests.common.paths import ROOT
+from tests.common.vignettes import VIGNETTES
+
+FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
+SERVICE = "/cds-services/back-pain-triage"
+KEY = ec_key("ehr-key-1")
+
+# Vignettes whose decisive findings FHIR can carry (vital signs, labs, coded findings and
+# history): through CDS Hooks they must reach the same risk level and primary flag as through
+# /v1/evaluate, and no flag higher than there. (Pain sites, Kernig's sign and renal angle
+# tenderness have no verified code in the terminology file, so e.g. D05's urinary infection is
+# seen without its loin pain through FHIR: routine there, urgent directly; its sepsis is seen.)
+EXPRESSIBLE = ["D05", "D07", "D11", "D12", "D14", "D15", "D16", "D20", "D27", "D29", "D32"]
+
+
+def make_app(tmp_path, **env: str):
+    jwks_file = tmp_path / "ehr-jwks.json"
+    jwks_file.write_text(json.dumps(jwks(KEY)))
+    base = {
+        "CDS_RULES_DIR": str(ROOT / "rules"),
+        "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: str(jwks_file)}),
+        "CDS_PUBLIC_BASE_URL": BASE_URL,
+        "CDS_CORS_ORIGINS": "https://ehr.example.com",
+    }
+    base.update(env)
+    from tests.common.openapi_check import ValidatingClient
+
+    app = create_app(Settings.from_env(base), {"TESTING": True})
+    app.test_client_class = ValidatingClient
+    return app
+
+
+@pytest.fixture
+def hooks(tmp_path):
+    return make_app(tmp_path).test_client()
+
+
+def auth(aud: str = SERVICE_AUD) -> dict[str, str]:
+    return {"Authorization": bearer(sign(KEY, claims(aud=aud), alg="ES384"))}
+
+
+def prefetch_for(encounter: dict[str, Any], today: date | None = None, **options: Any) -> dict[str, Any]:
+    resources = encounter_to_resources(encounter, today or date.today(), **options)
+    by_type: dict[str, list[dict[str, Any]]] = {"Patient": [], "Observation": [], "Condition": []}
+    for resource in resources:
+        by_type[resource["resourceType"]].append(resource)
+    patient = by_type["Patient"][0] if by_type["Patient"] else None
+    return {
+        "patient": patient,
+        "vitals": bundle(by_type["Observation"]),
+        "conditions": bundle(by_type["Condition"]),
+        "findings": bundle([]),
+        "labs": bundle([]),
+    }
+
+
+def call(client, prefetch: dict[str, Any] | None = None, headers: dict[str, str] | None = None, **extra: Any):
+    body = {
+        "hook": "patient-view",
+        "hookInstance": extra.pop("hookInstance", str(uuid.uuid4())),
+        "context": {"userId": "Practitioner/example", "patientId": "vignette-patient"},
+        **extra,
+    }
+    if prefetch is not None:
+        body["prefetch"] = prefetch
+    return client.post(SERVICE, json=body, headers=headers if headers is not None else auth())
+
+
+def flag_cards(cards: list[dict[str, Any]], hook_instance: str) -> dict[str, str]:
+    by_uuid = {c["uuid"]: c for c in cards}
+    out = {}
+    for flag in FLAG_IDS:
+        card = by_uuid.get(card_uuid(hook_instance, f"flag/{flag}"))
+        if card is not None:
+            out[flag] = card["indicator"]
+    return out
+
+
+def assert_no_empty(value: Any, path: str = "$") -> None:
+    """CDS Hooks forbids null or empty fields: none anywhere in a response."""
+    assert value is not None, path
+    if isinstance(value, (str, list, dict)):
+        assert len(value) > 0 or path.endswith(".cards"), path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            assert_no_empty(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            assert_no_empty(item, f"{path}[{i}]")
+
+
+# --- discovery -------------------------------------------------------------------------------
+
+
+def test_discovery_lists_the_service_for_both_hooks(hooks):
+    response = hooks.get("/cds-services", headers=auth(DISCOVERY_AUD))
+    assert response.status_code == 200
+    services = response.get_json()["services"]
+    assert sorted(s["hook"] for s in services) == ["encounter-start", "patient-view"]
+    for service in services:
+        assert service["id"] == "back-pain-triage"
+        assert service["title"] and service["description"]
+        assert set(service["prefetch"]) == {"patient", "vitals", "conditions", "findings", "labs"}
+        assert service["prefetch"]["patient"] == "Patient/{{context.patientId}}"
+        assert "5802-4" in service["prefetch"]["labs"] and "2524-7" in service["prefetch"]["labs"]
+
+
+def test_discovery_needs_a_token_too(hooks):
+    assert hooks.get("/cds-services").status_code == 401
+    # a token made out for another endpoint is refused
+    assert hooks.get("/cds-services", headers=auth(SERVICE_AUD)).status_code == 401
+
+
+# --- security --------------------------------------------------------------------------------
+
+
+def test_a_bad_token_is_a_bare_401_and_nothing_is_evaluated(hooks, monkeypatch, capsys):
+    from cds.triage import Triage
+
+    def boom(*args, **kwargs):  # pragma: no cover - must not run
+        raise AssertionError("evaluated without authentication")
+
+    monkeypatch.setattr(Triage, "evaluate_document", boom)
+    enc = VIGNETTES["D05"]["encounter"]
+    for headers in ({}, auth(DISCOVERY_AUD), {"Authorization": "Bearer not-a-jwt"}):
+        response = call(hooks, prefetch_for(enc), headers=headers)
+        assert response.status_code == 401
+        assert response.get_json(force=True) == {
+            "type": "https://cds.invalid/problems/unauthorized",
+            "title": "Unauthorized",
+            "status": 401,
+        }
+    out = capsys.readouterr().out
+    assert "cds_hooks_unauthorized" in out and "bad_audience" in out
+
+
+def test_a_token_cannot_be_replayed(hooks):
+    headers = auth()
+    enc = VIGNETTES["D05"]["encounter"]
+    assert call(hooks, prefetch_for(enc), headers=headers).status_code == 200
+    assert call(hooks, prefetch_for(enc), headers=headers).status_code == 401
+
+
+def test_auth_off_lets_local_calls_through(tmp_path):
+    client = make_app(tmp_path, CDS_AUTH="off").test_client()
+    assert client.get("/cds-services").status_code == 200
+
+
+# --- service calls ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vid", EXPRESSIBLE)
+def test_fhir_encoded_vignettes_reach_the_same_decision(hooks, evaluate, vid):
+    encounter = VIGNETTES[vid]["encounter"]
+    direct = evaluate(encounter)
+    hook_instance = str(uuid.uuid4())
+    response = call(hooks, prefetch_for(encounter), hookInstance=hook_instance)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    cards = response.get_json()["cards"]
+    through_fhir = flag_cards(cards, hook_instance)
+    expected = {f["id"]: INDICATOR[f["risk_level"]] for f in direct["flags"]}
+    assert through_fhir[direct["primary"]] == INDICATOR[direct["risk_level"]]
+    rank = ["info", "warning", "critical"].index
+    assert all(rank(indicator) <= rank(expected[flag]) for flag, indicator in through_fhir.items())
+    assert direct["risk_level"] == VIGNETTES[vid]["expect"]["risk_level"]
+    top = max((c["indicator"] for c in cards), key=["info", "warning", "critical"].index)
+    assert top == INDICATOR[direct["risk_level"]]
+    assert_no_empty(response.get_json())
+
+
+def test_at_least_ten_vignettes_go_through_fhir():
+    assert len(EXPRESSIBLE) >= 10
+
+
+@pytest.mark.parametrize("vid", sorted(VIGNETTES))
+def test_every_vignette_through_fhir_is_answered_with_valid_cards(hooks, vid):
+    hook_instance = str(uuid.uuid4())
+    response = call(hooks, prefetch_for(VIGNETTES[vid]["encounter"]), hookInstance=hook_instance)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert_no_empty(body)
+    for card in body["cards"]:
+        assert len(card["summary"]) < 140
+        assert card["indicator"] in ("info", "warning", "critical")
+        assert card["source"]["label"]
+        uuid.UUID(card["uuid"])
+    assert len({c["uuid"] for c in body["cards"]}) == len(body["cards"])
+
+
+def test_card_ids_are_stable_for_a_hook_instance(hooks):
+    prefetch = prefetch_for(VIGNETTES["D12"]["encounter"])
+    first = call(hooks, prefetch, hookInstance="fixed-instance-1").get_json()["cards"]
+    again = call(hooks, prefetch, hookInstance="fixed-instance-1").get_json()["cards"]
+    other = call(hooks, prefetch, hookInstance="fixed-instance-2").get_json()["cards"]
+    assert [c["uuid"] for c in first] == [c["uuid"] for c in again]
+    assert not {c["uuid"] for c in first} & {c["uuid"] for c in other}
+
+
+def test_flag_card_explains_the_decision(hooks):
+    hook_instance = str(uuid.uuid4())
+    cards = call(hooks, prefetch_for(VIGNETTES["D05"]["encounter"]), hookInstance=hook_instance).get_json()["cards"]
+    sepsis = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "flag/sepsis"))
+    assert sepsis["indicator"] == "critical"
+    assert sepsis["summary"] == "Suspected sepsis: high-risk criteria met"
+    assert "Emergency" in sepsis["detail"] and "systolic blood pressure (mmHg): 88" in sepsis["detail"]
+    assert "SEP-SBP-LOW" in sepsis["detail"]
+    assert sepsis["source"] == {
+        "label": "NICE NG51 (2016, updated 2024)",
+        "url": "https://www.nice.org.uk/guidance/ng51",
+    }
+
+
+def test_incomplete_screen_gives_an_ask_next_card(hooks):
+    hook_instance = str(uuid.uuid4())
+    enc = {"patient": {"age_years": 40}, "vitals": {"temperature_c": 37.2}}
+    cards = call(hooks, prefetch_for(enc), hookInstance=hook_instance).get_json()["cards"]
+    ask = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "ask-next"))
+    assert ask["indicator"] == "info"
+    assert ask["summary"].startswith("Ask next: 5 questions")
+    assert "1. " in ask["detail"]
+
+
+def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase):
+    result = evaluate(VIGNETTES["D01"]["encounter"])
+    cards = build_cards(result, [], "instance", rulebase)
+    card = next(c for c in cards if c["uuid"] == card_uuid("instance", "self-care"))
+    assert card["indicator"] == "info"
+    assert "self-care" in card["summary"].lower()
+    assert "paracetamol" in card["detail"].lower() and "urgent help" in card["detail"].lower()
+    assert not [c for c in cards if c["uuid"] == card_uuid("instance", "ask-next")] or result["missing"]
+
+
+def test_a_wrong_unit_is_reported_on_a_card_not_converted(hooks):
+    hook_instance = str(uuid.uuid4())
+    prefetch = prefetch_for(VIGNETTES["D05"]["encounter"])
+    temperature = next(
+        e["resource"] for e in prefetch["vitals"]["entry"] if e["resource"]["code"]["coding"][0]["code"] == "8310-5"
+    )
+    temperature["valueQuantity"] = {
+        "value": 39.4,
+        "unit": "mg/dL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
+    cards = call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]
+    problem = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "data-problems"))
+    assert problem["indicator"] == "warning"
+    assert "temperature" in problem["detail"]
+
+
+def test_children_get_no_cards_and_unknown_age_says_so(hooks):
+    child = call(hooks, prefetch_for({"patient": {"age_years": 12}, "vitals": {"temperature_c": 39.0}}))
+    assert child.status_code == 200 and child.get_json() == {"cards": []}
+    no_patient = prefetch_for(VIGNETTES["D05"]["encounter"])
+    no_patient["patient"] = None
+    cards = call(hooks, no_patient).get_json()["cards"]
+    assert len(cards) == 1 and "age" in cards[0]["summary"]
+
+
+def test_a_prefetched_patient_other_than_the_context_patient_is_refused(hooks):
+    prefetch = prefetch_for(VIGNETTES["D05"]["encounter"])
+    prefetch["patient"]["id"] = "someone-else"
+    response = call(hooks, prefetch)
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == [
+        {"field": "prefetch.patient", "message": "id differs from context.patientId"}
+    ]
+
+
+def test_us_core_and_synthea_data_are_served(hooks):
+    us_core = [json.loads(p.read_text()) for p in sorted((FIXTURES / "us-core").glob("*.json"))]
+    for path in sorted((FIXTURES / "synthea").glob("*.json")):
+        bundle_doc = json.loads(path.read_text())
+        patient = next(e["resource"] for e in bundle_doc["entry"] if e["resource"]["resourceType"] == "Patient")
+        observations = [e["resource"] for e in bundle_doc["entry"] if e["resource"]["resourceType"] == "Observation"]
+        conditions = [e["resource"] for e in bundle_doc["entry"] if e["resource"]["resourceType"] == "Condition"]
+        response = call(
+            hooks,
+            {
+                "patient": patient,
+                "vitals": bundle(observations + us_core),
+                "conditions": bundle(conditions),
+                "findings": None,
+                "labs": None,
+            },
+            context={"userId": "Practitioner/example", "patientId": patient["id"]},
+        )
+        assert response.status_code == 200, (path.name, response.get_data(as_text=True))
+        assert_no_empty(response.get_json())
+
+
+# --- prefetch and the FHIR fallback ----------------------------------------------------------
+
+
+def test_missing_prefetch_without_a_fhir_server_is_412(hooks):
+    response = call(hooks, None)
+    assert response.status_code == 412
+    assert "patient" in response.get_json()["detail"]
+    partial = prefetch_for(VIGNETTES["D05"]["encounter"])
+    del partial["labs"]
+    response = call(hooks, partial)
+    assert response.status_code == 412
+    assert "labs" in response.get_json()["detail"]
+
+
+class FhirServer:
+    def __init__(self, resources: list[dict[str, Any]], token: str) -> None:
+        self.resources = resources
+        self.token = token
+        self.requests: list[tuple[str, str | None]] = []
+
+    def respond(self, path: str, headers: Any) -> tuple[int, str, bytes]:
+        self.requests.append((path, headers.get("Authorization")))
+        if headers.get("Authorization") != f"Bearer {self.token}":
+            return 401, "application/fhir+json", b""
+        query = urlsplit(path).path.removeprefix("/fhir/")
+        if query.startswith("Patient/"):
+            found = [r for r in self.resources if r["resourceType"] == "Patient"]
+            document = found[0] if found else {"resourceType": "OperationOutcome"}
+        else:
+            document = bundle([r for r in self.resources if r["resourceType"] == query.split("?")[0]])
+        return 200, "application/fhir+json", json.dumps(document).encode()
+
+
+@contextmanager
+def fhir_server(resources: list[dict[str, Any]], token: str) -> Iterator[tuple[FhirServer, str]]:
+    state = FhirServer(resources, token)
+    with serve(state.respond) as base:
+        yield state, f"{base}/fhir"
+
+
+def fhir_auth(token: str) -> dict[str, Any]:
+    return {
+        "access_token": token,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "cds-back-pain",
+    }
+
+
+def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(hooks):
+    encounter = VIGNETTES["D05"]["encounter"]
+    resources = encounter_to_resources(encounter, date.today())
+    hook_instance = str(uuid.uuid4())
+    with fhir_server(resources, "s3cret-token") as (state, url):
+        response = call(
+            hooks, None, hookInstance=hook_instance, fhirServer=url, fhirAuthorization=fhir_auth("s3cret-token")
+        )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert flag_cards(response.get_json()["cards"], hook_instance)["sepsis"] == "critical"
+    assert len(state.requests) == 5  # exactly the five template queries
+    assert all(auth_header == "Bearer s3cret-token" for _, auth_header in state.requests)
+    assert {path.split("?")[0] for path, _ in state.requests} == {
+        "/fhir/Patient/vignette-patient",
+        "/fhir/Observation",
+        "/fhir/Condition",
+    }
+
+
+def test_only_the_missing_keys_are_fetched(hooks):
+    encounter = VIGNETTES["D05"]["encounter"]
+    prefetch = prefetch_for(encounter)
+    del prefetch["labs"]
+    with fhir_server(encounter_to_resources(encounter, date.today()), "tok") as (state, url):
+        response = call(hooks, prefetch, fhirServer=url, fhirAuthorization=fhir_auth("tok"))
+    assert response.status_code == 200
+    assert len(state.requests) == 1 and "category=laboratory" in state.requests[0][0]
+
+
+def test_a_fhir_server_refusing_the_token_is_412(hooks):
+    with fhir_server([], "right-token") as (state, url):
+        response = call(hooks, None, fhirServer=url, fhirAuthorization=fhir_auth("wrong-token"))
+    assert response.status_code == 412
+    assert state.requests  # it was asked, and said no
+    assert "wrong-token" not in response.get_data(as_text=True)
+
+
+def test_a_fhir_server_must_be_https_unless_loopback(hooks):
+    response = call(hooks, None, fhirServer="http://fhir.example.com/r4", fhirAuthorization=fhir_auth("t"))
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "fhirServer"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"hookInstance": "x", "context": {"userId": "u", "patientId": "p"}}, "hook"),
+        ({"hook": "order-sign", "hookInstance": "x", "context": {"userId": "u", "patientId": "p"}}, "hook"),
+        ({"hook": "patient-view", "context": {"userId": "u", "patientId": "p"}}, "hookInstance"),
+        ({"hook": "patient-view", "hookInstance": "x", "context": {"userId": "u"}}, "context.patientId"),
+        (
+            {"hook": "patient-view", "hookInstance": "x", "context": {"userId": "u", "patientId": "p/../x"}},
+            "context.patientId",
+        ),
+        (
+            {
+                "hook": "patient-view",
+                "hookInstance": "x",
+                "context": {"userId": "u", "patientId": "p"},
+                "fhirAuthorization": fhir_auth("t"),
+            },
+            "fhirServer",
+        ),
+        (
+            {
+                "hook": "patient-view",
+                "hookInstance": "x",
+                "context": {"userId": "u", "patientId": "p"},
+                "prefetch": {"patient": "text"},
+            },
+            "prefetch.patient",
+        ),
+    ],
+)
+def test_a_malformed_call_is_400_naming_the_field(hooks, body, field):
+    response = hooks.post(SERVICE, json=body, headers=auth())
+    assert response.status_code == 400
+    assert field in [e["field"] for e in response.get_json()["errors"]]
+
+
+# --- feedback --------------------------------------------------------------------------------
+
+
+def test_feedback_is_accepted_counted_and_logged_without_patient_data(hooks, capsys):
+    body = {
+        "feedback": [
+            {
+                "card": str(uuid.uuid4()),
+                "outcome": "overridden",
+                "outcomeTimestamp": "2026-11-20T10:05:31Z",
+                "overrideReason": {
+                    "reason": {"code": "already-assessed", "system": "https://ehr.example.com/reasons"},
+                    "userComment": "Jane Doe MRN 4471 seen in ED",
+                },
+            },
+            {
+                "card": str(uuid.uuid4()),
+                "outcome": "accepted",
+                "outcomeTimestamp": "2026-11-20T10:06:00.52Z",
+                "acceptedSuggestions": [{"id": "s-1"}],
+            },
+        ]
+    }
+    capsys.readouterr()
+    response = hooks.post(f"{SERVICE}/feedback", json=body, headers=auth(f"{SERVICE_AUD}/feedback"))
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 2}
+    out = capsys.readouterr().out
+    assert "cds_hooks_feedback" in out and "already-assessed" in out
+    assert "Jane" not in out and "4471" not in out
+    metrics = hooks.get("/metrics").get_data(as_text=True)
+    assert 'cds_hooks_feedback_total{outcome="overridden"}' in metrics
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"feedback": []},
+        {"feedback": [{"card": "c", "outcome": "ignored", "outcomeTimestamp": "2026-11-20T10:05:31Z"}]},
+        {"feedback": [{"card": "c", "outcome": "accepted", "outcomeTimestamp": "2026-11-20T10:05:31Z"}]},
+        {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "yesterday"}]},
+    ],
+)
+def test_malformed_feedback_is_400(hooks, body):
+    response = hooks.post(f"{SERVICE}/feedback", json=body, headers=auth(f"{SERVICE_AUD}/feedback"))
+    assert response.status_code == 400
+
+
+def test_feedback_needs_a_token(hooks):
+    body = {"feedback": [{"card": "c", "outcome": "overridden", "outcomeTimestamp": "2026-11-20T10:05:31Z"}]}
+    assert hooks.post(f"{SERVICE}/feedback", json=body).status_code == 401
+
+
+# --- CORS ------------------------------------------------------------------------------------
+
+
+def test_cors_for_the_configured_origin_only(hooks):
+    allowed = hooks.options(
+        SERVICE, headers={"Origin": "https://ehr.example.com", "Access-Control-Request-Method": "POST"}
+    )
+    assert allowed.status_code == 204
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ehr.example.com"
+    assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    other = hooks.options(SERVICE, headers={"Origin": "https://evil.example.net"})
+    assert other.status_code == 204
+    assert "Access-Control-Allow-Origin" not in other.headers
+    response = hooks.get("/cds-services", headers={**auth(DISCOVERY_AUD), "Origin": "https://ehr.example.com"})
+    assert response.headers["Access-Control-Allow-Origin"] == "https://ehr.example.com"
+    assert "Origin" in response.headers["Vary"]
+    # the evaluate API is not for browsers: no CORS there
+    assert (
+        "Access-Control-Allow-Origin"
+        not in hooks.post(
+            "/v1/evaluate", json=VIGNETTES["D01"]["encounter"], headers={"Origin": "https://ehr.example.com"}
+        ).headers
+    )

@@ -1,0 +1,762 @@
+"""FHIR R4 -> encounter: real-world shapes (US Core examples, Synthea bundles), the reading rules
+(newest wins, statuses, units, ranges), the terminology file's own checks, and a round trip of
+every vignette through FHIR and back."""
+
+import copy
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+import yaml
+
+from cds.fhir import TerminologyError, load_terminology, map_resources, resources_from, terminology
+from cds.triage.encounter import load_encounter
+from cds.triage.fields import FIELDS
+from tests.common import paths
+from tests.common.fhir_builders import (
+    TODAY,
+    bundle,
+    encounter_to_resources,
+    expressible,
+    flatten,
+    prefetch,
+    unexpressible,
+)
+from tests.common.vignettes import VIGNETTES
+
+FIXTURES = paths.FIXTURES / "fhir"
+TERMINOLOGY = paths.ROOT / "cds" / "fhir" / "terminology.yaml"
+LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CLINICAL_FIELDS = [f.path for f in FIELDS if f.clinical]
+
+
+def us_core(name):
+    return json.loads((FIXTURES / "us-core" / f"Observation-{name}.json").read_text())
+
+
+def synthea():
+    return [json.loads(p.read_text()) for p in sorted((FIXTURES / "synthea").glob("*.json"))]
+
+
+def run(*resources, today=TODAY, **options):
+    return map_resources(resources_from(list(resources)), today, **options)
+
+
+def coding(system, code):
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def obs(code, system=LOINC, when="2025-01-15T10:00:00Z", status="final", rid=None, **value):
+    resource = {
+        "resourceType": "Observation",
+        "id": rid or f"obs-{code}",
+        "status": status,
+        "code": coding(system, code),
+    }
+    if when is not None:
+        resource["effectiveDateTime"] = when
+    resource.update(value)
+    return resource
+
+
+def quantity(value, unit, system=UCUM):
+    return {"value": value, "unit": unit, "system": system, "code": unit}
+
+
+def temperature(value, unit="Cel", **options):
+    return obs("8310-5", valueQuantity=quantity(value, unit), **options)
+
+
+def condition(code, clinical="active", verification="confirmed", rid=None, **extra):
+    resource = {"resourceType": "Condition", "id": rid or f"cond-{code}", "code": coding(SNOMED, code)}
+    if clinical is not None:
+        resource["clinicalStatus"] = coding(CLINICAL, clinical)
+    if verification is not None:
+        resource["verificationStatus"] = coding(VERIFICATION, verification)
+    resource.update(extra)
+    return resource
+
+
+def patient(birth="1990-01-15", gender="female", pid="p1"):
+    return {"resourceType": "Patient", "id": pid, "birthDate": birth, "gender": gender}
+
+
+def value_of(result, path):
+    return flatten(result.encounter).get(path)
+
+
+# --- the US Core vital-sign examples --------------------------------------------------------
+
+
+def test_us_core_temperature_is_read_in_celsius():
+    result = run(us_core("temperature"))
+    assert result.encounter == {"vitals": {"temperature_c": 36.55556}}
+    assert result.errors == [] and result.ignored == {}
+    assert result.used == [
+        {
+            "resource_type": "Observation",
+            "id": "temperature",
+            "status": "final",
+            "system": LOINC,
+            "code": "8310-5",
+            "field": "vitals.temperature_c",
+        }
+    ]
+
+
+def test_the_same_temperature_in_fahrenheit_gives_the_same_celsius():
+    resource = us_core("temperature")
+    resource["valueQuantity"] = quantity(36.55556 * 9 / 5 + 32, "[degF]")
+    assert value_of(run(resource), "vitals.temperature_c") == pytest.approx(36.55556, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "path", "value"),
+    [
+        ("heart-rate", "vitals.heart_rate", 44),
+        ("respiratory-rate", "vitals.respiratory_rate", 26),
+        ("blood-pressure", "vitals.systolic_bp", 109),
+        ("oxygen-saturation", "vitals.spo2", 99),
+    ],
+)
+def test_us_core_vital_signs(name, path, value):
+    result = run(us_core(name))
+    assert flatten(result.encounter) == {path: value}
+    assert isinstance(value_of(result, path), int)
+    assert result.errors == []
+    assert [u["field"] for u in result.used] == [path]
+
+
+def test_the_blood_pressure_panel_is_read_through_its_systolic_component():
+    result = run(us_core("blood-pressure"))
+    assert result.used[0]["code"] == "8480-6"
+    assert result.ignored == {"unrecognised_component": 1}  # diastolic 8462-4: not in the contract
+
+
+@pytest.mark.parametrize("codes", [["2708-6"], ["59408-5"], ["2708-6", "59408-5"]])
+def test_spo2_is_read_from_either_loinc_code(codes):
+    resource = us_core("oxygen-saturation")
+    resource["code"]["coding"] = [c for c in resource["code"]["coding"] if c["code"] in codes]
+    result = run(resource)
+    assert result.encounter == {"vitals": {"spo2": 99}}
+    assert len(result.used) == 1
+
+
+def test_a_us_core_pulse_oximetry_with_oxygen_flow_sets_on_oxygen():
+    resource = us_core("oxygen-saturation")
+    resource["component"] = [{"code": coding(LOINC, "3151-8"), "valueQuantity": quantity(6, "L/min")}]
+    assert run(resource).encounter == {"vitals": {"spo2": 99, "on_oxygen": True}}
+    resource["component"][0]["valueQuantity"]["value"] = 0
+    assert run(resource).encounter == {"vitals": {"spo2": 99, "on_oxygen": False}}
+
+
+# --- the Synthea bundles --------------------------------------------------------------------
+
+
+def newest_value(bundle_, code, component=None):
+    observations = [
+        e["resource"]
+        for e in bundle_["entry"]
+        if e["resource"]["resourceType"] == "Observation" and e["resource"]["code"]["coding"][0]["code"] == code
+    ]
+    newest = max(observations, key=lambda o: o["effectiveDateTime"])
+    if component is None:
+        return newest["valueQuantity"]["value"]
+    return next(c for c in newest["component"] if c["code"]["coding"][0]["code"] == component)["valueQuantity"]["value"]
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_synthea_bundles_map_without_error_and_report_their_unknowns(index):
+    bundle_ = synthea()[index]
+    gender = next(e["resource"]["gender"] for e in bundle_["entry"] if e["resource"]["resourceType"] == "Patient")
+    result = map_resources(resources_from(bundle_), date(2025, 1, 15))
+    assert result.errors == []
+    assert load_encounter(result.encounter) == result.encounter
+    assert result.encounter["patient"]["sex"] == gender
+    # systolic from the 55284-4 panels, white cells in 10*3/uL, the newest of each
+    assert result.encounter["vitals"] == {"systolic_bp": round(newest_value(bundle_, "55284-4", "8480-6"))}
+    assert result.encounter["labs"] == {"wbc_10e9_l": pytest.approx(newest_value(bundle_, "6690-2"))}
+    assert {u["code"] for u in result.used} == {"birthDate", "gender", "8480-6", "6690-2"}
+    # no back-pain findings: every symptom, the pain, the exam stay unknown
+    assert {"symptoms.headache", "symptoms.cough", "pain.sites", "exam.cva_tenderness", "vitals.temperature_c"} <= set(
+        result.unknown
+    )
+    assert set(result.unknown) == set(CLINICAL_FIELDS) - {
+        "patient.age_years",
+        "patient.sex",
+        "vitals.systolic_bp",
+        "labs.wbc_10e9_l",
+    }
+    assert result.ignored["unsupported_resource_type"] > 0  # Claims, Encounters, Immunizations...
+    assert result.ignored["unrecognised_code"] > 0  # weight, cholesterol, BMI, obesity...
+    assert result.ignored["superseded"] > 0  # older blood pressures and blood counts
+
+
+def test_synthea_ages_are_taken_from_the_birth_date():
+    ages = [map_resources(resources_from(b), date(2025, 1, 15)).encounter["patient"]["age_years"] for b in synthea()]
+    assert ages == [40, 102]  # born 1984-07-02 and 1922-09-25
+
+
+# --- newest wins ------------------------------------------------------------------------------
+
+
+def test_the_newest_value_wins_whatever_the_order():
+    old = temperature(37.0, when="2025-01-14T08:00:00Z", rid="old")
+    new = temperature(39.1, when="2025-01-15T08:00:00+01:00", rid="new")
+    for order in ([old, new], [new, old]):
+        result = run(*order)
+        assert result.encounter == {"vitals": {"temperature_c": 39.1}}
+        assert result.used[0]["id"] == "new"
+        assert result.ignored == {"superseded": 1}
+
+
+def test_the_time_comes_from_period_end_or_issued_and_undated_is_oldest():
+    period = temperature(38.0, when=None, rid="period", effectivePeriod={"start": "2025-01-10", "end": "2025-01-13"})
+    issued = temperature(38.5, when=None, rid="issued", issued="2025-01-12T00:00:00Z")
+    undated = temperature(36.0, when=None, rid="undated")
+    assert value_of(run(undated, period, issued), "vitals.temperature_c") == 38.0
+    assert value_of(run(undated, issued), "vitals.temperature_c") == 38.5
+
+
+def test_an_unreadable_newest_value_leaves_the_field_unknown_rather_than_an_older_one():
+    old = temperature(37.0, when="2025-01-14T08:00:00Z")
+    new = temperature(101.0, "mg/dL", when="2025-01-15T08:00:00Z")
+    result = run(old, new)
+    assert "vitals.temperature_c" in result.unknown
+    assert len(result.errors) == 1
+
+
+def test_different_values_at_the_same_time_are_a_conflict():
+    result = run(temperature(37.0, rid="a"), temperature(39.0, rid="b"))
+    assert result.encounter == {}
+    assert result.errors == [
+        {
+            "field": "vitals.temperature_c",
+            "message": "conflicting values recorded at the same time (Observation/a, Observation/b); left unknown",
+        }
+    ]
+
+
+def test_not_before_ignores_stale_and_undated_observations_but_not_conditions():
+    stale = temperature(37.0, when="2024-12-01T08:00:00Z")
+    undated = obs("8867-4", when=None, valueQuantity=quantity(80, "/min"))
+    cancer = condition("363346000", recordedDate="2010-05-01")
+    result = run(stale, undated, cancer, not_before=datetime(2025, 1, 14, tzinfo=UTC))
+    assert result.encounter == {"history": {"cancer": True}}
+    assert result.ignored == {"stale": 2}
+
+
+# --- units, codes, ranges -----------------------------------------------------------------------
+
+
+def test_a_known_code_in_a_wrong_unit_is_an_error_and_is_never_converted():
+    result = run(temperature(98.0, "mg/dL", rid="t1"))
+    assert result.encounter == {}
+    assert "vitals.temperature_c" in result.unknown
+    assert result.errors == [
+        {
+            "field": "vitals.temperature_c",
+            "message": "Observation/t1: LOINC 8310-5 in UCUM 'mg/dL' is not accepted (accepted: Cel, [degF]); "
+            "not converted",
+        }
+    ]
+    assert "98" not in json.dumps(result.errors)  # no patient value leaks into a message
+
+
+@pytest.mark.parametrize(
+    "value_quantity",
+    [
+        {"value": 37.2, "unit": "degrees C", "system": UCUM, "code": "degC"},  # not a unit the terminology knows
+        {"value": 37.2, "unit": "Cel", "system": "http://example.org/units", "code": "Cel"},  # not UCUM
+        {"value": 37.2, "unit": "Cel"},  # free text only: never parsed
+        {"value": 37.2, "code": "Cel"},  # a code without its system
+    ],
+)
+def test_an_unrecognised_unit_is_ignored_and_counted(value_quantity):
+    result = run(obs("8310-5", valueQuantity=value_quantity))
+    assert result.encounter == {}
+    assert result.errors == []
+    assert result.ignored == {"unrecognised_unit": 1}
+
+
+def test_an_unrecognised_code_is_ignored_and_counted():
+    result = run(obs("29463-7", valueQuantity=quantity(70, "kg")), condition("162864005"))
+    assert result.encounter == {}
+    assert result.errors == []
+    assert result.ignored == {"unrecognised_code": 2}
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        (temperature(46.0), "vitals.temperature_c"),
+        (obs("8867-4", valueQuantity=quantity(400, "/min")), "vitals.heart_rate"),
+        (obs("2708-6", valueQuantity=quantity(45, "%")), "vitals.spo2"),
+        (obs("2524-7", valueQuantity=quantity(-1, "mmol/L")), "labs.lactate_mmol_l"),
+    ],
+)
+def test_a_value_outside_the_plausible_range_is_an_error_and_stays_unknown(resource, path):
+    result = run(patient(), resource)
+    assert path in result.unknown
+    assert [e["field"] for e in result.errors] == [path]
+    assert "must be between" in result.errors[0]["message"]
+    load_encounter(result.encounter)
+
+
+def test_unit_conversions():
+    assert value_of(run(obs("2524-7", valueQuantity=quantity(36.0, "mg/dL"))), "labs.lactate_mmol_l") == (
+        pytest.approx(36.0 / 9.008)
+    )
+    assert value_of(run(obs("59032-3", valueQuantity=quantity(9.0, "mg/dL"))), "labs.lactate_mmol_l") == (
+        pytest.approx(0.999, abs=0.001)
+    )
+    for unit in ("10*3/uL", "10*9/L"):
+        assert value_of(run(obs("6690-2", valueQuantity=quantity(14.2, unit))), "labs.wbc_10e9_l") == 14.2
+    assert value_of(run(obs("8867-4", valueQuantity=quantity(88.6, "{beats}/min"))), "vitals.heart_rate") == 89
+
+
+@pytest.mark.parametrize(("score", "level"), [(15, "alert"), (14, "new_confusion"), (3, "new_confusion")])
+def test_glasgow_coma_score(score, level):
+    assert value_of(run(obs("9269-2", valueQuantity=quantity(score, "{score}"))), "vitals.consciousness") == level
+
+
+def test_a_glasgow_score_outside_3_to_15_is_an_error():
+    result = run(obs("9269-2", valueQuantity=quantity(2, "{score}")))
+    assert result.encounter == {} and [e["field"] for e in result.errors] == ["vitals.consciousness"]
+
+
+def test_a_bound_is_not_a_value():
+    lactate = obs("2524-7", valueQuantity={**quantity(0.5, "mmol/L"), "comparator": "<"})
+    assert run(lactate).ignored == {"comparator": 1}
+
+
+# --- statuses -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [("entered-in-error", "entered_in_error"), ("cancelled", "cancelled"), ("registered", "not_final")],
+)
+def test_observations_without_a_usable_result_are_ignored(status, reason):
+    result = run(temperature(39.0, status=status))
+    assert result.encounter == {}
+    assert result.ignored == {reason: 1}
+
+
+def test_an_entered_in_error_observation_does_not_hide_an_older_valid_one():
+    valid = temperature(38.2, when="2025-01-14T08:00:00Z")
+    wrong = temperature(36.0, when="2025-01-15T08:00:00Z", status="entered-in-error")
+    assert value_of(run(valid, wrong), "vitals.temperature_c") == 38.2
+
+
+@pytest.mark.parametrize("status", ["preliminary", "amended", "corrected"])
+def test_preliminary_and_corrected_results_are_used_and_say_so(status):
+    result = run(obs("2524-7", status=status, valueQuantity=quantity(4.1, "mmol/L")))
+    assert result.encounter == {"labs": {"lactate_mmol_l": 4.1}}
+    assert result.used[0]["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("clinical", "verification", "expected"),
+    [
+        ("active", "confirmed", True),
+        ("recurrence", "confirmed", True),
+        ("relapse", None, True),
+        ("active", "provisional", True),  # the safer reading: a suspected finding raises the flag
+        ("active", "unconfirmed", True),
+        ("active", "differential", True),
+        (None, "confirmed", True),
+        ("inactive", "refuted", False),
+        (None, "refuted", False),
+        ("resolved", "confirmed", None),  # says nothing about today
+        ("remission", "confirmed", None),
+    ],
+)
+def test_condition_statuses(clinical, verification, expected):
+    result = run(condition("49727002", clinical, verification))
+    assert value_of(result, "symptoms.cough") is expected
+    if expected is None:
+        assert result.ignored == {"inactive": 1}
+
+
+def test_an_entered_in_error_condition_is_ignored():
+    result = run(condition("49727002", None, "entered-in-error"))
+    assert result.encounter == {}
+    assert result.ignored == {"entered_in_error": 1}
+
+
+def test_a_resolved_cancer_is_still_a_history_of_cancer():
+    assert value_of(run(condition("363346000", "resolved")), "history.cancer") is True
+    assert value_of(run(condition("363346000", "inactive", "refuted")), "history.cancer") is False
+
+
+def test_a_refutation_recorded_later_wins():
+    earlier = condition("386661006", rid="a", recordedDate="2025-01-10")
+    later = condition("386661006", "inactive", "refuted", rid="b", recordedDate="2025-01-15")
+    assert value_of(run(earlier, later), "symptoms.reported_fever") is False
+
+
+# --- findings and coded answers -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"valueBoolean": True}, True),
+        ({"valueBoolean": False}, False),
+        ({"valueCodeableConcept": coding(SNOMED, "52101004")}, True),  # Present
+        ({"valueCodeableConcept": coding(SNOMED, "2667000")}, False),  # Absent
+        ({"valueString": " Positive "}, True),
+        ({"valueString": "negative"}, False),
+        (
+            {"interpretation": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "POS")]},
+            True,
+        ),
+        (
+            {"interpretation": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG")]},
+            False,
+        ),
+        ({"valueString": "yes"}, None),
+        ({"valueCodeableConcept": coding(SNOMED, "373066001")}, None),  # not an answer the file lists
+        ({}, None),
+    ],
+)
+def test_observation_findings(value, expected):
+    result = run(obs("49727002", system=SNOMED, **value))
+    assert value_of(result, "symptoms.cough") is expected
+    assert result.errors == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [("10828004", True), ("260348001", True), ("260385009", False), ("2667000", False)],  # Positive, ++, Negative
+)
+def test_dipsticks_as_us_core_codes_them(answer, expected):
+    result = run(obs("5802-4", valueCodeableConcept=coding(SNOMED, answer)), obs("5799-2", valueBoolean=expected))
+    assert result.encounter == {"labs": {"urine_nitrite": expected, "urine_leukocytes": expected}}
+
+
+def test_a_trace_or_ambiguous_dipstick_stays_unknown():
+    trace = obs("5799-2", valueString="trace")
+    both = obs(
+        "5802-4",
+        valueCodeableConcept={
+            "coding": [*coding(SNOMED, "10828004")["coding"], *coding(SNOMED, "260385009")["coding"]]
+        },
+    )
+    result = run(trace, both)
+    assert result.encounter == {}
+    assert result.ignored == {"ambiguous_value": 1, "unrecognised_value": 1}
+
+
+def test_headache_needs_a_severity_to_be_known():
+    assert value_of(run(condition("25064002")), "symptoms.headache") is None
+    severe = condition("25064002", severity=coding(SNOMED, "24484000"))
+    assert value_of(run(severe), "symptoms.headache") == "severe"
+    graded = obs("25064002", system=SNOMED, valueCodeableConcept=coding(SNOMED, "255604002"))
+    assert value_of(run(graded), "symptoms.headache") == "mild"
+    assert value_of(run(condition("25064002", "inactive", "refuted")), "symptoms.headache") == "none"
+
+
+@pytest.mark.parametrize(
+    ("code", "path"),
+    [
+        ("68962001", "symptoms.generalized_myalgia"),
+        ("23056005", "symptoms.bilateral_sciatica"),
+        ("43724002", "symptoms.rigors"),
+    ],
+)
+def test_wider_findings_only_say_no(code, path):
+    assert value_of(run(condition(code)), path) is None  # muscle pain is not generalised myalgia
+    assert value_of(run(condition(code, "inactive", "refuted")), path) is False
+
+
+def test_petechiae_mean_a_non_blanching_rash_but_their_absence_says_nothing():
+    assert value_of(run(condition("271813007")), "symptoms.non_blanching_rash") is True
+    assert value_of(run(condition("271813007", "inactive", "refuted")), "symptoms.non_blanching_rash") is None
+
+
+@pytest.mark.parametrize(("code", "expected"), [("LA15173-0", True), ("LA26683-5", False), ("LA4489-6", None)])
+def test_pregnancy_status(code, expected):
+    assert value_of(run(obs("82810-3", valueCodeableConcept=coding(LOINC, code))), "patient.pregnant") is expected
+
+
+def test_acvpu_findings_name_the_level():
+    assert value_of(run(obs("450847001", system=SNOMED, valueBoolean=True)), "vitals.consciousness") == "pain"
+    assert value_of(run(obs("450847001", system=SNOMED, valueBoolean=False)), "vitals.consciousness") is None
+
+
+# --- patient -------------------------------------------------------------------------------------
+
+
+def test_age_and_sex_from_the_patient():
+    result = run(patient("1990-01-16", "other"), today=date(2025, 1, 15))
+    assert result.encounter == {"patient": {"age_years": 34, "sex": "other"}}
+    assert run(patient("1990-01-15"), today=date(2025, 1, 15)).encounter["patient"]["age_years"] == 35
+
+
+def test_a_partial_birth_date_gives_the_youngest_possible_age():
+    assert run(patient("1990"), today=date(2025, 6, 1)).encounter["patient"]["age_years"] == 34
+    assert run(patient("1990-05"), today=date(2025, 5, 30)).encounter["patient"]["age_years"] == 34
+
+
+@pytest.mark.parametrize("birth", ["1890-01-01", "2030-01-01", "not a date", "1990-02-30"])
+def test_an_implausible_or_impossible_birth_date_leaves_the_age_unknown(birth):
+    result = run(patient(birth))
+    assert "age_years" not in result.encounter.get("patient", {})
+    assert [e["field"] for e in result.errors] == ["patient.age_years"]
+
+
+def test_a_childs_age_is_kept_for_the_caller_to_decline():
+    result = run(patient("2015-01-01"), today=date(2025, 1, 15))
+    assert result.encounter == {"patient": {"age_years": 10, "sex": "female"}}
+    assert result.errors == []
+
+
+def test_resources_about_another_patient_are_ignored():
+    mine = temperature(38.0, rid="mine", subject={"reference": "Patient/p1"})
+    theirs = obs("8867-4", rid="theirs", valueQuantity=quantity(130, "/min"), subject={"reference": "Patient/p2"})
+    uuid = obs("9279-1", valueQuantity=quantity(22, "/min"), subject={"reference": "urn:uuid:p1"})
+    result = run(patient(), mine, theirs, uuid)
+    assert flatten(result.encounter) == {
+        "patient.age_years": 35,
+        "patient.sex": "female",
+        "vitals.temperature_c": 38.0,
+        "vitals.respiratory_rate": 22,
+    }
+    assert result.ignored == {"other_patient": 1}
+
+
+def test_two_patients_are_refused():
+    result = run(patient(pid="p1"), patient(pid="p2"), temperature(38.0))
+    assert result.encounter == {}
+    assert result.errors[0]["field"] == "patient"
+    assert result.ignored == {"multiple_patients": 3}
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        {"resourceType": "Observation", "status": "final"},
+        {"resourceType": "Observation", "status": "final", "code": "8310-5", "subject": "Patient/p1"},
+        obs("85354-9", component={"code": "8480-6"}, effectivePeriod=["2025"]),
+        obs("85354-9", component=["x", {"code": coding(LOINC, "8480-6"), "valueQuantity": "120"}]),
+        obs("8310-5", valueQuantity={"value": float("nan"), "system": UCUM, "code": "Cel"}),
+        obs("8310-5", valueQuantity={"value": True, "system": UCUM, "code": "Cel"}),
+        obs("49727002", system=SNOMED, valueBoolean="yes", interpretation="POS"),
+        obs("49727002", system=SNOMED, interpretation=["POS", {"coding": "NEG"}]),
+        {**condition("25064002", onsetPeriod="2025", severity=[]), "code": {"coding": [None, {"code": 49727002}]}},
+        condition("25064002", onsetPeriod="2025", severity="severe"),
+        {"resourceType": "Condition", "code": coding(SNOMED, "49727002"), "clinicalStatus": "active"},
+        patient(birth=19900115, gender=["female"]),
+    ],
+)
+def test_malformed_resources_are_ignored_never_fatal(resource):
+    result = run(resource)
+    assert result.encounter == {}
+
+
+def test_used_names_resources_and_codes_never_patient_values():
+    result = run(patient(), temperature(38.7), condition("49727002"))
+    for entry in result.used:
+        assert set(entry) <= {"resource_type", "id", "status", "system", "code", "field"}
+    assert "38.7" not in json.dumps(result.used) and "1990" not in json.dumps(result.used)
+
+
+# --- input shapes ------------------------------------------------------------------------------
+
+
+def test_resources_from_accepts_a_resource_a_bundle_or_a_list():
+    t, p = temperature(38.0), patient()
+    other = {"resourceType": "MedicationRequest", "id": "m"}
+    assert resources_from(t) == [t]
+    assert resources_from(bundle([p, t, other], "transaction")) == [p, t]
+    nested = [bundle([p]), {"resourceType": "Bundle", "type": "batch-response", "entry": [{"resource": bundle([t])}]}]
+    flat = resources_from(nested)
+    assert flat == [p, t]
+    kept = resources_from([bundle([p, t, other]), other, "junk"])
+    assert kept.dropped == {"unsupported_resource_type": 2, "not_a_resource": 1}
+    assert map_resources(kept, TODAY).ignored == {"not_a_resource": 1, "unsupported_resource_type": 2}
+
+
+def test_a_cds_hooks_prefetch_maps_like_its_resources():
+    vignette = VIGNETTES["D01"]["encounter"]
+    from_prefetch = map_resources(resources_from(list(prefetch(vignette).values())), TODAY)
+    assert from_prefetch.encounter == map_resources(encounter_to_resources(vignette), TODAY).encounter
+
+
+# --- round trip through FHIR -----------------------------------------------------------------
+
+# Fields the terminology cannot express at all: no verified code (see terminology.yaml), no
+# resource type in scope (Procedure for recent procedures), or no FHIR home (pain descriptors,
+# the NEWS2 scale, the usual blood pressure).
+NEVER_EXPRESSED = {
+    "encounter_id",
+    "history.iv_drug_use",
+    "history.recent_spinal_procedure",
+    "history.recent_surgery_or_trauma",
+    "vitals.usual_systolic_bp",
+    "vitals.spo2_scale",
+    "vitals.hours_since_urine",
+    "pain.sites",
+    "pain.distribution",
+    "pain.laterality",
+    "pain.severity",
+    "pain.duration_days",
+    "pain.trend",
+    "pain.night_pain",
+    "symptoms.reduced_oral_intake",
+    "symptoms.cloudy_urine",
+    "symptoms.photophobia",
+    "symptoms.mottled_or_ashen_skin",
+    "symptoms.leg_weakness",
+    "symptoms.leg_weakness_progressive",
+    "symptoms.saddle_anaesthesia",
+    "symptoms.behaviour_change_reported",
+    "symptoms.functional_decline",
+    "exam.cva_tenderness",
+    "exam.reduced_perianal_sensation",
+    "exam.kernig_or_brudzinski",
+    # contract v1.1: no codes in the terminology file yet
+    "patient.recently_pregnant",
+    "history.chemotherapy_last_6_weeks",
+    "history.diabetes",
+    "history.recent_infection_elsewhere",
+    "history.indwelling_device",
+    "history.alcohol_misuse",
+    "history.urinary_tract_abnormality",
+    "history.anticoagulant",
+    "vitals.new_oxygen_need",
+    "vitals.new_arrhythmia",
+    "pain.onset",
+    "pain.colicky",
+    "pain.worse_on_straining",
+    "symptoms.numbness_both_legs",
+    "symptoms.seizure",
+    "symptoms.focal_neurological_deficit",
+    "symptoms.altered_bladder_sensation",
+    "symptoms.difficulty_walking",
+    "symptoms.chest_pain",
+    "symptoms.syncope",
+    "symptoms.breathlessness",
+    "symptoms.pleuritic_pain",
+    "symptoms.abdominal_pain",
+    "exam.spinal_tenderness",
+    "exam.wound_or_device_infection",
+}
+# Expressed for one value only: the codes are wider than the field, so only their absence is read
+# (or, for the rash, only the presence of petechiae or purpura).
+ONE_WAY = {
+    "symptoms.generalized_myalgia": (False, True),  # (expressible, not expressible)
+    "symptoms.bilateral_sciatica": (False, True),
+    "symptoms.non_blanching_rash": (True, False),
+}
+
+
+def test_what_the_terminology_cannot_express_is_listed():
+    never = {f.path for f in FIELDS if f.path not in ONE_WAY and not any(expressible(f.path, v) for v in samples(f))}
+    assert never == NEVER_EXPRESSED
+    for path, (yes, no) in ONE_WAY.items():
+        assert expressible(path, yes) and not expressible(path, no)
+
+
+def samples(spec):
+    if spec.kind == "bool":
+        return [True, False]
+    if spec.kind in ("enum", "enum_list"):
+        return [*spec.choices, list(spec.choices[:1])]
+    if spec.kind == "string":
+        return ["x"]
+    return [int(spec.low), int(spec.high)]
+
+
+@pytest.mark.parametrize("findings_as", ["observation", "condition"])
+@pytest.mark.parametrize("vid", sorted(VIGNETTES))
+def test_every_vignette_survives_a_round_trip_through_fhir(vid, findings_as):
+    original = VIGNETTES[vid]["encounter"]
+    resources = encounter_to_resources(copy.deepcopy(original), TODAY, findings_as=findings_as)
+    result = map_resources(resources_from(bundle(resources, "searchset")), TODAY)
+    lost = unexpressible(original)
+    assert set(lost) <= NEVER_EXPRESSED | set(ONE_WAY)
+    assert flatten(result.encounter) == {k: v for k, v in flatten(original).items() if k not in lost}
+    assert set(lost) - {"encounter_id"} <= set(result.unknown)
+    assert result.errors == []
+    assert load_encounter(result.encounter) == result.encounter
+
+
+# --- the terminology file ----------------------------------------------------------------------
+
+
+def raw_terminology():
+    return yaml.safe_load(TERMINOLOGY.read_text())
+
+
+def walk(node):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_every_code_and_unit_in_the_terminology_cites_a_url():
+    entries = [n for n in walk(raw_terminology()) if "code" in n]
+    assert len(entries) > 60
+    for entry in entries:
+        sources = entry["source"] if isinstance(entry["source"], list) else [entry["source"]]
+        assert sources and all(s.startswith(("https://", "http://")) for s in sources), entry
+
+
+def test_the_packaged_terminology_is_loaded_once():
+    assert terminology() is terminology()
+
+
+def mutate(change):
+    data = raw_terminology()
+    change(data)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def finding(data, code):
+    return next(f for f in data["findings"] if f["code"] == code)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: finding(d, "49727002").update(field="symptoms.cuogh"), "'symptoms.cuogh' is not a clinical field"),
+        (lambda d: finding(d, "49727002").update(field="encounter_id"), "'encounter_id' is not a clinical field"),
+        (lambda d: finding(d, "49727002").pop("source"), "'source' is a required property"),
+        (lambda d: finding(d, "49727002").update(source="see the IPS"), "does not match"),
+        (lambda d: finding(d, "49727002").update(present="yes"), "is not a valid value of symptoms.cough"),
+        (lambda d: finding(d, "25064002").update(absent="severe-ish"), "is not a valid value of symptoms.headache"),
+        (lambda d: finding(d, "130987000").pop("absent"), "an enum field needs explicit present and absent"),
+        (lambda d: finding(d, "49727002").update(code="386661006"), "listed more than once"),
+        (lambda d: finding(d, "49727002").update(system="sct"), "unknown system 'sct'"),
+        (lambda d: finding(d, "49727002").update(answers="severity"), "must name an answer set of true/false/null"),
+        (lambda d: d["quantities"][0]["units"][1].update(divisor=0), "less than or equal to the minimum"),
+        (lambda d: d["quantities"][0].update(field="vitals.on_oxygen"), "is not numeric; map it with bands"),
+        (lambda d: d["quantities"][0]["units"].append(d["quantities"][0]["units"][0]), "listed more than once"),
+        (lambda d: d["quantities"][5]["bands"][0].update(value="maybe"), "is not a valid value of vitals.on_oxygen"),
+        (lambda d: d.update(version=2), "1 was expected"),
+        (lambda d: d.update(extra=1), "Additional properties are not allowed"),
+    ],
+)
+def test_an_invalid_terminology_file_is_refused_with_a_clear_error(change, message):
+    with pytest.raises(TerminologyError, match="terminology file is invalid") as info:
+        load_terminology(mutate(change))
+    assert message in str(info.value)
+
+
+def test_a_terminology_file_with_a_duplicate_key_is_refused():
+    text = TERMINOLOGY.read_text().replace("version: 1\n", "version: 1\nversion: 1\n", 1)
+    with pytest.raises(TerminologyError, match="duplicate key 'version'"):
+        load_terminology(text)
+
+
+def test_the_packaged_file_is_valid():
+    assert load_terminology(TERMINOLOGY.read_text()).by_code.keys() == terminology().by_code.keys()
