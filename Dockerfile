@@ -3,7 +3,7 @@
 # cds: rule-based clinical decision support, served by gunicorn.
 #
 #   docker build -t cds .
-#   docker run --rm -p 8000:8000 -e CDS_API_KEYS=... cds        (or -e CDS_AUTH=off for a local trial)
+#   docker run --rm -p 8000:8000 -e CDS_API_KEYS=... cds        (beyond loopback, keys are required)
 #   daemonless: scripts/image-smoke.sh (buildah; see its --help)
 #
 # Two stages:

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint bench load check-rules rules-changes image-smoke lock clean
+.PHONY: run test lint system-deps bench load check-rules rules-changes image-smoke lock clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	@PY=$$(scripts/find-python) || exit 1; \
@@ -23,8 +23,12 @@ $(STAMP): pyproject.toml requirements/dev.txt
 run: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py --bind "$(HOST):$(PORT)" "cds.web.app:create_app()"
 
-test: $(STAMP) lint
+test: $(STAMP) system-deps lint
 	$(BIN)/python -m pytest
+
+# Debian packages the tests need (redis-server); installed only when missing.
+system-deps:
+	scripts/system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check cds tests benchmarks gunicorn.conf.py

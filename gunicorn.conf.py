@@ -1,8 +1,10 @@
 """gunicorn settings for cds: constants, and the values of cds.settings (docs/operations.md).
 
-Sync workers, the app preloaded in the master (the rule base is compiled once and shared
-copy-on-write), workers recycled after a bounded number of requests, graceful shutdown.
-Threaded workers (CDS_THREADS > 1) are safe: the engine serialises evaluations with a lock.
+Sync workers that read each request whole before handling it (cds.web.worker: a client that
+stalls holds a socket, not a worker), the app preloaded in the master (the rule base is
+compiled once and shared copy-on-write), workers recycled after a bounded number of requests,
+graceful shutdown. Threaded workers (CDS_THREADS > 1) are gunicorn's gthread workers, which do
+not buffer a request body: use them only behind a buffering proxy (docs/security.md).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ except SettingsError as err:
 bind = [SERVER.bind]
 workers = SERVER.workers
 threads = SERVER.threads
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = "gthread" if threads > 1 else "cds.web.worker.BufferedSyncWorker"
 preload_app = True
 timeout = SERVER.timeout
 graceful_timeout = SERVER.graceful_timeout
@@ -43,6 +45,14 @@ control_socket_disable = True
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="cds-metrics-")
 _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+# The JWT replay store that every worker of this server shares, and that outlives any one of
+# them (cds.hooks.replay): unless Redis or a file of the operator's is configured, a file in a
+# directory of this server's own, removed when the server stops.
+_STATE_DIR = None
+if not SETTINGS.redis_url and not SETTINGS.replay_db:
+    _STATE_DIR = tempfile.mkdtemp(prefix="cds-state-")
+    os.environ["CDS_REPLAY_DB"] = os.path.join(_STATE_DIR, "replay.sqlite3")
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]
@@ -66,3 +76,5 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 def on_exit(server):  # type: ignore[no-untyped-def]
     if _METRICS_DIR.startswith(tempfile.gettempdir()) and os.path.basename(_METRICS_DIR).startswith("cds-metrics-"):
         shutil.rmtree(_METRICS_DIR, ignore_errors=True)
+    if _STATE_DIR:
+        shutil.rmtree(_STATE_DIR, ignore_errors=True)

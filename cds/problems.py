@@ -23,6 +23,7 @@ class Problem(Exception):
     errors: list[dict[str, str]] = field(default_factory=list)
     slug: str | None = None
     title: str | None = None
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __post_init__(self) -> None:
         super().__init__(self.detail)
@@ -49,8 +50,10 @@ class ProblemType:
     status: int
     title: str | None = None  # None: the status phrase
 
-    def __call__(self, detail: str = "", errors: list[dict[str, str]] | None = None) -> Problem:
-        return Problem(self.status, detail, errors or [], slug=self.slug, title=self.title)
+    def __call__(
+        self, detail: str = "", errors: list[dict[str, str]] | None = None, retry_after: int | None = None
+    ) -> Problem:
+        return Problem(self.status, detail, errors or [], slug=self.slug, title=self.title, retry_after=retry_after)
 
 
 MALFORMED_JSON = ProblemType("malformed-json", 400, "Malformed JSON body")
@@ -59,12 +62,15 @@ INVALID_CDS_HOOKS_REQUEST = ProblemType("invalid-cds-hooks-request", 400)
 UNAUTHORIZED = ProblemType("unauthorized", 401)
 PREFETCH_MISSING = ProblemType("prefetch-missing", 412)
 FHIR_FETCH_FAILED = ProblemType("fhir-fetch-failed", 412)
+FHIR_SERVER_NOT_ALLOWED = ProblemType("fhir-server-not-allowed", 412)
 PAYLOAD_TOO_LARGE = ProblemType("payload-too-large", 413)
 UNSUPPORTED_MEDIA_TYPE = ProblemType("unsupported-media-type", 415)
 VALIDATION = ProblemType("validation", 422)
 EVALUATION_FAILED = ProblemType("evaluation-failed", 500)
 INTERNAL_ERROR = ProblemType("internal-error", 500)
 NOT_READY = ProblemType("not-ready", 503)
+TOKEN_QUOTA_EXCEEDED = ProblemType("token-quota-exceeded", 429)
+REPLAY_STORE_UNAVAILABLE = ProblemType("replay-store-unavailable", 503)
 
 CATALOGUE: dict[str, ProblemType] = {
     t.slug: t
@@ -75,12 +81,15 @@ CATALOGUE: dict[str, ProblemType] = {
         UNAUTHORIZED,
         PREFETCH_MISSING,
         FHIR_FETCH_FAILED,
+        FHIR_SERVER_NOT_ALLOWED,
         PAYLOAD_TOO_LARGE,
         UNSUPPORTED_MEDIA_TYPE,
         VALIDATION,
         EVALUATION_FAILED,
         INTERNAL_ERROR,
         NOT_READY,
+        TOKEN_QUOTA_EXCEEDED,
+        REPLAY_STORE_UNAVAILABLE,
     )
 }
 

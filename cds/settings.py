@@ -8,6 +8,7 @@ operator typo must not silently become a default. Secrets never appear in reprs.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import os
 import urllib.parse
@@ -16,11 +17,52 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cds.net import is_loopback_bind
+from cds.net import IPNetwork, is_loopback_bind, normal_base_url
 
 
 class SettingsError(ValueError):
     pass
+
+
+# Every environment variable the service reads (docs/operations.md describes each).
+VARIABLES = frozenset(
+    {
+        "CDS_BIND",
+        "CDS_WORKERS",
+        "CDS_THREADS",
+        "CDS_TIMEOUT",
+        "CDS_GRACEFUL_TIMEOUT",
+        "CDS_KEEPALIVE",
+        "CDS_MAX_REQUESTS",
+        "CDS_MAX_REQUESTS_JITTER",
+        "CDS_REQUEST_READ_TIMEOUT",
+        "CDS_RULES_DIR",
+        "CDS_LOG_LEVEL",
+        "CDS_AUTH",
+        "CDS_API_KEYS",
+        "CDS_METRICS_TOKEN",
+        "CDS_CORS_ORIGINS",
+        "CDS_TRUSTED_ISSUERS",
+        "CDS_PUBLIC_BASE_URL",
+        "CDS_JWT_MAX_LIFETIME_SECONDS",
+        "CDS_JWT_LEEWAY_SECONDS",
+        "CDS_REDIS_URL",
+        "CDS_REPLAY_DB",
+        "CDS_REPLAY_QUOTA_PER_ISSUER",
+        "CDS_MAX_BODY_BYTES",
+        "CDS_MAX_JSON_DEPTH",
+        "CDS_MAX_ARRAY_ITEMS",
+        "CDS_HOOKS_MAX_BODY_BYTES",
+        "CDS_HOOKS_MAX_JSON_DEPTH",
+        "CDS_HOOKS_MAX_ARRAY_ITEMS",
+        "CDS_FHIR_TIMEOUT_SECONDS",
+        "CDS_FHIR_MAX_BYTES",
+        "CDS_FHIR_CALL_DEADLINE_SECONDS",
+        "CDS_FHIR_CALL_MAX_BYTES",
+        "CDS_FHIR_OBSERVATION_WINDOW_HOURS",
+        "PROMETHEUS_MULTIPROC_DIR",
+    }
+)
 
 
 def packaged_rules_dir() -> Path:
@@ -31,20 +73,55 @@ def packaged_rules_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def _issuers(raw: str | None) -> dict[str, str]:
-    """CDS_TRUSTED_ISSUERS: a JSON object of issuer -> JWKS URL or path of a JWKS JSON file."""
+@dataclass(frozen=True)
+class TrustedIssuer:
+    """A CDS client (an EHR) this service trusts: where its signing keys are, and the FHIR
+    servers it may send us to (CDS Hooks `fhirServer`). A FHIR server of no issuer is never
+    contacted, and a server that resolves to a non-public address is contacted only when
+    `fhir_networks` names that address's network (or the URL names the address itself)."""
+
+    jwks: str
+    fhir_servers: tuple[str, ...] = ()
+    fhir_networks: tuple[IPNetwork, ...] = ()
+
+
+_ISSUER_HELP = (
+    "CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> JWKS URL or file path, or issuer -> "
+    '{"jwks": ..., "fhir_servers": [FHIR base URLs], "fhir_networks": [CIDR ranges]}'
+)
+
+
+def _issuers(raw: str | None) -> dict[str, TrustedIssuer]:
     if not raw or not raw.strip():
         return {}
     try:
         value = json.loads(raw)
     except ValueError:
-        raise SettingsError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> JWKS URL or file path") from None
+        raise SettingsError(_ISSUER_HELP) from None
     if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
-        raise SettingsError("CDS_TRUSTED_ISSUERS must be a JSON object of issuer -> JWKS URL or file path")
-    for issuer, source in value.items():
-        if not isinstance(source, str) or not source.strip():
-            raise SettingsError(f"CDS_TRUSTED_ISSUERS: the JWKS of {issuer!r} must be a non-empty string")
-    return dict(value)
+        raise SettingsError(_ISSUER_HELP)
+    return {issuer: _issuer(issuer, entry) for issuer, entry in value.items()}
+
+
+def _issuer(issuer: str, entry: Any) -> TrustedIssuer:
+    if isinstance(entry, str):
+        entry = {"jwks": entry}
+    if not isinstance(entry, dict) or set(entry) - {"jwks", "fhir_servers", "fhir_networks"}:
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: {issuer!r}: {_ISSUER_HELP}")
+    jwks = entry.get("jwks")
+    if not isinstance(jwks, str) or not jwks.strip():
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: the JWKS of {issuer!r} must be a non-empty string")
+    servers, networks = entry.get("fhir_servers", []), entry.get("fhir_networks", [])
+    if not isinstance(servers, list) or not all(isinstance(s, str) for s in servers):
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: fhir_servers of {issuer!r} must be a list of URLs")
+    if not isinstance(networks, list) or not all(isinstance(n, str) for n in networks):
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: fhir_networks of {issuer!r} must be a list of CIDR ranges")
+    try:
+        checked = tuple(normal_base_url(s) for s in servers)
+        ranges = tuple(ipaddress.ip_network(n, strict=True) for n in networks)
+    except ValueError as err:
+        raise SettingsError(f"CDS_TRUSTED_ISSUERS: {issuer!r}: {err}") from None
+    return TrustedIssuer(jwks.strip(), checked, ranges)
 
 
 def _base_url(raw: str | None) -> str:
@@ -52,6 +129,13 @@ def _base_url(raw: str | None) -> str:
     if base_url and urllib.parse.urlsplit(base_url).scheme not in ("https", "http"):
         raise SettingsError(f"CDS_PUBLIC_BASE_URL must be an http(s) URL, got {base_url!r}")
     return base_url
+
+
+def _redis_url(raw: str | None) -> str:
+    url = (raw or "").strip()
+    if url and urllib.parse.urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError("CDS_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    return url
 
 
 def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float, kind: type) -> Any:
@@ -79,9 +163,10 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8")).digest()
 
 
-def _api_key_hashes(raw: str | None) -> tuple[bytes, ...]:
-    """CDS_API_KEYS: comma-separated keys, or `sha256:<hex>` digests of keys, so an operator
-    need not put the key itself in the environment. Only digests are kept."""
+def _secret_hashes(name: str, raw: str | None) -> tuple[bytes, ...]:
+    """CDS_API_KEYS, CDS_METRICS_TOKEN: comma-separated secrets, or `sha256:<hex>` digests of
+    them, so an operator need not put the secret itself in the environment. Only digests are
+    kept."""
     if not raw:
         return ()
     hashes = []
@@ -94,13 +179,13 @@ def _api_key_hashes(raw: str | None) -> tuple[bytes, ...]:
             try:
                 value = bytes.fromhex(digest)
             except ValueError:
-                raise SettingsError("CDS_API_KEYS: a sha256: entry must be 64 hexadecimal digits") from None
+                raise SettingsError(f"{name}: a sha256: entry must be 64 hexadecimal digits") from None
             if len(value) != 32:
-                raise SettingsError("CDS_API_KEYS: a sha256: entry must be 64 hexadecimal digits")
+                raise SettingsError(f"{name}: a sha256: entry must be 64 hexadecimal digits")
             hashes.append(value)
         else:
             if len(item) < 16:
-                raise SettingsError("CDS_API_KEYS: every key must be at least 16 characters long")
+                raise SettingsError(f"{name}: every secret must be at least 16 characters long")
             hashes.append(hash_key(item))
     return tuple(hashes)
 
@@ -137,6 +222,9 @@ class ServerSettings:
     keepalive: int = 5
     max_requests: int = 20000
     max_requests_jitter: int = 2000
+    # A request must arrive whole within this time, or it is answered 408 and closed: a client
+    # that stalls holds a socket, never a worker (cds.web.worker).
+    request_read_timeout: float = 10.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServerSettings:
@@ -151,6 +239,7 @@ class ServerSettings:
             keepalive=_int(env, "CDS_KEEPALIVE", 5, 0, 3600),
             max_requests=_int(env, "CDS_MAX_REQUESTS", 20000, 0, 10_000_000),
             max_requests_jitter=_int(env, "CDS_MAX_REQUESTS_JITTER", 2000, 0, 10_000_000),
+            request_read_timeout=_float(env, "CDS_REQUEST_READ_TIMEOUT", 10.0, 0.5, 300.0),
         )
 
 
@@ -161,14 +250,31 @@ class Settings:
     max_json_depth: int = 8
     max_array_items: int = 64
     log_level: str = "INFO"
-    auth: str = "auto"  # "auto": keys when configured, open otherwise; "off": explicitly open
+    # /v1/evaluate: "auto" asks for a key when CDS_API_KEYS is set, "off" serves it open, and
+    # only on loopback (exposure_problem). CDS Hooks is never governed by it.
+    auth: str = "auto"
     api_key_hashes: tuple[bytes, ...] = field(default=(), repr=False)
+    metrics_token_hashes: tuple[bytes, ...] = field(default=(), repr=False)
     cors_origins: tuple[str, ...] = ()
-    trusted_issuers: Mapping[str, str] = field(default_factory=dict)
+    trusted_issuers: Mapping[str, TrustedIssuer] = field(default_factory=dict)
     public_base_url: str = ""
+    # Verifying CDS clients' JWTs can be switched off only by code (a test's Settings), never
+    # by the environment.
+    hooks_jwt: bool = True
+    jwt_max_lifetime_seconds: int = 300
+    jwt_leeway_seconds: int = 60
+    # The replay store of JWT ids: Redis when CDS_REDIS_URL is set (several replicas), else a
+    # SQLite file shared by the workers of one server (gunicorn.conf.py sets CDS_REPLAY_DB),
+    # else this process's memory.
+    redis_url: str = field(default="", repr=False)
+    replay_db: str = ""
+    replay_quota_per_issuer: int = 50_000
     metrics_dir: str | None = None  # PROMETHEUS_MULTIPROC_DIR: set by gunicorn.conf.py for the workers
     fhir_timeout_seconds: float = 5.0
     fhir_max_bytes: int = 4 * 1024 * 1024
+    # One CDS Hooks call's FHIR reads together: a deadline and a byte budget.
+    fhir_call_deadline_seconds: float = 10.0
+    fhir_call_max_bytes: int = 16 * 1024 * 1024
     # How old an Observation may be and still describe this episode: older vital signs,
     # findings and results are treated as unknown (asked again), never as current.
     fhir_observation_window_hours: int = 24
@@ -185,15 +291,13 @@ class Settings:
         auth = env.get("CDS_AUTH", "").strip().lower() or "auto"
         if auth not in ("auto", "on", "off"):
             raise SettingsError(f"CDS_AUTH must be on or off, got {auth!r}")
-        hashes = _api_key_hashes(env.get("CDS_API_KEYS"))
+        hashes = _secret_hashes("CDS_API_KEYS", env.get("CDS_API_KEYS"))
         if auth == "on" and not hashes:
             raise SettingsError("CDS_AUTH=on needs CDS_API_KEYS")
         rules = env.get("CDS_RULES_DIR")
         issuers, base_url = _issuers(env.get("CDS_TRUSTED_ISSUERS")), _base_url(env.get("CDS_PUBLIC_BASE_URL"))
-        if auth != "off" and issuers and not base_url:
-            raise SettingsError(
-                "CDS_PUBLIC_BASE_URL is required when CDS_TRUSTED_ISSUERS is set and CDS_AUTH is not off"
-            )
+        if issuers and not base_url:
+            raise SettingsError("CDS_PUBLIC_BASE_URL is required when CDS_TRUSTED_ISSUERS is set")
         return cls(
             rules_dir=Path(rules) if rules else packaged_rules_dir(),
             max_body_bytes=_int(env, "CDS_MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
@@ -202,12 +306,20 @@ class Settings:
             log_level=level,
             auth="off" if auth == "off" else "auto",
             api_key_hashes=hashes,
+            metrics_token_hashes=_secret_hashes("CDS_METRICS_TOKEN", env.get("CDS_METRICS_TOKEN")),
             cors_origins=_origins(env.get("CDS_CORS_ORIGINS")),
             trusted_issuers=issuers,
             public_base_url=base_url,
+            jwt_max_lifetime_seconds=_int(env, "CDS_JWT_MAX_LIFETIME_SECONDS", 300, 30, 3600),
+            jwt_leeway_seconds=_int(env, "CDS_JWT_LEEWAY_SECONDS", 60, 0, 300),
+            redis_url=_redis_url(env.get("CDS_REDIS_URL")),
+            replay_db=env.get("CDS_REPLAY_DB", "").strip(),
+            replay_quota_per_issuer=_int(env, "CDS_REPLAY_QUOTA_PER_ISSUER", 50_000, 100, 10_000_000),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             fhir_timeout_seconds=_float(env, "CDS_FHIR_TIMEOUT_SECONDS", 5.0, 0.5, 60.0),
             fhir_max_bytes=_int(env, "CDS_FHIR_MAX_BYTES", 4 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
+            fhir_call_deadline_seconds=_float(env, "CDS_FHIR_CALL_DEADLINE_SECONDS", 10.0, 1.0, 120.0),
+            fhir_call_max_bytes=_int(env, "CDS_FHIR_CALL_MAX_BYTES", 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
             fhir_observation_window_hours=_int(env, "CDS_FHIR_OBSERVATION_WINDOW_HOURS", 24, 1, 24 * 14),
             hooks_max_body_bytes=_int(env, "CDS_HOOKS_MAX_BODY_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
             hooks_max_json_depth=_int(env, "CDS_HOOKS_MAX_JSON_DEPTH", 32, 8, 128),
@@ -228,12 +340,14 @@ class Settings:
 
 
 def exposure_problem(binds: Iterable[str], settings: Settings) -> str | None:
-    """Refuse to serve beyond loopback with the evaluate endpoint open by accident: either API
-    keys are configured, or the operator said CDS_AUTH=off. Returns the reason, or None."""
+    """Refuse to serve /v1/evaluate open beyond loopback: there, API keys are required and
+    CDS_AUTH=off is refused. Returns the reason, or None."""
     exposed = [b for b in binds if not is_loopback_bind(b)]
-    if exposed and not settings.api_key_hashes and settings.auth != "off":
+    if exposed and settings.auth == "off":
+        return f"refusing to listen on {', '.join(exposed)} with CDS_AUTH=off: it is for a server on loopback only"
+    if exposed and not settings.api_key_hashes:
         return (
             f"refusing to listen on {', '.join(exposed)} without access control: set CDS_API_KEYS "
-            "(comma-separated keys or sha256:<hex> digests), or CDS_AUTH=off to serve it open on purpose"
+            "(comma-separated keys of at least 16 characters, or sha256:<hex> digests)"
         )
     return None

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from cds.problems import MALFORMED_JSON, Problem
+from cds.text import unpaired_surrogate_at
 
 
 class _Duplicate(ValueError):
@@ -113,7 +114,19 @@ def _decode_strict(raw: bytes, max_depth: int, max_items: int) -> Any:
         raise _malformed("The body is not valid JSON (NaN and Infinity are not numbers in JSON).") from None
     if (type(data) is dict or type(data) is list) and _keys(data, 1, max_depth, max_items, wide_floats=True) < 0:
         _explain_shape(data, max_depth, max_items)
+    # orjson refuses an unpaired surrogate escape and json.loads does not: refused here, by
+    # name, before it can reach an answer that cannot be encoded
+    where = unpaired_surrogate_at(data)
+    if where is not None:
+        raise _malformed(
+            "The body holds an unpaired surrogate escape (such as \\ud800), which is not a character.",
+            [{"field": _safe_path(where), "message": "unpaired surrogate"}],
+        )
     return data
+
+
+def _safe_path(path: str) -> str:
+    return ".".join(_safe_key(part) for part in path.split(".")) if path != "$" else "$"
 
 
 def _safe_key(key: str) -> str:

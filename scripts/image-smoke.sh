@@ -450,16 +450,25 @@ else
   fail "runtime image contains /wheels or /src"
 fi
 
-# Beyond loopback with neither API keys nor CDS_AUTH=off, the image must refuse to start (it
+# Beyond loopback without API keys, or with CDS_AUTH=off, the image must refuse to start (it
 # checks before binding, so nothing listens; the timeout bounds it should that ever change).
 refuse_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 if timeout 60 "${BUILDAH[@]}" run --isolation chroot --env "CDS_BIND=0.0.0.0:$refuse_port" --env CDS_WORKERS=1 \
     "$ctr" -- "${entrypoint[@]}" >"$LOG_DIR/refusal.log" 2>&1; then
-  fail "the image started beyond loopback without CDS_API_KEYS or CDS_AUTH=off"
+  fail "the image started beyond loopback without CDS_API_KEYS"
 elif grep -q 'refusing to listen' "$LOG_DIR/refusal.log"; then
-  pass "without CDS_API_KEYS or CDS_AUTH=off the image refuses to start, and says so"
+  pass "without CDS_API_KEYS the image refuses to start beyond loopback, and says so"
 else
   fail "the image did not refuse with the expected message (see $LOG_DIR/refusal.log)"
+fi
+if timeout 60 "${BUILDAH[@]}" run --isolation chroot --env "CDS_BIND=0.0.0.0:$refuse_port" --env CDS_WORKERS=1 \
+    --env CDS_AUTH=off --env CDS_API_KEYS=smoke-test-key-0123456789 \
+    "$ctr" -- "${entrypoint[@]}" >"$LOG_DIR/refusal-off.log" 2>&1; then
+  fail "the image started beyond loopback with CDS_AUTH=off"
+elif grep -q 'with CDS_AUTH=off' "$LOG_DIR/refusal-off.log"; then
+  pass "with CDS_AUTH=off the image refuses to start beyond loopback, and says so"
+else
+  fail "the image did not refuse CDS_AUTH=off with the expected message (see $LOG_DIR/refusal-off.log)"
 fi
 
 # ---- 5. stop ---------------------------------------------------------------------------------

@@ -105,6 +105,9 @@ class _Mapper:
 
     def run(self, items: Iterable[dict[str, Any]]) -> MappingResult:
         self.ignored.update(getattr(items, "dropped", Counter()))
+        for ref, element in getattr(items, "malformed", []):
+            self.ignored["malformed"] += 1
+            self.error("fhir", f"{ref}: {element} is not a valid FHIR R4 value of its type; the resource was not used")
         given = list(items)
         items = [r for r in given if isinstance(r, dict)]
         self.ignored["not_a_resource"] += len(given) - len(items)

@@ -3,6 +3,8 @@ dates read.
 
 - A payload is a resource, a Bundle (entry[].resource, recursively) or a list of those. Patient,
   Observation and Condition resources are kept; anything else is dropped and counted by reason.
+  A kept resource must give every element cds reads its FHIR R4 datatype (shapes.schema.json):
+  one that does not is set aside as malformed, named, and not read at all.
 - A subject reference names Patient `id` as Patient/id, .../Patient/id or urn:uuid:id, with or
   without /_history/version. A resource without one, or with no Patient to compare, counts as
   the patient's: a CDS Hooks prefetch is already scoped to one patient.
@@ -17,10 +19,15 @@ dates read.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from datetime import UTC, date, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from cds.fhir.terminology import Key
 
@@ -31,11 +38,33 @@ _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 
 class ResourceList(list[dict[str, Any]]):
-    """The kept resources, plus how many of each other kind were dropped (counted as ignored)."""
+    """The kept resources, plus how many of each other kind were dropped (counted as ignored),
+    and the malformed ones: a reference and the first element that is not its FHIR datatype."""
 
     def __init__(self) -> None:
         super().__init__()
         self.dropped: Counter[str] = Counter()
+        self.malformed: list[tuple[str, str]] = []
+
+
+@cache
+def _shape_checkers() -> dict[str, Draft202012Validator]:
+    schema = json.loads(Path(__file__).with_name("shapes.schema.json").read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return {kind: Draft202012Validator({**schema, "$ref": f"#/$defs/{kind}"}) for kind in KEPT_TYPES}
+
+
+def shape_problem(resource: dict[str, Any]) -> str | None:
+    """The path of the first element of a kept resource that is not its FHIR R4 datatype."""
+    error = next(iter(_shape_checkers()[resource["resourceType"]].iter_errors(resource)), None)
+    if error is None:
+        return None
+    return ".".join(str(p) for p in error.absolute_path) or "(the resource)"
+
+
+def reference(resource: dict[str, Any]) -> str:
+    rid = resource.get("id")
+    return f"{resource['resourceType']}/{rid}" if isinstance(rid, str) else str(resource["resourceType"])
 
 
 def resources_from(obj: Any) -> ResourceList:
@@ -50,11 +79,16 @@ def resources_from(obj: Any) -> ResourceList:
         elif not isinstance(item, dict) or not isinstance(item.get("resourceType"), str):
             out.dropped["not_a_resource"] += 1
         elif item["resourceType"] == "Bundle":
-            for entry in item.get("entry") or []:
+            entries = item.get("entry")
+            for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "resource" in entry:
                     walk(entry["resource"])
         elif item["resourceType"] in KEPT_TYPES:
-            out.append(item)
+            problem = shape_problem(item)
+            if problem is None:
+                out.append(item)
+            else:
+                out.malformed.append((reference(item), problem))
         else:
             out.dropped["unsupported_resource_type"] += 1
 

@@ -9,6 +9,7 @@ optional fields are left out rather than sent empty.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -23,6 +24,17 @@ _NAMESPACE = uuid.UUID("6f1f5b6e-2f0c-4f61-9d3c-0c6f0e9a6b10")
 
 def card_uuid(hook_instance: str, kind: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"back-pain-triage/{hook_instance}/{kind}"))
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def markdown_text(text: str) -> str:
+    """Text from the request or its FHIR data (resource ids, units), shown as itself in a card's
+    markdown: every character markdown or HTML could read as syntax is escaped, and line breaks
+    and control characters become a space, so it cannot add a link, an image or a line."""
+    return _MARKDOWN.sub(r"\\\1", _CONTROL.sub(" ", text))
 
 
 def _summary(text: str) -> str:
@@ -107,7 +119,7 @@ def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[
     if not errors:
         return None
     lines = ["These FHIR values were not used (the fields are treated as unknown):", ""]
-    lines += [f"- {field_label(e['field'])}: {e['message']}" for e in errors]
+    lines += [f"- {field_label(e['field'])}: {markdown_text(e['message'])}" for e in errors]
     count = len(errors)
     return {
         "uuid": card_uuid(hook_instance, "data-problems"),

@@ -1,58 +1,65 @@
 """Reading the CDS client's FHIR server, when a prefetch key is missing and the client gave a
 `fhirServer` and `fhirAuthorization` (CDS Hooks 2.0, "FHIR Resource Access").
 
-Only the queries of our own prefetch templates are sent, with the client's bearer token, a
-timeout and a response size limit; redirects are not followed (the token must not travel to
-another host). The token is never logged.
+Only an allowlisted server is read (fhir_servers.py), through cds.hooks.outbound: the address
+checked and pinned, no redirects, a deadline and a byte budget for the whole call as well as a
+timeout and a size per read. Only the queries of our own prefetch templates are sent, with the
+client's bearer token, which is never logged. A response must be FHIR JSON within the limits
+of a CDS Hooks body (depth, array sizes).
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
+
+from cds.hooks import outbound
+from cds.hooks.fhir_servers import FhirTarget
+from cds.problems import Problem
+from cds.settings import Settings
+from cds.strict_json import decode
+
+FHIR_JSON = ("application/fhir+json", "application/json")
 
 
 class FhirFetchError(Exception):
-    """The FHIR server could not give a usable answer; `reason` is safe to log."""
+    """The FHIR server could not give a usable answer; `reason` is for the log only."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+class FhirReader:
+    """The reads of one CDS Hooks call, sharing one deadline, one byte budget, one address."""
 
+    def __init__(self, target: FhirTarget, token: str, settings: Settings) -> None:
+        self._target = target
+        self._token = token
+        self._settings = settings
+        self._budget = outbound.Budget(settings.fhir_call_deadline_seconds, settings.fhir_call_max_bytes)
+        self._address: str | None = None
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
-FHIR_JSON = ("application/fhir+json", "application/json")
-
-
-def fetch(base_url: str, query: str, token: str, timeout: float, max_bytes: int) -> Any:
-    url = base_url.rstrip("/") + "/" + query.lstrip("/")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked when the request is validated
-        url,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/fhir+json"},
-        method="GET",
-    )
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            if response.status != 200:
-                raise FhirFetchError(f"status {response.status}")
-            media = response.headers.get_content_type()
-            if media not in FHIR_JSON:
-                raise FhirFetchError(f"content type {media}")
-            body = response.read(max_bytes + 1)
-    except urllib.error.HTTPError as err:
-        raise FhirFetchError(f"status {err.code}") from None
-    except (urllib.error.URLError, TimeoutError, OSError) as err:
-        raise FhirFetchError(type(err).__name__) from None
-    if len(body) > max_bytes:
-        raise FhirFetchError(f"response larger than {max_bytes} bytes")
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise FhirFetchError("response is not JSON") from None
+    def read(self, query: str) -> Any:
+        endpoint, settings = self._target.endpoint, self._settings
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/fhir+json"}
+        try:
+            if self._address is None:
+                self._address = outbound.resolve(endpoint, self._target.allowed, self._budget)
+            answer = outbound.get(
+                endpoint,
+                self._address,
+                f"{endpoint.path}/{query.lstrip('/')}",
+                headers,
+                self._budget,
+                timeout=settings.fhir_timeout_seconds,
+                max_bytes=settings.fhir_max_bytes,
+            )
+        except outbound.OutboundError as err:
+            raise FhirFetchError(err.reason) from None
+        if answer.media_type not in FHIR_JSON:
+            raise FhirFetchError("content_type")
+        limits = settings.hooks_limits
+        try:
+            return decode(answer.body, limits.max_depth, limits.max_items)
+        except Problem:
+            raise FhirFetchError("not_fhir_json") from None

@@ -8,11 +8,19 @@ the client gave a FHIR server and token, and otherwise the call cannot be served
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from cds.hooks import fhir_client
-from cds.problems import FHIR_FETCH_FAILED, PREFETCH_MISSING
+import structlog
+
+from cds.hooks.fhir_client import FhirFetchError, FhirReader
+from cds.hooks.fhir_servers import FhirTarget
+from cds.problems import FHIR_FETCH_FAILED, FHIR_SERVER_NOT_ALLOWED, PREFETCH_MISSING
+
+log = structlog.get_logger("cds.hooks")
+# the FHIR server a call names, if the configuration allows it (fhir_servers.fhir_target)
+TargetFor = Callable[[str], FhirTarget | None]
 
 # Template queries use only {{context.patientId}}, which the request schema restricts to a
 # FHIR id, so a rendered query cannot carry anything but what is written here.
@@ -45,7 +53,7 @@ def _unusable(document: Any) -> bool:
     return isinstance(document, dict) and document.get("resourceType") == "OperationOutcome"
 
 
-def gather(request: dict[str, Any], timeout: float, max_bytes: int) -> Gathered:
+def gather(request: dict[str, Any], target_for: TargetFor, reader: Callable[[FhirTarget, str], FhirReader]) -> Gathered:
     prefetch = request.get("prefetch") or {}
     gathered = Gathered(documents={})
     missing = []
@@ -66,12 +74,20 @@ def gather(request: dict[str, Any], timeout: float, max_bytes: int) -> Gathered:
             "Prefetch data is missing for: " + ", ".join(missing) + "; and no fhirServer with fhirAuthorization was "
             "given to fetch it."
         )
+    target = target_for(server)
+    if target is None:
+        # nothing about the server is looked up or told: it is simply not one of this client's
+        raise FHIR_SERVER_NOT_ALLOWED(
+            "Prefetch data is missing for: " + ", ".join(missing) + "; and fhirServer is not a FHIR server "
+            "configured for this CDS client, so it is not read."
+        )
+    fhir = reader(target, auth["access_token"])
     for key in missing:
-        query = render(TEMPLATES[key], request["context"])
         try:
-            document = fhir_client.fetch(server, query, auth["access_token"], timeout, max_bytes)
-        except fhir_client.FhirFetchError as err:
-            raise FHIR_FETCH_FAILED(f"The FHIR server could not provide '{key}' ({err.reason}).") from None
+            document = fhir.read(render(TEMPLATES[key], request["context"]))
+        except FhirFetchError as err:
+            log.warning("fhir_fetch_failed", key=key, reason=err.reason)
+            raise FHIR_FETCH_FAILED(f"The FHIR server did not provide '{key}'.") from None
         if _unusable(document):
             raise FHIR_FETCH_FAILED(f"The FHIR server answered '{key}' with an OperationOutcome.")
         gathered.documents[key] = document

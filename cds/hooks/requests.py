@@ -7,6 +7,7 @@ and hooks extend these objects.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,9 +16,19 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from cds.net import is_loopback_host
 from cds.problems import INVALID_CDS_HOOKS_REQUEST, flatten_messages
+from cds.text import NOT_PRINTABLE, PRINTABLE
 
 HOOKS = ("patient-view", "encounter-start")
-_ID = validate.Length(min=1, max=256)
+
+
+def _printable(value: str) -> None:
+    if not PRINTABLE.fullmatch(value):
+        raise ValidationError(NOT_PRINTABLE)
+
+
+_ID: list[Callable[[Any], Any]] = [validate.Length(min=1, max=256), _printable]
+# a FHIR id (R4 "id" datatype); \Z, not $, which would let a trailing newline through
+_FHIR_ID = validate.Regexp(r"[A-Za-z0-9\-.]{1,64}\Z")
 
 
 def _fhir_server(value: str) -> None:
@@ -44,13 +55,13 @@ class FhirAuthorization(_Open):
 
 class Context(_Open):
     userId = fields.String(required=True, validate=_ID)
-    patientId = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9\-.]{1,64}$"))
+    patientId = fields.String(required=True, validate=_FHIR_ID)
     encounterId = fields.String(validate=_ID)
 
 
 class HookRequest(_Open):
     hook = fields.String(required=True, validate=validate.OneOf(HOOKS))
-    hookInstance = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    hookInstance = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable])
     fhirServer = fields.String(validate=_fhir_server)
     fhirAuthorization = fields.Nested(FhirAuthorization)
     context = fields.Nested(Context, required=True)
@@ -88,7 +99,7 @@ class AcceptedSuggestion(_Open):
 
 
 class FeedbackItem(_Open):
-    card = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    card = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable])
     outcome = fields.String(required=True, validate=validate.OneOf(("accepted", "overridden")))
     acceptedSuggestions = fields.List(fields.Nested(AcceptedSuggestion))
     overrideReason = fields.Nested(OverrideReason)

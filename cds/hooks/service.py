@@ -12,6 +12,8 @@ import structlog
 
 from cds.fhir.mapping import map_resources, resources_from
 from cds.hooks.cards import age_unknown_card, build_cards
+from cds.hooks.fhir_client import FhirReader
+from cds.hooks.fhir_servers import FhirTarget, fhir_target
 from cds.hooks.prefetch import TEMPLATES, gather
 from cds.problems import INVALID_CDS_HOOKS_REQUEST
 from cds.settings import Settings
@@ -53,17 +55,37 @@ class Answer:
 
 def _same_patient(call: dict[str, Any], documents: dict[str, Any]) -> None:
     patient = documents.get("patient")
-    if isinstance(patient, dict) and patient.get("id") not in (None, call["context"]["patientId"]):
-        # data about another patient must never be triaged as this one's
-        raise INVALID_CDS_HOOKS_REQUEST(
-            "The prefetched Patient is not the patient of the context.",
-            [{"field": "prefetch.patient", "message": "id differs from context.patientId"}],
-        )
+    if patient is None:
+        return
+    # data about another patient must never be triaged as this one's, and a Patient that does
+    # not say who it is cannot be shown to be this one
+    if not isinstance(patient, dict) or patient.get("resourceType") != "Patient":
+        problem = "must be a Patient resource"
+    elif "id" not in patient:
+        problem = "has no id, so it cannot be matched to context.patientId"
+    elif patient["id"] != call["context"]["patientId"]:
+        problem = "id differs from context.patientId"
+    else:
+        return
+    raise INVALID_CDS_HOOKS_REQUEST(
+        "The Patient is not shown to be the patient of the context.",
+        [{"field": "prefetch.patient", "message": problem}],
+    )
 
 
-def answer(call: dict[str, Any], settings: Settings, triage: Triage) -> Answer:
-    """The cards for one validated CDS Hooks call."""
-    gathered = gather(call, settings.fhir_timeout_seconds, settings.fhir_max_bytes)
+def answer(call: dict[str, Any], settings: Settings, triage: Triage, issuer: str | None) -> Answer:
+    """The cards for one validated CDS Hooks call from `issuer` (None: JWTs are not checked,
+    which only a test's settings allow, and any configured FHIR server may be read)."""
+    trusted = settings.trusted_issuers
+    issuers = list(trusted.values()) if issuer is None else [trusted[issuer]] if issuer in trusted else []
+
+    def target_for(server: str) -> FhirTarget | None:
+        return fhir_target(server, issuers)
+
+    def reader(target: FhirTarget, token: str) -> FhirReader:
+        return FhirReader(target, token, settings)
+
+    gathered = gather(call, target_for, reader)
     _same_patient(call, gathered.documents)
     now = datetime.now(UTC)
     mapping = map_resources(

@@ -6,10 +6,10 @@ from __future__ import annotations
 import structlog
 from flask import Blueprint, Response, current_app, g, request
 
-from cds.hooks.client_auth import AuthError
+from cds.hooks.client_auth import AuthError, ReplayQuotaFull, ReplayStoreUnavailable
 from cds.hooks.requests import FEEDBACK_REQUEST, HOOK_REQUEST, load
 from cds.hooks.service import DISCOVERY, SERVICE_ID, answer
-from cds.problems import unauthorized
+from cds.problems import REPLAY_STORE_UNAVAILABLE, TOKEN_QUOTA_EXCEEDED, unauthorized
 from cds.settings import Settings
 from cds.web.body import json_body, json_response
 from cds.web.metrics import CDS_FEEDBACK, child, count_evaluation
@@ -18,14 +18,25 @@ bp = Blueprint("hooks", __name__, url_prefix="/cds-services")
 log = structlog.get_logger("cds.hooks")
 
 
-def _authenticate() -> None:
+def _authenticate() -> str | None:
+    """The verified issuer of the call (None when a test's settings switched JWTs off)."""
     config, verifier = current_app.extensions["cds.hooks"]
     audience = config.public_base_url + request.path
     try:
-        verifier.verify(request.headers.get("Authorization"), audience)
+        claims = verifier.verify(request.headers.get("Authorization"), audience)
     except AuthError as err:
         log.warning("cds_hooks_unauthorized", reason=err.reason, route=request.path)
         raise unauthorized() from None
+    except ReplayQuotaFull:
+        log.warning("cds_hooks_replay_quota_full", route=request.path)
+        raise TOKEN_QUOTA_EXCEEDED(
+            "This client has too many live tokens; retry when some expire.", retry_after=60
+        ) from None
+    except ReplayStoreUnavailable as err:
+        log.error("cds_hooks_replay_store_unavailable", reason=err.reason, route=request.path)
+        raise REPLAY_STORE_UNAVAILABLE("The call cannot be authenticated now; retry later.", retry_after=5) from None
+    issuer = claims.get("iss")
+    return issuer if isinstance(issuer, str) else None
 
 
 @bp.route("", methods=["OPTIONS"])
@@ -43,10 +54,10 @@ def discovery() -> Response:
 
 @bp.post(f"/{SERVICE_ID}")
 def service() -> Response:
-    _authenticate()
+    issuer = _authenticate()
     settings: Settings = current_app.config["CDS_SETTINGS"]
     call = load(HOOK_REQUEST, json_body(request, settings.hooks_limits))
-    answered = answer(call, settings, current_app.extensions["cds.triage"])
+    answered = answer(call, settings, current_app.extensions["cds.triage"], issuer)
     if answered.result is not None:
         g.risk_level = answered.result["risk_level"]
         count_evaluation(answered.result, "cds-hooks")

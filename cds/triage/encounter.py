@@ -19,6 +19,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from cds.problems import UNKNOWN_FIELD, flatten_messages, validation_problem
+from cds.text import NOT_PRINTABLE, PRINTABLE
 from cds.triage.fields import FIELDS, SECTIONS, Field
 
 
@@ -61,6 +62,8 @@ def check(spec: Field, value: Any) -> Any:
         assert spec.low is not None and spec.high is not None
         if not spec.low <= len(value) <= spec.high:
             raise ValidationError(f"must be {int(spec.low)} to {int(spec.high)} characters long")
+        if not PRINTABLE.fullmatch(value):
+            raise ValidationError(NOT_PRINTABLE)
         return value
     # enum_list
     if not isinstance(value, list):

@@ -22,7 +22,9 @@ _DETAILS = {
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        headers = {"WWW-Authenticate": 'Bearer realm="cds"'} if problem.status == 401 else None
+        headers = {"WWW-Authenticate": 'Bearer realm="cds"'} if problem.status == 401 else {}
+        if problem.retry_after is not None:
+            headers["Retry-After"] = str(problem.retry_after)
         return problem_response(problem, headers=headers)
 
     @app.errorhandler(RequestEntityTooLarge)

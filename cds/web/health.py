@@ -2,8 +2,12 @@
 
 GET /healthz: the process serves requests (no dependency is checked).
 GET /readyz: the rule base is loaded and its self-test encounter (rulebase.yaml, `self_test`)
-evaluates to the answer the rule base states; a failure is a 503 problem.
-GET /metrics: Prometheus text format, merged across gunicorn workers.
+evaluates to the answer the rule base states; a failure is a 503 problem. It also says whether
+the JWT replay store answers: when it does not, CDS Hooks calls fail closed (503) but
+/v1/evaluate keeps serving, so the instance stays ready ("degraded") and says why, rather than
+being taken out of service for a channel it does not need.
+GET /metrics: Prometheus text format, merged across gunicorn workers; only with the metrics
+token, or from this machine when none is configured (cds.web.api_keys).
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 
 from cds.problems import NOT_READY
 from cds.triage import RuleBaseError, Triage
 from cds.triage.rulebase import MANIFEST, RuleError
 from cds.web import metrics
+from cds.web.api_keys import require_metrics_access
 from cds.web.body import json_response
 
 bp = Blueprint("health", __name__)
@@ -51,10 +56,25 @@ def readyz() -> Response:
     triage = current_app.extensions["cds.triage"]
     if not self_test_passes(triage):
         raise NOT_READY("The self-test evaluation did not give the expected answer.")
-    return json_response({"status": "ready", "rulebase": triage.rulebase.summary(), "self_test": "passed"})
+    replays = current_app.extensions["cds.replays"]
+    problem = replays.problem()
+    store: dict[str, str] = {"kind": replays.kind, "status": "ok" if problem is None else "unavailable"}
+    if problem is not None:
+        store["reason"] = problem
+        store["effect"] = "CDS Hooks calls are refused (503) until it answers; /v1/evaluate is unaffected"
+    return json_response(
+        {
+            "status": "ready" if problem is None else "degraded",
+            "rulebase": triage.rulebase.summary(),
+            "self_test": "passed",
+            "replay_store": store,
+        }
+    )
 
 
 @bp.get("/metrics")
 def prometheus() -> Response:
-    body, content_type = metrics.render(current_app.config["CDS_SETTINGS"].metrics_dir)
+    settings = current_app.config["CDS_SETTINGS"]
+    require_metrics_access(request, settings)
+    body, content_type = metrics.render(settings.metrics_dir)
     return Response(body, mimetype=content_type.split(";")[0], content_type=content_type)

@@ -1,6 +1,7 @@
 """A tiny HTTP server on 127.0.0.1 for tests that need a real peer (a JWKS endpoint, a FHIR
-server): it answers GETs with whatever `respond(path, headers)` returns, and is shut down and
-joined when the `with` block ends."""
+server): it answers GETs with whatever `respond(path, headers)` returns, (status, content type,
+body) or the same with a dict of extra headers, and is shut down and joined when the `with`
+block ends."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# (status, content type, body)
-Responder = Callable[[str, Any], tuple[int, str, bytes]]
+# (status, content type, body) or (status, content type, body, extra headers)
+Responder = Callable[[str, Any], tuple[Any, ...]]
 
 
 @contextmanager
@@ -20,9 +21,11 @@ def serve(respond: Responder) -> Iterator[str]:
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            status, content_type, body = respond(self.path, self.headers)
+            status, content_type, body, *extra = respond(self.path, self.headers)
             self.send_response(status)
             self.send_header("Content-Type", content_type)
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

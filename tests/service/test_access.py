@@ -116,8 +116,10 @@ def test_loopback_detection(bind, loopback):
     assert is_loopback(bind) is loopback
 
 
-def test_exposed_without_keys_or_explicit_off_is_refused():
+def test_exposed_without_keys_or_with_auth_off_is_refused():
     assert "refusing to listen on 0.0.0.0:8000" in exposure_problem(["0.0.0.0:8000"], Settings.from_env({}))
-    assert exposure_problem(["0.0.0.0:8000"], Settings.from_env({"CDS_AUTH": "off"})) is None
+    off = Settings.from_env({"CDS_AUTH": "off", "CDS_API_KEYS": KEY})
+    assert "CDS_AUTH=off" in exposure_problem(["0.0.0.0:8000"], off)
+    assert exposure_problem(["127.0.0.1:8000"], off) is None
     assert exposure_problem(["0.0.0.0:8000"], Settings.from_env({"CDS_API_KEYS": KEY})) is None
     assert exposure_problem(["127.0.0.1:8000"], Settings.from_env({})) is None

@@ -35,12 +35,13 @@ KEY = ec_key("ehr-key-1")
 EXPRESSIBLE = ["D05", "D07", "D11", "D12", "D14", "D15", "D16", "D20", "D27", "D29", "D32"]
 
 
-def make_app(tmp_path, **env: str):
+def make_app(tmp_path, fhir_servers: tuple[str, ...] = (), **env: str):
     jwks_file = tmp_path / "ehr-jwks.json"
     jwks_file.write_text(json.dumps(jwks(KEY)))
+    issuer = {"jwks": str(jwks_file), "fhir_servers": list(fhir_servers)}
     base = {
         "CDS_RULES_DIR": str(ROOT / "rules"),
-        "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: str(jwks_file)}),
+        "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: issuer}),
         "CDS_PUBLIC_BASE_URL": BASE_URL,
         "CDS_CORS_ORIGINS": "https://ehr.example.com",
     }
@@ -163,9 +164,9 @@ def test_a_token_cannot_be_replayed(hooks):
     assert call(hooks, prefetch_for(enc), headers=headers).status_code == 401
 
 
-def test_auth_off_lets_local_calls_through(tmp_path):
+def test_auth_off_leaves_cds_hooks_protected(tmp_path):
     client = make_app(tmp_path, CDS_AUTH="off").test_client()
-    assert client.get("/cds-services").status_code == 200
+    assert client.get("/cds-services").status_code == 401
 
 
 # --- service calls ---------------------------------------------------------------------------
@@ -361,11 +362,12 @@ def fhir_auth(token: str) -> dict[str, Any]:
     }
 
 
-def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(hooks):
+def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(tmp_path):
     encounter = VIGNETTES["D05"]["encounter"]
     resources = encounter_to_resources(encounter, date.today())
     hook_instance = str(uuid.uuid4())
     with fhir_server(resources, "s3cret-token") as (state, url):
+        hooks = make_app(tmp_path, fhir_servers=(url,)).test_client()
         response = call(
             hooks, None, hookInstance=hook_instance, fhirServer=url, fhirAuthorization=fhir_auth("s3cret-token")
         )
@@ -380,18 +382,20 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(hooks):
     }
 
 
-def test_only_the_missing_keys_are_fetched(hooks):
+def test_only_the_missing_keys_are_fetched(tmp_path):
     encounter = VIGNETTES["D05"]["encounter"]
     prefetch = prefetch_for(encounter)
     del prefetch["labs"]
     with fhir_server(encounter_to_resources(encounter, date.today()), "tok") as (state, url):
+        hooks = make_app(tmp_path, fhir_servers=(url,)).test_client()
         response = call(hooks, prefetch, fhirServer=url, fhirAuthorization=fhir_auth("tok"))
     assert response.status_code == 200
     assert len(state.requests) == 1 and "category=laboratory" in state.requests[0][0]
 
 
-def test_a_fhir_server_refusing_the_token_is_412(hooks):
+def test_a_fhir_server_refusing_the_token_is_412(tmp_path):
     with fhir_server([], "right-token") as (state, url):
+        hooks = make_app(tmp_path, fhir_servers=(url,)).test_client()
         response = call(hooks, None, fhirServer=url, fhirAuthorization=fhir_auth("wrong-token"))
     assert response.status_code == 412
     assert state.requests  # it was asked, and said no

@@ -124,7 +124,8 @@ ALLOWED = {
     "durable": ("cds.triage.engine",),
     "flask": ("cds.web", "cds.hooks"),
     "werkzeug": ("cds.web", "cds.hooks"),
-    "gunicorn": (),
+    "gunicorn": ("cds.web.worker",),
+    "redis": ("cds.hooks.replay",),
 }
 
 

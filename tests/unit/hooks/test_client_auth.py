@@ -18,9 +18,8 @@ from cds.hooks.client_auth import (
     AuthError,
     HooksAuthConfig,
     JwtVerifier,
-    ReplayCache,
-    parse_jwks,
 )
+from cds.hooks.jwks import parse_jwks
 from cds.settings import Settings, SettingsError
 from tests.common.jwt_keys import (
     BASE_URL,
@@ -365,20 +364,6 @@ def test_concurrent_replays_accept_exactly_one(verifier, ec, clock):
     assert sorted(outcomes) == ["ok"] + ["replayed"] * 15
 
 
-def test_replay_cache_forgets_expired_entries_and_is_bounded():
-    cache = ReplayCache(max_entries=2)
-    cache.remember(("i", "a"), until=100, now=0)
-    cache.remember(("i", "b"), until=200, now=0)
-    with pytest.raises(AuthError, match="replayed"):
-        cache.remember(("i", "a"), until=100, now=50)
-    with pytest.raises(AuthError, match="replay_cache_full"):
-        cache.remember(("i", "c"), until=100, now=50)
-    cache.remember(("i", "c"), until=300, now=101)  # "a" expired and was pruned
-    assert len(cache) == 2
-    cache.remember(("i", "a"), until=400, now=301)
-    assert len(cache) == 1
-
-
 # --- tampering and garbage -----------------------------------------------------------------------------
 
 
@@ -685,10 +670,27 @@ def test_from_env_defaults_to_enabled_with_no_issuers():
 
 
 @pytest.mark.parametrize("value", ["off", "OFF", " Off "])
-def test_from_env_auth_off_disables(value):
-    config = config_from({"CDS_AUTH": value, "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: "x"})})
-    assert not config.enabled
-    assert JwtVerifier(config).verify(None, SERVICE_AUD) == {}
+def test_from_env_auth_off_leaves_jwt_checks_on(value):
+    # CDS_AUTH governs /v1/evaluate only; JWT checks can be switched off by a test's code alone
+    config = config_from(
+        {
+            "CDS_AUTH": value,
+            "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: "https://ehr.example.com/jwks"}),
+            "CDS_PUBLIC_BASE_URL": BASE_URL,
+        }
+    )
+    assert config.enabled
+    with pytest.raises(AuthError):
+        JwtVerifier(config).verify(None, SERVICE_AUD)
+
+
+def test_from_env_reads_issuer_objects_with_fhir_servers():
+    entry = {"jwks": "https://ehr.example.com/jwks", "fhir_servers": ["https://EHR.example.com:443/fhir/r4/"]}
+    settings = Settings.from_env({"CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: entry}), "CDS_PUBLIC_BASE_URL": BASE_URL})
+    assert settings.trusted_issuers[ISSUER].fhir_servers == ("https://ehr.example.com:443/fhir/r4",)
+    assert config_from(
+        {"CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: entry}), "CDS_PUBLIC_BASE_URL": BASE_URL}
+    ).trusted_issuers == {ISSUER: "https://ehr.example.com/jwks"}
 
 
 @pytest.mark.parametrize("value", ["on", ""])
@@ -713,6 +715,11 @@ def test_from_env_anything_else_is_refused_at_start_up(value):
         json.dumps({ISSUER: ""}),
         json.dumps({ISSUER: ["https://a"]}),
         json.dumps({"": "https://a"}),
+        json.dumps({ISSUER: {"jwks": "https://a", "fhir_servers": "https://f"}}),
+        json.dumps({ISSUER: {"jwks": "https://a", "fhir_servers": ["http://f.example.org"]}}),
+        json.dumps({ISSUER: {"jwks": "https://a", "fhir_servers": ["https://u:p@f.example.org"]}}),
+        json.dumps({ISSUER: {"jwks": "https://a", "fhir_networks": ["10.0.0.1/8"]}}),
+        json.dumps({ISSUER: {"jwks": "https://a", "fhir_server": ["https://f.example.org"]}}),
     ],
 )
 def test_from_env_bad_issuers_name_the_variable(raw):

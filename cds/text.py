@@ -1,0 +1,36 @@
+"""What counts as text in an identifier or a name a caller sends: one answer for the encounter,
+CDS Hooks calls and JSON bodies.
+
+An identifier is echoed in results, cards and logs' neighbours: a control character (a newline
+above all) could forge a line or a header, and an unpaired surrogate is not a character at all
+(it cannot be written as UTF-8, so it would break the answer after the triage was done).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
+NOT_PRINTABLE = "must not contain control characters, line breaks or unpaired surrogates"
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def unpaired_surrogate_at(node: Any, path: str = "$") -> str | None:
+    """The dotted path of the first key or string value of a decoded JSON document that holds an
+    unpaired surrogate (json.loads lets `"\\ud800"` through), or None."""
+    stack = [(node, path)]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                name = key if isinstance(key, str) and not _SURROGATE.search(key) else None
+                if name is None:
+                    return where
+                stack.append((item, name if where == "$" else f"{where}.{name}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}.{i}") for i, item in enumerate(value))
+    return None

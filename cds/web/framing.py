@@ -1,0 +1,105 @@
+"""Whether the bytes received so far hold one whole HTTP/1.1 request (RFC 9112 section 6).
+
+cds.web.worker buffers each request before a worker touches it, as a buffering proxy would,
+and asks this module when to stop reading. It does not parse the request for the application:
+gunicorn's parser does that, from the buffered bytes. So every doubtful case answers "whole"
+(hand it over, and let gunicorn's parser accept or refuse it) rather than "wait": a mistake
+here can only cost time, never a request.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+_HEAD_END = b"\r\n\r\n"
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+class Progress(Enum):
+    WAIT = "wait"  # more bytes are needed
+    WHOLE = "whole"  # hand the request over
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_head_bytes: int  # request line and header fields together
+    max_body_bytes: int  # a larger declared body is handed over at once, for the app to refuse
+
+
+@dataclass(frozen=True)
+class Head:
+    """What the request's head says about its body."""
+
+    length: int | None  # Content-Length, when given and valid
+    chunked: bool
+    expects_continue: bool
+    malformed: bool  # framing the parser will refuse: hand over at once
+
+
+def read_head(head: bytes) -> Head:
+    length: int | None = None
+    chunked = expects = malformed = False
+    for line in head.split(b"\r\n")[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            continue
+        name, value = name.strip().lower(), value.strip().lower()
+        if name == b"content-length":
+            if not value.isdigit() or (length is not None and int(value) != length):
+                malformed = True
+            else:
+                length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = chunked or value.split(b",")[-1].strip() == b"chunked"
+            malformed = malformed or not chunked
+        elif name == b"expect":
+            expects = value == b"100-continue"
+    return Head(length, chunked, expects, malformed or (chunked and length is not None))
+
+
+def progress(data: bytes, limits: Limits) -> tuple[Progress, Head | None]:
+    """How far `data` (everything received on the connection) is from a whole request, and
+    its head once the head is complete."""
+    end = data.find(_HEAD_END)
+    if end < 0:
+        return (Progress.WHOLE if len(data) > limits.max_head_bytes else Progress.WAIT), None
+    head = read_head(data[:end])
+    if head.malformed:
+        return Progress.WHOLE, head
+    body = memoryview(data)[end + len(_HEAD_END) :]
+    if head.chunked:
+        return _chunked_progress(body, limits), head
+    if head.length is None or head.length > limits.max_body_bytes:
+        return Progress.WHOLE, head
+    return (Progress.WHOLE if len(body) >= head.length else Progress.WAIT), head
+
+
+def _chunked_progress(body: memoryview, limits: Limits) -> Progress:
+    """Walks the chunks received so far: WHOLE after the last chunk and its trailer section."""
+    at, total = 0, 0
+    while True:
+        line_end = bytes(body[at : at + 4096]).find(b"\r\n")
+        if line_end < 0:
+            return Progress.WHOLE if len(body) - at > 4096 else Progress.WAIT
+        size_text = bytes(body[at : at + line_end]).split(b";", 1)[0].strip()
+        if not _CHUNK_SIZE.fullmatch(size_text):
+            return Progress.WHOLE
+        size = int(size_text, 16)
+        at += line_end + 2
+        if size == 0:
+            return _trailer_progress(body, at, limits)
+        total += size
+        if total > limits.max_body_bytes:
+            return Progress.WHOLE
+        at += size + 2  # the chunk and its CRLF
+        if at > len(body):
+            return Progress.WAIT
+
+
+def _trailer_progress(body: memoryview, at: int, limits: Limits) -> Progress:
+    rest = bytes(body[at:])
+    if rest.startswith(b"\r\n") or _HEAD_END in rest:
+        return Progress.WHOLE
+    return Progress.WHOLE if len(rest) > limits.max_head_bytes else Progress.WAIT

@@ -1,0 +1,258 @@
+"""gunicorn's sync worker with the request buffering of a proxy built in.
+
+gunicorn's documentation says of its sync workers: they "assume that your application is
+resource-bound in terms of CPU and network bandwidth", so they must run behind a buffering
+proxy; without one, a client that sends part of a request and waits holds a whole worker
+until the worker timeout. This worker is that proxy's buffering, in the worker: a connection
+is accepted, read without blocking until its request is whole (cds.web.framing), and only
+then handed to the unchanged sync machinery (gunicorn's parser, the WSGI app, one request per
+connection). A client that stalls holds a socket and a few bytes of buffer, never the worker,
+and is answered 408 when CDS_REQUEST_READ_TIMEOUT passes. A request that arrives whole at once,
+as almost every request does, is handled at once, as by the sync worker.
+
+docs/decisions/0008-buffering-sync-worker.md says why this and not gevent, gthread or nginx.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import socket
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from gunicorn import util
+from gunicorn.workers.sync import SyncWorker
+
+from cds.settings import ServerSettings, Settings
+from cds.web.framing import Limits, Progress, progress
+
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# A worker holds at most this many unfinished requests, and this many bytes of them; past
+# either, the oldest is dropped: it is the slowest, and the likeliest attacker.
+MAX_PENDING = 512
+MAX_PENDING_BYTES = 64 * 1024 * 1024
+_RECV = 65536
+
+
+@dataclass(eq=False)
+class _Pending:
+    listener: socket.socket
+    client: socket.socket
+    addr: Any
+    deadline: float
+    data: bytearray = field(default_factory=bytearray)
+    continued: bool = False  # a 100 Continue was sent
+
+
+class BufferedSocket:
+    """The client socket as gunicorn sees it: the buffered request first, then the socket.
+
+    Two differences from a socket: gunicorn's own 100 Continue is not sent again when this
+    worker already sent one, and once the response is finished (the write side shut), the
+    linger that drains unread input does not wait for the client: it takes what has arrived."""
+
+    def __init__(self, sock: socket.socket, data: bytes, continued: bool) -> None:
+        self._sock = sock
+        self._data = memoryview(data)
+        self._continued = continued
+        self._closing = False
+
+    def recv(self, size: int, flags: int = 0) -> bytes:
+        if self._data:
+            out, self._data = bytes(self._data[:size]), self._data[size:]
+            return out
+        if self._closing:
+            try:
+                self._sock.setblocking(False)
+                return self._sock.recv(size)
+            except (BlockingIOError, OSError):
+                return b""
+        return self._sock.recv(size, flags)
+
+    def send(self, data: bytes, flags: int = 0) -> int:
+        if self._continued and data == CONTINUE:
+            self._continued = False
+            return len(data)
+        return self._sock.send(data, flags)
+
+    def shutdown(self, how: int) -> None:
+        self._closing = how in (socket.SHUT_WR, socket.SHUT_RDWR)
+        self._sock.shutdown(how)
+
+    def settimeout(self, value: float | None) -> None:
+        if not self._closing:
+            self._sock.settimeout(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
+    """The default worker of gunicorn.conf.py (CDS_THREADS=1)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cfg, settings = self.cfg, Settings.from_env()
+        self.read_timeout = ServerSettings.from_env().request_read_timeout
+        head = cfg.limit_request_line + 4 + cfg.limit_request_fields * (cfg.limit_request_field_size + 2)
+        self.limits = Limits(head, max(settings.max_body_bytes, settings.hooks_max_body_bytes))
+        self.pending: OrderedDict[socket.socket, _Pending] = OrderedDict()
+        self.pending_bytes = 0
+        self.selector: selectors.BaseSelector | None = None
+
+    def run(self) -> None:
+        if self.cfg.is_ssl:  # TLS is terminated in front of this service; no buffering of ciphertext
+            super().run()
+            return
+        self.selector = selectors.DefaultSelector()
+        for listener in self.sockets:
+            listener.setblocking(False)
+            if listener.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_DEFER_ACCEPT"):
+                # accept() only once the first bytes are in: a request is then usually whole
+                # at accept, handled at once, never parked
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+            self.selector.register(listener, selectors.EVENT_READ, listener)
+        self.selector.register(self.PIPE[0], selectors.EVENT_READ, None)
+        try:
+            self._loop(self.timeout or 0.5)
+        finally:
+            for conn in list(self.pending.values()):
+                self._drop(conn)
+            self.selector.close()
+
+    def _loop(self, timeout: float) -> None:
+        assert self.selector is not None
+        draining = False
+        # after SIGTERM, no new connection is taken, and the requests already arriving are
+        # still served (within the graceful timeout), as the sync worker finishes its one
+        while self.alive or self.pending:
+            if not self.alive and not draining:
+                draining = True
+                self._stop_listening()
+            self.notify()
+            wait = timeout
+            if self.pending:
+                first = next(iter(self.pending.values()))
+                wait = max(0.0, min(wait, first.deadline - time.monotonic()))
+            try:
+                events = self.selector.select(wait)
+            except OSError as err:
+                if err.errno == errno.EBADF:
+                    return
+                raise
+            for key, _ in events:
+                if key.data is None:
+                    self._wake()
+                elif isinstance(key.data, _Pending):
+                    self._receive(key.data)
+                elif self.alive:
+                    self._accept(key.data)
+            self._expire()
+            if not self.is_parent_alive():
+                return
+
+    def _stop_listening(self) -> None:
+        assert self.selector is not None
+        cap = time.monotonic() + max(1.0, self.cfg.graceful_timeout - 2.0)
+        for listener in self.sockets:
+            with contextlib.suppress(KeyError, ValueError):
+                self.selector.unregister(listener)
+        for conn in self.pending.values():
+            conn.deadline = min(conn.deadline, cap)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.PIPE[0], 1)
+
+    def _accept(self, listener: socket.socket) -> None:
+        # Like the sync worker, keep taking connections while they are served at once; stop at
+        # one that has to wait, so that a worker does not gather connections others could serve.
+        while self.alive:
+            try:
+                client, addr = listener.accept()
+            except OSError as err:
+                if err.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                    return
+                raise
+            client.setblocking(False)
+            util.close_on_exec(client)
+            conn = _Pending(listener, client, addr, time.monotonic() + self.read_timeout)
+            self._receive(conn)
+            if conn.client in self.pending:
+                return
+
+    def _receive(self, conn: _Pending) -> None:
+        ended, parked, before = False, conn.client in self.pending, len(conn.data)
+        while True:
+            try:
+                chunk = conn.client.recv(_RECV)
+            except BlockingIOError:
+                break
+            except OSError:
+                self._drop(conn)
+                return
+            if not chunk:
+                ended = True
+                break
+            conn.data += chunk
+            if len(conn.data) > self.limits.max_head_bytes + self.limits.max_body_bytes:
+                break
+        if parked:
+            self.pending_bytes += len(conn.data) - before
+        state, head = progress(bytes(conn.data), self.limits)
+        if state is Progress.WHOLE or (ended and conn.data):
+            self._serve(conn)
+        elif ended:
+            self._drop(conn)
+        else:
+            if head is not None and head.expects_continue and not conn.continued:
+                conn.continued = True
+                _send_quietly(conn.client, CONTINUE)
+            self._park(conn)
+
+    def _park(self, conn: _Pending) -> None:
+        assert self.selector is not None
+        if conn.client not in self.pending:
+            self.pending[conn.client] = conn
+            self.pending_bytes += len(conn.data)
+            self.selector.register(conn.client, selectors.EVENT_READ, conn)
+        while len(self.pending) > MAX_PENDING or self.pending_bytes > MAX_PENDING_BYTES:
+            self._drop(next(iter(self.pending.values())), TIMED_OUT)
+
+    def _unpark(self, conn: _Pending) -> None:
+        if self.pending.pop(conn.client, None) is not None:
+            self.pending_bytes -= len(conn.data)
+            assert self.selector is not None
+            self.selector.unregister(conn.client)
+
+    def _serve(self, conn: _Pending) -> None:
+        self._unpark(conn)
+        conn.client.setblocking(True)
+        # the request is here; what is left is writing the answer, bounded the same way
+        conn.client.settimeout(self.read_timeout)
+        self.handle(conn.listener, BufferedSocket(conn.client, bytes(conn.data), conn.continued), conn.addr)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self.pending:
+            oldest = next(iter(self.pending.values()))
+            if oldest.deadline > now:
+                return
+            self._drop(oldest, TIMED_OUT)
+
+    def _drop(self, conn: _Pending, answer: bytes | None = None) -> None:
+        self._unpark(conn)
+        if answer:
+            _send_quietly(conn.client, answer)
+        util.close(conn.client)
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):  # the client is gone or not reading: nothing to tell it
+        sock.send(data)

@@ -1,0 +1,68 @@
+"""cds.web.framing: when the bytes received hold one whole HTTP/1.1 request."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cds.web.framing import Limits, Progress, progress, read_head
+
+LIMITS = Limits(max_head_bytes=8192, max_body_bytes=4096)
+HEAD = b"POST /v1/evaluate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+
+def state(data: bytes) -> Progress:
+    return progress(data, LIMITS)[0]
+
+
+def with_length(body: bytes) -> bytes:
+    return HEAD + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+def chunked(body: bytes, size: int, trailer: bytes = b"") -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    encoded = b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in pieces)
+    return HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + encoded + b"0\r\n" + trailer + b"\r\n"
+
+
+@given(st.binary(max_size=3000), st.integers(min_value=1, max_value=700))
+def test_every_proper_prefix_waits_and_the_whole_request_is_whole(body, size):
+    for request in (with_length(body), chunked(body, size), chunked(body, size, b"X-Trailer: 1\r\n")):
+        assert state(request) is Progress.WHOLE
+        for cut in range(0, len(request), max(1, len(request) // 40)):
+            assert state(request[:cut]) is Progress.WAIT, cut
+
+
+def test_a_request_without_a_body_is_whole_at_the_end_of_its_head():
+    assert state(b"GET /healthz HTTP/1.1\r\nHost: x\r\n") is Progress.WAIT
+    assert state(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n") is Progress.WHOLE
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: 5000\r\n",  # larger than any body served: refused by the app at once
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 1e3\r\n",
+        b"Content-Length: 3\r\nContent-Length: 4\r\n",
+        b"Transfer-Encoding: gzip\r\n",
+        b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+    ],
+)
+def test_doubtful_framing_is_handed_over_at_once_for_the_parser_to_judge(head):
+    assert state(HEAD + head + b"\r\n") is Progress.WHOLE
+
+
+def test_a_head_that_never_ends_is_handed_over_past_the_limit():
+    assert state(HEAD + b"X: " + b"a" * 8000) is Progress.WAIT
+    assert state(HEAD + b"X: " + b"a" * 9000) is Progress.WHOLE
+
+
+def test_a_bad_chunk_size_is_handed_over():
+    assert state(HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n") is Progress.WHOLE
+
+
+def test_expect_continue_is_read():
+    head = read_head(HEAD + b"Expect: 100-Continue\r\nContent-Length: 3")
+    assert head.expects_continue and head.length == 3 and not head.chunked and not head.malformed
