@@ -4,6 +4,8 @@ cds evaluate [FILE|-]    the result JSON (exit 2, problem on stderr, for invalid
 cds explain [FILE|-]     the decision and its trace as text
 cds rules check          validate the rule base and list the rules per condition
 cds rules diff OLD NEW CASES...   the rule-base change report: outcomes that changed, case by case
+cds fhir coverage BUNDLE...       per contract field: how many patients' FHIR records filled it,
+                                  left it unknown, or were ignored, and why
 """
 
 from __future__ import annotations
@@ -11,9 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from cds.fhir.coverage import coverage
+from cds.fhir.resources import resources_from
 from cds.problems import UNREADABLE_INPUT, VALIDATION, Problem, payload_too_large
 from cds.settings import Settings
 from cds.strict_json import decode
@@ -107,6 +112,27 @@ def _rules_diff(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def _fhir_coverage(args: argparse.Namespace, out: TextIO) -> int:
+    bundles = []
+    for name in args.bundles:
+        try:
+            bundles.append(resources_from(json.loads(Path(name).read_text(encoding="utf-8"))))
+        except (OSError, ValueError) as err:
+            print(f"cannot read {name}: {err}", file=sys.stderr)
+            return EXIT_INVALID_INPUT
+    try:
+        as_of = None if args.as_of == "latest" else datetime.fromisoformat(args.as_of)
+        report = coverage(bundles, as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC))
+    except ValueError as err:
+        print(f"cannot date the records: {err}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    if args.json:
+        out.write(json.dumps(report.as_json(), indent=2) + "\n")
+    else:
+        out.write(report.text(args.title))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cds", description="Back pain during an acute illness: rule-based triage.")
     parser.add_argument("--rules", help="rule base directory (default: CDS_RULES_DIR or the bundled rules)")
@@ -122,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", help="the rule base before (a rules directory)")
     diff.add_argument("new", help="the rule base after (a rules directory)")
     diff.add_argument("cases", nargs="+", help="directories of cases (vignette or encounter JSON files)")
+    fhir = sub.add_parser("fhir", help="FHIR data commands")
+    fhir_sub = fhir.add_subparsers(dest="fhir_command", required=True)
+    cov = fhir_sub.add_parser("coverage", help="per contract field: filled, unknown, ignored and why")
+    cov.add_argument("bundles", nargs="+", help="FHIR R4 JSON files, one patient's resources (a Bundle) each")
+    cov.add_argument(
+        "--as-of", default="latest", help="evaluate at this ISO date-time, or 'latest': each patient's newest record"
+    )
+    cov.add_argument("--title", default="FHIR data coverage", help="the report's heading")
+    cov.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
     return parser
 
 
@@ -131,6 +166,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command == "rules":
             return _rules_diff(args, out) if args.rules_command == "diff" else _rules_check(args, out)
+        if args.command == "fhir":
+            return _fhir_coverage(args, out)
         return _evaluate(args, out)
     except BrokenPipeError:  # e.g. `cds rules check | head`: the reader left, nothing is wrong
         sys.stderr.close()

@@ -60,6 +60,7 @@ VARIABLES = frozenset(
         "CDS_FHIR_CALL_DEADLINE_SECONDS",
         "CDS_FHIR_CALL_MAX_BYTES",
         "CDS_FHIR_OBSERVATION_WINDOW_HOURS",
+        "CDS_FHIR_FINDING_WINDOW_HOURS",
         "PROMETHEUS_MULTIPROC_DIR",
     }
 )
@@ -275,9 +276,11 @@ class Settings:
     # One CDS Hooks call's FHIR reads together: a deadline and a byte budget.
     fhir_call_deadline_seconds: float = 10.0
     fhir_call_max_bytes: int = 16 * 1024 * 1024
-    # How old an Observation may be and still describe this episode: older vital signs,
-    # findings and results are treated as unknown (asked again), never as current.
+    # How far back a record still describes now (cds/fhir/episodes.py): vital signs, results
+    # and any "no" within the observation window; a finding of this illness within the finding
+    # window. Older ones are unknown (asked again), never current.
     fhir_observation_window_hours: int = 24
+    fhir_finding_window_hours: int = 168
     hooks_max_body_bytes: int = 2 * 1024 * 1024
     hooks_max_json_depth: int = 32
     hooks_max_array_items: int = 2000
@@ -321,6 +324,7 @@ class Settings:
             fhir_call_deadline_seconds=_float(env, "CDS_FHIR_CALL_DEADLINE_SECONDS", 10.0, 1.0, 120.0),
             fhir_call_max_bytes=_int(env, "CDS_FHIR_CALL_MAX_BYTES", 16 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
             fhir_observation_window_hours=_int(env, "CDS_FHIR_OBSERVATION_WINDOW_HOURS", 24, 1, 24 * 14),
+            fhir_finding_window_hours=_int(env, "CDS_FHIR_FINDING_WINDOW_HOURS", 168, 1, 24 * 90),
             hooks_max_body_bytes=_int(env, "CDS_HOOKS_MAX_BODY_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
             hooks_max_json_depth=_int(env, "CDS_HOOKS_MAX_JSON_DEPTH", 32, 8, 128),
             hooks_max_array_items=_int(env, "CDS_HOOKS_MAX_ARRAY_ITEMS", 2000, 64, 100_000),

@@ -2,15 +2,16 @@
 dates read.
 
 - A payload is a resource, a Bundle (entry[].resource, recursively) or a list of those. Patient,
-  Observation and Condition resources are kept; anything else is dropped and counted by reason.
+  Observation, Condition and QuestionnaireResponse resources are kept; anything else is dropped and counted by reason.
   A kept resource must give every element cds reads its FHIR R4 datatype (shapes.schema.json):
   one that does not is set aside as malformed, named, and not read at all.
 - A subject reference names Patient `id` as Patient/id, .../Patient/id or urn:uuid:id, with or
   without /_history/version. A resource without one, or with no Patient to compare, counts as
   the patient's: a CDS Hooks prefetch is already scoped to one patient.
 - An Observation's time is effectiveDateTime, else effectivePeriod.end (or .start), else
-  effectiveInstant, else issued; a Condition's is recordedDate, else onsetDateTime, else
-  onsetPeriod.start. A dateTime without a time zone is read as UTC, and a partial date (YYYY,
+  effectiveInstant, else issued; a Condition's is onsetDateTime, else onsetPeriod.start, else
+  recordedDate (when it began, not when it was written down); a QuestionnaireResponse's is
+  authored. A dateTime without a time zone is read as UTC, and a partial date (YYYY,
   YYYY-MM) as its first day. A resource with no readable time is UNDATED: older than any dated one.
 - A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed at.
 - A partial birthDate gives the youngest age it allows, so rounding can never carry a child over
@@ -31,7 +32,7 @@ from jsonschema import Draft202012Validator
 
 from cds.fhir.terminology import Key
 
-KEPT_TYPES = ("Patient", "Observation", "Condition")
+KEPT_TYPES = ("Patient", "Observation", "Condition", "QuestionnaireResponse")
 UNDATED = datetime.min.replace(tzinfo=UTC)
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -148,9 +149,15 @@ def observation_time(obs: dict[str, Any]) -> datetime:
 
 
 def condition_time(cond: dict[str, Any]) -> datetime:
-    """When a Condition was stated: recordedDate, else onsetDateTime, else onsetPeriod.start."""
+    """When a Condition began: onsetDateTime, else onsetPeriod.start, else recordedDate. The onset
+    comes first: a problem recorded today that began years ago is not new."""
     onset = _dict(cond.get("onsetPeriod"))
-    return _first_time(cond.get("recordedDate"), cond.get("onsetDateTime"), onset.get("start"))
+    return _first_time(cond.get("onsetDateTime"), onset.get("start"), cond.get("recordedDate"))
+
+
+def response_time(response: dict[str, Any]) -> datetime:
+    """When a QuestionnaireResponse was answered: authored."""
+    return _first_time(response.get("authored"))
 
 
 def concept_keys(concept: Any) -> list[Key]:

@@ -8,8 +8,10 @@ the first: first the shape (the schema), then the meaning against the field cata
 (present, absent, band values, grades) is valid for its field, each system is declared and no
 code is listed twice (answer codes apart: a code may be both a finding and an answer).
 
-Codes match exactly (system URI and code), with no subsumption and no network access. Units are
-UCUM codes; a unit not listed for a code is never converted.
+Codes match exactly (system URI and code), with no network access; the history fields also
+match by value set (valuesets.py: a shipped SNOMED CT expansion and ICD-10 ranges). Units are
+UCUM codes; a unit not listed for a code is never converted. Every clinical field has exactly
+one episode (episodes.py): which records describe it.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from typing import Any
 import jsonschema
 from marshmallow import ValidationError
 
+from cds.fhir.episodes import Episode
+from cds.fhir.valuesets import ICD_SYSTEMS, CodeRange, ValueSet, read_expansion
 from cds.strict_yaml import StrictYAMLError, load_strict
 from cds.triage.encounter import check
-from cds.triage.fields import BY_PATH, Field
+from cds.triage.fields import BY_PATH, FIELDS, Field
 
 Key = tuple[str, str]  # (system URI, code)
 
@@ -77,6 +81,7 @@ class CodedQuantity:
     codes: tuple[Key, ...]
     units: dict[str, Unit]
     bands: tuple[Band, ...] = ()
+    integer: bool = False  # a valueInteger is read in the field's own unit (a score)
 
 
 @dataclass(frozen=True)
@@ -91,9 +96,20 @@ class Finding:
     field: Field
     present: Any = True
     absent: Any = False
-    history: bool = False
     answers: str = "presence"
     coded: bool = False  # the file named an answer set: results come as coded answers, not booleans
+    grades: str | None = None
+
+
+@dataclass(frozen=True)
+class Observable:
+    """An Observation code whose value is the answer: `grades` grades the value into `field`
+    (ACVPU); `symptom` / `symptom_absent` read the value as a finding's own code (HL7 Symptoms
+    IG), present or absent."""
+
+    key: Key
+    reads: str
+    field: Field | None = None
     grades: str | None = None
 
 
@@ -107,6 +123,13 @@ class Terminology:
     by_code: dict[Key, CodedQuantity | Finding]
     known_units: frozenset[str]
     displays: dict[Key, str]
+    episodes: dict[str, Episode]
+    observables: dict[Key, Observable]
+    value_sets: tuple[ValueSet, ...]
+
+    def value_set_field(self, key: Key) -> ValueSet | None:
+        """The value set that holds a code no finding names exactly, if any."""
+        return next((vs for vs in self.value_sets if vs.holds(key)), None)
 
     def label(self, key: Key) -> str:
         names = {uri: name for name, uri in self.systems.items()}
@@ -171,10 +194,25 @@ def _build(data: dict[str, Any]) -> Terminology:
         for i, raw in enumerate(data["findings"])
         if (f := b.finding(raw, f"findings/{i} ({raw['code']})", answer_sets)) is not None
     )
+    episodes = b.episodes(data["episodes"])
+    observables = {o.key: o for i, raw in enumerate(data["observables"]) if (o := b.observable(raw, i, answer_sets))}
+    value_sets = tuple(v for path, raw in data["value_sets"].items() if (v := b.value_set(path, raw)) is not None)
     if b.problems:
         raise _invalid(b.problems)
     known_units = frozenset(u for q in quantities for u in q.units)
-    return Terminology(b.systems, panels, quantities, findings, answer_sets, b.by_code, known_units, b.displays)
+    return Terminology(
+        b.systems,
+        panels,
+        quantities,
+        findings,
+        answer_sets,
+        b.by_code,
+        known_units,
+        b.displays,
+        episodes,
+        observables,
+        value_sets,
+    )
 
 
 class _Builder:
@@ -237,7 +275,7 @@ class _Builder:
         if len(units) != len(raw["units"]):
             self.problems.append(f"{where}: a unit is listed more than once")
         codes = tuple(self.key_of(c, f"{where}/codes/{j}") for j, c in enumerate(raw["codes"]))
-        q = CodedQuantity(spec, codes, units, bands)
+        q = CodedQuantity(spec, codes, units, bands, raw.get("integer", False))
         self.by_code.update(dict.fromkeys(q.codes, q))
         return q
 
@@ -245,27 +283,24 @@ class _Builder:
         spec = self.spec_of(raw["field"], where)
         if spec is None:
             return None
-        if spec.kind not in ("bool", "enum"):
-            self.problems.append(f"{where}: findings fill true/false or enum fields, not {spec.kind}")
+        if spec.kind not in ("bool", "enum", "enum_list"):
+            self.problems.append(f"{where}: findings fill true/false, enum or list fields, not {spec.kind}")
             return None
-        if spec.kind == "enum" and not ("present" in raw and "absent" in raw):
-            self.problems.append(f"{where}: an enum field needs explicit present and absent values")
+        if spec.kind != "bool" and not ("present" in raw and "absent" in raw):
+            self.problems.append(f"{where}: an enum or list field needs explicit present and absent values")
         present, absent = raw.get("present", True), raw.get("absent", False)
-        for value in (present, absent):
-            if value is not None:
-                self.valid(spec, value, where)
+        if spec.kind == "enum_list":
+            # a site recorded present adds to a partial list; a site recorded absent is one
+            # fewer to ask, never the answer to "where is the pain?"
+            if present not in spec.choices or absent is not None:
+                self.problems.append(f"{where}: a {spec.path} finding names one of its values, and absent null")
+        else:
+            for value in (present, absent):
+                if value is not None:
+                    self.valid(spec, value, where)
         answers, grades = raw.get("answers", "presence"), raw.get("grades")
         self.check_answer_sets(spec, answers, grades, where, answer_sets)
-        f = Finding(
-            self.key_of(raw, where, "snomed"),
-            spec,
-            present,
-            absent,
-            raw.get("history", False),
-            answers,
-            "answers" in raw,
-            grades,
-        )
+        f = Finding(self.key_of(raw, where, "snomed"), spec, present, absent, answers, "answers" in raw, grades)
         self.by_code[f.key] = f
         return f
 
@@ -283,3 +318,52 @@ class _Builder:
         else:
             for value in answer_sets[grades].codes.values():
                 self.valid(spec, value, f"{where} grades")
+
+    def episodes(self, raw: dict[str, Any]) -> dict[str, Episode]:
+        listed: list[tuple[str, Episode]] = []
+        for kind in ("ever", "standing", "measured", "current"):
+            days = raw[kind].get("days")
+            listed += [(path, Episode(kind, days)) for path in raw[kind]["fields"]]
+        listed += [(r["field"], Episode("recent", r["days"])) for r in raw["recent"]]
+        episodes: dict[str, Episode] = {}
+        for path, episode in listed:
+            self.spec_of(path, f"episodes/{episode.kind}")
+            if path in episodes:
+                self.problems.append(f"episodes: {path} is listed more than once")
+            episodes[path] = episode
+        missing = [f.path for f in FIELDS if f.clinical and f.path not in episodes]
+        if missing:
+            self.problems.append("episodes: no episode for " + ", ".join(missing))
+        return episodes
+
+    def observable(self, raw: dict[str, Any], i: int, answer_sets: dict[str, AnswerSet]) -> Observable | None:
+        where = f"observables/{i} ({raw['code']})"
+        key = self.key_of(raw, where)
+        if raw["reads"] != "grades":
+            if "field" in raw or "grades" in raw:
+                self.problems.append(f"{where}: a symptom observable names no field: its value is the finding")
+            return Observable(key, raw["reads"])
+        spec = self.spec_of(raw.get("field", ""), where)
+        grades = raw.get("grades")
+        if spec is None or grades not in answer_sets:
+            self.problems.append(f"{where}: a grades observable needs a field and a grades answer set")
+            return None
+        for value in answer_sets[grades].codes.values():
+            if value is not None:
+                self.valid(spec, value, f"{where} grades")
+        return Observable(key, "grades", spec, grades)
+
+    def value_set(self, path: str, raw: dict[str, Any]) -> ValueSet | None:
+        spec = self.spec_of(path, f"value_sets/{path}")
+        if spec is None or spec.kind != "bool":
+            self.problems.append(f"value_sets/{path}: a value set fills a true/false field")
+            return None
+        snomed: frozenset[str] = frozenset()
+        if "snomed" in raw:
+            meta = raw["snomed"]
+            snomed, problems = read_expansion(meta["file"], meta["count"], meta["sha256"])
+            self.problems += [f"value_sets/{path}: {p}" for p in problems]
+        ranges = {
+            ICD_SYSTEMS[r["system"]]: tuple(CodeRange.parse(t) for t in r["ranges"]) for r in raw.get("icd10", ())
+        }
+        return ValueSet(path, snomed, ranges)

@@ -5,7 +5,7 @@ age policy -> the triage -> cards. No Flask here: the view hands the call over."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -90,8 +90,10 @@ def answer(call: dict[str, Any], settings: Settings, triage: Triage, issuer: str
     now = datetime.now(UTC)
     mapping = map_resources(
         resources_from(list(gathered.documents.values())),
-        today=now.date(),
-        not_before=now - timedelta(hours=settings.fhir_observation_window_hours),
+        now.date(),
+        now=now,
+        measured_hours=settings.fhir_observation_window_hours,
+        current_hours=settings.fhir_finding_window_hours,
     )
     log.info(
         "cds_hooks_call",

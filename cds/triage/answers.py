@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds.problems import validation_problem
-from cds.triage.context import Context, Pending
+from cds.triage.context import Context, PartialList, Pending
 from cds.triage.fields import FIELDS
 from cds.triage.rulebase import Implication, RuleBase
 
@@ -34,6 +34,9 @@ def known_values(encounter: dict[str, Any]) -> dict[str, Any]:
                 entry = paths.get(name)
                 if entry is not None and (entry[1] is None or value != entry[1]):
                     values[entry[0]] = value
+    sites = values.get("pain.sites")
+    if sites is not None and encounter["pain"].get("sites_partial") is True:
+        values["pain.sites"] = PartialList(sites)
     return values
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from cds.triage.context import Context, Tri
+from cds.triage.context import Context, PartialList, Tri, contains
 
 COMPARATORS = ("gte", "gt", "lte", "lt")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -206,7 +206,7 @@ class FieldAtom(Condition):
             return lambda ctx: None if (v := ctx.values.get(path)) is None else v in allowed
         if self.contains is not None:
             item = self.contains
-            return lambda ctx: None if (v := ctx.values.get(path)) is None else item in v
+            return lambda ctx: None if (v := ctx.values.get(path)) is None else contains(v, item)
         if len(self.bounds) == 1:
             ((op, bound),) = self.bounds
             test = _COMPARE[op]
@@ -215,11 +215,15 @@ class FieldAtom(Condition):
         return lambda ctx: None if (v := ctx.values.get(path)) is None else all(t(v, b) for t, b in bounds)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
-        if ctx.values.get(self.path) is None and not self.absent:
+        value = ctx.values.get(self.path)
+        if self.absent:
+            return
+        if value is None or (self.contains is not None and contains(value, self.contains) is None):
             out.add(self.path)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
-        out[self.path] = ctx.values.get(self.path)
+        value = ctx.values.get(self.path)
+        out[self.path] = list(value) if isinstance(value, PartialList) else value
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,6 +11,20 @@ from typing import Any, Protocol
 Tri = bool | None
 
 
+class PartialList(tuple[str, ...]):
+    """A list answer that names some of its items and says nothing of the others (pain sites
+    from a record of one site): `contains` an item not named is unknown, not false."""
+
+    __slots__ = ()
+
+
+def contains(values: Any, item: str) -> Tri:
+    """Whether a known list answer holds `item`, in three-valued logic."""
+    if item in values:
+        return True
+    return None if values.__class__ is PartialList else False
+
+
 class Pending(Protocol):
     """What the condition of a finding or flag offers the conditions that read it
     (cds.triage.conditions.Condition): its value, and the unknown inputs it waits on."""

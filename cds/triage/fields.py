@@ -102,6 +102,9 @@ FIELDS: tuple[Field, ...] = (
     _b("vitals.new_oxygen_need", "new need for supplemental oxygen"),
     _b("vitals.new_arrhythmia", "new irregular heart rhythm"),
     Field("pain.sites", "enum_list", choices=PAIN_SITES, label="pain sites"),
+    # true: pain.sites names sites known to hurt and says nothing of the others (a record of one
+    # site, from FHIR); the sites not named stay unknown. Default: the list is every site.
+    Field("pain.sites_partial", "bool", clinical=False, label="pain sites: only some are known"),
     _e("pain.distribution", DISTRIBUTION, "pain distribution"),
     _e("pain.laterality", LATERALITY, "pain laterality"),
     Field("pain.severity", "int", 0, 10, label="pain severity (0-10)"),

@@ -28,7 +28,7 @@ from cds.triage.conditions import (
     QuantityAtom,
     ScoreAtom,
 )
-from cds.triage.context import Tri
+from cds.triage.context import PartialList, Tri
 from cds.triage.rulebase import Conclude, Raise, Rule
 
 _OPS = {"gte": ">=", "gt": ">", "lte": "<=", "lt": "<"}
@@ -118,7 +118,12 @@ def _node(w: _Writer, node: Condition, findings: dict[str, str], flags: dict[str
     elif node.in_:
         test = f"{f} in {w.const(frozenset(node.in_))}"
     elif node.contains is not None:
-        test = f"{w.const(node.contains)} in {f}"
+        # a partial list (context.PartialList) leaves the items it does not name unknown
+        partial = w.const(PartialList)
+        return w.temp(
+            f"None if {f} is None else (True if {w.const(node.contains)} in {f} else "
+            f"(None if {f}.__class__ is {partial} else False))"
+        )
     else:
         test = " and ".join(f"{f} {_OPS[op]} {w.const(b)}" for op, b in node.bounds)
     return w.temp(f"None if {f} is None else ({test})")

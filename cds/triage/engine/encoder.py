@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from cds.triage.context import Context
+from cds.triage.context import Context, PartialList
 from cds.triage.engine.alpha import GROUP_PREFIX
 from cds.triage.engine.dnf import UNKNOWN, field_key, item_key, quantity_key, score_key
 from cds.triage.fields import FIELDS
@@ -69,6 +69,7 @@ class FactEncoder:
             elif kind == "dense":
                 fact[key] = UNKNOWN if value is None else value
             else:
+                partial = value.__class__ is PartialList
                 for item, ikey, dense in items:
                     if value is None:
                         if dense:
@@ -76,7 +77,7 @@ class FactEncoder:
                     elif item in value:
                         fact[ikey] = True
                     elif dense:
-                        fact[ikey] = False
+                        fact[ikey] = UNKNOWN if partial else False
         used = self.used
         for name, bound in ctx.scores.items():
             key = score_key(name)

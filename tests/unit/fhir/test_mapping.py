@@ -4,12 +4,13 @@ every vignette through FHIR and back."""
 
 import copy
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 import yaml
 
 from cds.fhir import TerminologyError, load_terminology, map_resources, resources_from, terminology
+from cds.fhir.coverage import latest_time
 from cds.triage.encounter import load_encounter
 from cds.triage.fields import FIELDS
 from tests.common import paths
@@ -33,7 +34,10 @@ CLINICAL_FIELDS = [f.path for f in FIELDS if f.clinical]
 
 
 def us_core(name):
-    return json.loads((FIXTURES / "us-core" / f"Observation-{name}.json").read_text())
+    """A US Core example, as measured within the hour of TODAY's evaluation."""
+    resource = json.loads((FIXTURES / "us-core" / f"Observation-{name}.json").read_text())
+    resource["effectiveDateTime"] = "2025-01-15T10:00:00Z"
+    return resource
 
 
 def synthea():
@@ -70,7 +74,10 @@ def temperature(value, unit="Cel", **options):
 
 
 def condition(code, clinical="active", verification="confirmed", rid=None, **extra):
+    """A Condition with its onset within this illness unless a time is given."""
     resource = {"resourceType": "Condition", "id": rid or f"cond-{code}", "code": coding(SNOMED, code)}
+    if not {"onsetDateTime", "onsetPeriod", "recordedDate"} & extra.keys():
+        resource["onsetDateTime"] = "2025-01-15T09:00:00Z"
     if clinical is not None:
         resource["clinicalStatus"] = coding(CLINICAL, clinical)
     if verification is not None:
@@ -171,31 +178,36 @@ def newest_value(bundle_, code, component=None):
 def test_synthea_bundles_map_without_error_and_report_their_unknowns(index):
     bundle_ = synthea()[index]
     gender = next(e["resource"]["gender"] for e in bundle_["entry"] if e["resource"]["resourceType"] == "Patient")
-    result = map_resources(resources_from(bundle_), date(2025, 1, 15))
+    as_of = latest_time(resources_from(bundle_))
+    result = map_resources(resources_from(bundle_), as_of.date(), now=as_of)
     assert result.errors == []
     assert load_encounter(result.encounter) == result.encounter
     assert result.encounter["patient"]["sex"] == gender
-    # systolic from the 55284-4 panels, white cells in 10*3/uL, the newest of each
+    # systolic from the 55284-4 panel of the last visit; white cells in 10*3/uL when that visit
+    # had a blood count (the first bundle's), else they are of an earlier visit: unknown now
     assert result.encounter["vitals"] == {"systolic_bp": round(newest_value(bundle_, "55284-4", "8480-6"))}
-    assert result.encounter["labs"] == {"wbc_10e9_l": pytest.approx(newest_value(bundle_, "6690-2"))}
-    assert {u["code"] for u in result.used} == {"birthDate", "gender", "8480-6", "6690-2"}
+    counted = index == 0
+    if counted:
+        assert result.encounter["labs"] == {"wbc_10e9_l": pytest.approx(newest_value(bundle_, "6690-2"))}
+    else:
+        assert "labs" not in result.encounter
+        assert result.coverage["labs.wbc_10e9_l"]["outside_episode"] > 0
+    assert {u["code"] for u in result.used} == {"birthDate", "gender", "8480-6"} | ({"6690-2"} if counted else set())
     # no back-pain findings: every symptom, the pain, the exam stay unknown
     assert {"symptoms.headache", "symptoms.cough", "pain.sites", "exam.cva_tenderness", "vitals.temperature_c"} <= set(
         result.unknown
     )
-    assert set(result.unknown) == set(CLINICAL_FIELDS) - {
-        "patient.age_years",
-        "patient.sex",
-        "vitals.systolic_bp",
-        "labs.wbc_10e9_l",
-    }
+    known = {"patient.age_years", "patient.sex", "vitals.systolic_bp"} | ({"labs.wbc_10e9_l"} if counted else set())
+    assert set(result.unknown) == set(CLINICAL_FIELDS) - known
     assert result.ignored["unsupported_resource_type"] > 0  # Claims, Encounters, Immunizations...
     assert result.ignored["unrecognised_code"] > 0  # weight, cholesterol, BMI, obesity...
-    assert result.ignored["superseded"] > 0  # older blood pressures and blood counts
+    # older blood pressures and blood counts, and everything else of earlier visits
+    assert result.ignored["outside_episode"] > 0
 
 
 def test_synthea_ages_are_taken_from_the_birth_date():
     ages = [map_resources(resources_from(b), date(2025, 1, 15)).encounter["patient"]["age_years"] for b in synthea()]
+    # the age is a fact of the patient, not of an episode: any evaluation date gives it
     assert ages == [40, 102]  # born 1984-07-02 and 1922-09-25
 
 
@@ -203,7 +215,7 @@ def test_synthea_ages_are_taken_from_the_birth_date():
 
 
 def test_the_newest_value_wins_whatever_the_order():
-    old = temperature(37.0, when="2025-01-14T08:00:00Z", rid="old")
+    old = temperature(37.0, when="2025-01-15T02:00:00Z", rid="old")
     new = temperature(39.1, when="2025-01-15T08:00:00+01:00", rid="new")
     for order in ([old, new], [new, old]):
         result = run(*order)
@@ -212,16 +224,20 @@ def test_the_newest_value_wins_whatever_the_order():
         assert result.ignored == {"superseded": 1}
 
 
-def test_the_time_comes_from_period_end_or_issued_and_undated_is_oldest():
-    period = temperature(38.0, when=None, rid="period", effectivePeriod={"start": "2025-01-10", "end": "2025-01-13"})
-    issued = temperature(38.5, when=None, rid="issued", issued="2025-01-12T00:00:00Z")
+def test_the_time_comes_from_period_end_or_issued_and_undated_says_nothing():
+    period = temperature(
+        38.0, when=None, rid="period", effectivePeriod={"start": "2025-01-14T10:00Z", "end": "2025-01-15T06:00Z"}
+    )
+    issued = temperature(38.5, when=None, rid="issued", issued="2025-01-15T05:00:00Z")
     undated = temperature(36.0, when=None, rid="undated")
     assert value_of(run(undated, period, issued), "vitals.temperature_c") == 38.0
     assert value_of(run(undated, issued), "vitals.temperature_c") == 38.5
+    result = run(undated)
+    assert result.encounter == {} and result.coverage == {"vitals.temperature_c": {"outside_episode": 1}}
 
 
 def test_an_unreadable_newest_value_leaves_the_field_unknown_rather_than_an_older_one():
-    old = temperature(37.0, when="2025-01-14T08:00:00Z")
+    old = temperature(37.0, when="2025-01-15T02:00:00Z")
     new = temperature(101.0, "mg/dL", when="2025-01-15T08:00:00Z")
     result = run(old, new)
     assert "vitals.temperature_c" in result.unknown
@@ -239,13 +255,17 @@ def test_different_values_at_the_same_time_are_a_conflict():
     ]
 
 
-def test_not_before_ignores_stale_and_undated_observations_but_not_conditions():
+def test_stale_and_undated_measurements_say_nothing_but_a_history_of_cancer_counts_at_any_date():
     stale = temperature(37.0, when="2024-12-01T08:00:00Z")
     undated = obs("8867-4", when=None, valueQuantity=quantity(80, "/min"))
     cancer = condition("363346000", recordedDate="2010-05-01")
-    result = run(stale, undated, cancer, not_before=datetime(2025, 1, 14, tzinfo=UTC))
+    result = run(stale, undated, cancer)
     assert result.encounter == {"history": {"cancer": True}}
-    assert result.ignored == {"stale": 2}
+    assert result.ignored == {"outside_episode": 2}
+    assert result.coverage == {
+        "vitals.heart_rate": {"outside_episode": 1},
+        "vitals.temperature_c": {"outside_episode": 1},
+    }
 
 
 # --- units, codes, ranges -----------------------------------------------------------------------
@@ -258,8 +278,7 @@ def test_a_known_code_in_a_wrong_unit_is_an_error_and_is_never_converted():
     assert result.errors == [
         {
             "field": "vitals.temperature_c",
-            "message": "Observation/t1: LOINC 8310-5 in UCUM 'mg/dL' is not accepted (accepted: Cel, [degF]); "
-            "not converted",
+            "message": "Observation/t1: LOINC 8310-5 in UCUM 'mg/dL' is not accepted (accepted: Cel, [degF])",
         }
     ]
     assert "98" not in json.dumps(result.errors)  # no patient value leaks into a message
@@ -346,7 +365,7 @@ def test_observations_without_a_usable_result_are_ignored(status, reason):
 
 
 def test_an_entered_in_error_observation_does_not_hide_an_older_valid_one():
-    valid = temperature(38.2, when="2025-01-14T08:00:00Z")
+    valid = temperature(38.2, when="2025-01-15T02:00:00Z")
     wrong = temperature(36.0, when="2025-01-15T08:00:00Z", status="entered-in-error")
     assert value_of(run(valid, wrong), "vitals.temperature_c") == 38.2
 
@@ -394,7 +413,7 @@ def test_a_resolved_cancer_is_still_a_history_of_cancer():
 
 def test_a_refutation_recorded_later_wins():
     earlier = condition("386661006", rid="a", recordedDate="2025-01-10")
-    later = condition("386661006", "inactive", "refuted", rid="b", recordedDate="2025-01-15")
+    later = condition("386661006", "inactive", "refuted", rid="b", recordedDate="2025-01-15T11:00:00Z")
     assert value_of(run(earlier, later), "symptoms.reported_fever") is False
 
 
@@ -601,6 +620,7 @@ NEVER_EXPRESSED = {
     "vitals.spo2_scale",
     "vitals.hours_since_urine",
     "pain.sites",
+    "pain.sites_partial",
     "pain.distribution",
     "pain.laterality",
     "pain.severity",
@@ -734,7 +754,7 @@ def finding(data, code):
         (lambda d: finding(d, "49727002").update(source="see the IPS"), "does not match"),
         (lambda d: finding(d, "49727002").update(present="yes"), "is not a valid value of symptoms.cough"),
         (lambda d: finding(d, "25064002").update(absent="severe-ish"), "is not a valid value of symptoms.headache"),
-        (lambda d: finding(d, "130987000").pop("absent"), "an enum field needs explicit present and absent"),
+        (lambda d: finding(d, "130987000").pop("absent"), "an enum or list field needs explicit present and absent"),
         (lambda d: finding(d, "49727002").update(code="386661006"), "listed more than once"),
         (lambda d: finding(d, "49727002").update(system="sct"), "unknown system 'sct'"),
         (lambda d: finding(d, "49727002").update(answers="severity"), "must name an answer set of true/false/null"),
@@ -742,7 +762,9 @@ def finding(data, code):
         (lambda d: d["quantities"][0].update(field="vitals.on_oxygen"), "is not numeric; map it with bands"),
         (lambda d: d["quantities"][0]["units"].append(d["quantities"][0]["units"][0]), "listed more than once"),
         (lambda d: d["quantities"][5]["bands"][0].update(value="maybe"), "is not a valid value of vitals.on_oxygen"),
-        (lambda d: d.update(version=2), "1 was expected"),
+        (lambda d: d.update(version=1), "2 was expected"),
+        (lambda d: d["episodes"]["current"]["fields"].remove("symptoms.cough"), "no episode for symptoms.cough"),
+        (lambda d: d["episodes"]["ever"]["fields"].append("symptoms.cough"), "symptoms.cough is listed more than once"),
         (lambda d: d.update(extra=1), "Additional properties are not allowed"),
     ],
 )
@@ -753,7 +775,7 @@ def test_an_invalid_terminology_file_is_refused_with_a_clear_error(change, messa
 
 
 def test_a_terminology_file_with_a_duplicate_key_is_refused():
-    text = TERMINOLOGY.read_text().replace("version: 1\n", "version: 1\nversion: 1\n", 1)
+    text = TERMINOLOGY.read_text().replace("version: 2\n", "version: 2\nversion: 2\n", 1)
     with pytest.raises(TerminologyError, match="duplicate key 'version'"):
         load_terminology(text)
 

@@ -1,0 +1,89 @@
+"""Reading a Condition into the collector (mapping.py).
+
+The code is a finding of terminology.yaml, or, for a history field, a member of its value set
+(valuesets.py). verificationStatus entered-in-error is ignored; refuted reads as absent (as far
+as the code's `absent` allows: a member of a value set refuted says nothing). Any other
+verification (confirmed, provisional, differential, unconfirmed, or none given) reads as present
+when clinicalStatus is active, recurrence or relapse, or not given: a suspected red flag must
+raise the flag for a clinician to review, and a recorded but unconfirmed finding is not a "no".
+inactive, remission and resolved say nothing about today (the field stays unknown), except for
+a field whose episode is `ever` (any history of malignancy). The time is the onset, else the
+recorded date: the field's episode decides whether it counts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cds.fhir.observations import coded_answer, entry_for, presence
+from cds.fhir.readings import Collector
+from cds.fhir.resources import UNDATED, concept_keys, condition_time, status_code
+from cds.fhir.terminology import CodedQuantity, Finding, Key
+from cds.triage.fields import BY_PATH
+
+CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
+CLINICAL_PAST = frozenset({"inactive", "remission", "resolved"})
+VERIFICATION_PRESENT = frozenset({"confirmed", "provisional", "differential", "unconfirmed"})
+
+
+def read_condition(c: Collector, cond: dict[str, Any]) -> None:
+    matched = _match(c, cond.get("code"))
+    if isinstance(matched, str):
+        c.ignore(matched)
+        return
+    finding, path, key = matched
+    verification = status_code(cond.get("verificationStatus"))
+    clinical = status_code(cond.get("clinicalStatus"))
+    if verification == "entered-in-error":
+        c.ignore("entered_in_error", path)
+        return
+    stamp = condition_time(cond)
+    when = None if stamp == UNDATED else stamp
+    source = {
+        "resource_type": "Condition",
+        "id": str(cond.get("id", "")),
+        "system": key[0],
+        "code": key[1],
+        "field": path,
+    }
+    episode = c.term.episodes[path]
+    value: Any
+    reason: str | None = None
+    negative = False
+    if verification == "refuted":
+        value, reason = presence(finding, False) if finding is not None else (None, "narrower_or_wider_code")
+        negative = True
+    elif verification is not None and verification not in VERIFICATION_PRESENT:
+        value, reason = None, "unrecognised_status"
+    elif clinical is None or clinical in CLINICAL_PRESENT or (clinical in CLINICAL_PAST and episode.kind == "ever"):
+        value, reason = presence(finding, True) if finding is not None else (True, None)
+        if finding is not None and finding.grades is not None and cond.get("severity"):
+            graded, _ = coded_answer(c, finding, cond["severity"])
+            value, reason = (graded, None) if graded is not None else (value, reason)
+    elif clinical in CLINICAL_PAST:
+        value, reason = None, "inactive"
+    else:
+        value, reason = None, "unrecognised_status"
+    c.read(path, when, value, source, reason, condition=True, negative=negative)
+
+
+def _match(c: Collector, concept: Any) -> tuple[Finding | None, str, Key] | str:
+    """The finding a code names (or None, for a member of a history field's value set), the field
+    and the code that matched; a reason string when nothing matches."""
+    entry = entry_for(c, concept, panels=False)
+    if isinstance(entry, Finding):
+        key = next(k for k in concept_keys(concept) if c.term.by_code.get(k) is entry)
+        return entry, entry.field.path, key
+    if isinstance(entry, CodedQuantity):
+        return "unrecognised_code"  # a measurement code is not a condition
+    if entry != "unrecognised_code":
+        return entry if isinstance(entry, str) else "unrecognised_code"
+    members = {(vs.field, k) for k in concept_keys(concept) if (vs := c.term.value_set_field(k)) is not None}
+    fields = {path for path, _ in members}
+    if len(fields) > 1:
+        return "ambiguous_code"
+    if not fields:
+        return "unrecognised_code"
+    path, key = next(iter(members))
+    assert BY_PATH[path].kind == "bool"
+    return None, path, key

@@ -1,0 +1,49 @@
+"""Which records describe a field: its episode (terminology.yaml, `episodes`).
+
+A contract field is about now (a vital sign, a symptom of this illness), about a lasting state
+(diabetes, pregnancy), about the contract's own period (chemotherapy in the last 6 weeks) or
+about any time (any history of cancer). A record outside its field's episode says nothing about
+the field, which stays unknown and is asked: an old refuted "Fever" is not today's "no fever",
+and a years-old incontinence is not the new incontinence of cauda equina.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+Kind = Literal["ever", "standing", "recent", "measured", "current"]
+
+
+@dataclass(frozen=True)
+class Episode:
+    kind: Kind
+    days: int | None = None  # standing (for Observations) and recent
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The time of the evaluation and how far back each kind of episode reaches."""
+
+    now: datetime
+    measured: timedelta  # CDS_FHIR_OBSERVATION_WINDOW_HOURS
+    current: timedelta  # CDS_FHIR_FINDING_WINDOW_HOURS
+
+
+def admits(episode: Episode, when: datetime | None, windows: Windows, *, condition: bool) -> bool:
+    """Whether a record made at `when` (None: no usable time) can describe a field of `episode`.
+    A Condition of a standing state counts at any date: its clinical status says whether it
+    still holds."""
+    if episode.kind == "ever" or (episode.kind == "standing" and condition):
+        return True
+    if when is None:
+        return False
+    if episode.kind == "measured":
+        reach = windows.measured
+    elif episode.kind == "current":
+        reach = windows.current
+    else:
+        assert episode.days is not None
+        reach = timedelta(days=episode.days)
+    return when >= windows.now - reach

@@ -1,0 +1,247 @@
+"""Reading an Observation into the collector (mapping.py): the shapes EHRs send.
+
+- A measurement: the code names a quantity; valueQuantity in a listed UCUM unit (converted), or
+  valueInteger for a score. A panel's components are read one by one.
+- A finding: the code names it; valueBoolean, a coded answer (Present/Absent, Yes/No,
+  Positive/Negative, Detected/Not detected, Unknown), a listed valueString, or, with no value,
+  an interpretation POS/NEG.
+- A question whose value is the answer (observables): the UK way of sending ACVPU (code
+  1104441000000107, the level in valueCodeableConcept), and the HL7 Symptoms IG (75325-1
+  "Symptom" / 111551-8 "Symptom absent", the finding's own code in valueCodeableConcept).
+
+Observation.status: final, amended, corrected and preliminary are read. Preliminary results
+count because in acute triage an unverified measurement (a preliminary lactate) is closer to the
+truth than "unknown"; `used` carries the status. registered and unknown are ignored as
+not_final; cancelled and entered-in-error are ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Any
+
+from cds.fhir.readings import Collector
+from cds.fhir.resources import UNDATED, concept_keys, observation_time
+from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, field_problem
+
+READ = frozenset({"final", "amended", "corrected", "preliminary"})
+SKIP = {"entered-in-error": "entered_in_error", "cancelled": "cancelled"}
+Entry = CodedQuantity | Finding | Observable
+
+
+def entry_for(c: Collector, concept: Any, panels: bool) -> Entry | str:
+    """The one terminology entry a code names; 'panel', or a reason string when none."""
+    keys = concept_keys(concept)
+    term = c.term
+    if panels and any(k in term.panels for k in keys):
+        return "panel"
+    observable = next((term.observables[k] for k in keys if k in term.observables), None)
+    if observable is not None:
+        return observable
+    entries = {id(e): e for k in keys if (e := term.by_code.get(k)) is not None}
+    if not entries:
+        return "unrecognised_code"
+    if len({e.field.path for e in entries.values()}) > 1:
+        return "ambiguous_code"
+    return next(iter(entries.values()))
+
+
+def read_observation(c: Collector, obs: dict[str, Any]) -> None:
+    status = obs.get("status")
+    if status in SKIP:
+        c.ignore(SKIP[status])
+        return
+    if status not in READ:
+        c.ignore("not_final")
+        return
+    stamp = observation_time(obs)
+    when = None if stamp == UNDATED else stamp
+    entry = entry_for(c, obs.get("code"), panels=True)
+    if isinstance(entry, str) and entry != "panel":
+        c.ignore(entry)
+        return
+    source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": str(status)}
+    if not isinstance(entry, str):
+        observed(c, entry, obs, when, source)
+    components = obs.get("component")
+    for component in components if isinstance(components, list) else []:
+        part = entry_for(c, component.get("code"), panels=False)
+        if isinstance(part, str):
+            c.ignore("unrecognised_component" if part == "unrecognised_code" else part)
+        else:
+            observed(c, part, component, when, source)
+
+
+def observed(c: Collector, entry: Entry, holder: dict[str, Any], when: datetime | None, base: dict[str, str]) -> None:
+    if isinstance(entry, Observable):
+        key = entry.key
+    else:
+        key = next(k for k in concept_keys(holder.get("code")) if c.term.by_code.get(k) is entry)
+    source = {**base, "system": key[0], "code": key[1]}
+    if isinstance(entry, Observable):
+        answered(c, entry, holder, when, source)
+    elif isinstance(entry, CodedQuantity):
+        quantity(c, entry, key, holder, when, {**source, "field": entry.field.path})
+    else:
+        finding(c, entry, holder, when, {**source, "field": entry.field.path})
+
+
+def quantity(
+    c: Collector, q: CodedQuantity, key: Key, holder: dict[str, Any], when: datetime | None, source: dict[str, str]
+) -> None:
+    path = q.field.path
+    if q.integer and "valueInteger" in holder:
+        number(c, q, holder["valueInteger"], "{integer}", when, source, key)
+        return
+    vq = holder.get("valueQuantity")
+    if not isinstance(vq, dict):
+        has_value = any(k.startswith("value") for k in holder)
+        c.read(path, when, None, source, "unrecognised_value" if has_value else "no_value")
+        return
+    value, code = vq.get("value"), vq.get("code")
+    if vq.get("comparator") is not None:
+        c.read(path, when, None, source, "comparator")  # "<0.5" is a bound, not a value
+        return
+    if not isinstance(code, str) or vq.get("system") != UCUM:
+        # A code without its system, or the free-text unit, is never guessed at.
+        c.read(path, when, None, source, "unrecognised_unit")
+        return
+    unit = q.units.get(code)
+    if unit is None:
+        if code in c.term.known_units:
+            accepted = ", ".join(q.units)
+            c.error(
+                path, f"{c.ref(source)}: {c.term.label(key)} in UCUM '{code}' is not accepted (accepted: {accepted})"
+            )
+            c.read(path, when, None, source, "wrong_unit")
+        else:
+            c.read(path, when, None, source, "unrecognised_unit")
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        c.read(path, when, None, source, "unrecognised_value")
+        return
+    number(c, q, unit.convert(float(value)), code, when, source, key)
+
+
+def number(
+    c: Collector, q: CodedQuantity, value: Any, unit: str, when: datetime | None, source: dict[str, str], key: Key
+) -> None:
+    path = q.field.path
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        c.read(path, when, None, source, "unrecognised_value")
+        return
+    if q.bands:
+        band = next((b for b in q.bands if b.holds(value)), None)
+        if band is None:
+            c.error(path, f"{c.ref(source)}: {c.term.label(key)} value is outside every band the terminology defines")
+            c.read(path, when, None, source, "out_of_range")
+        else:
+            c.read(path, when, band.value, source)
+        return
+    result: float | int = math.floor(value + 0.5) if q.field.kind == "int" else value
+    problem = field_problem(q.field, result)
+    if problem:
+        c.error(path, f"{c.ref(source)}: {c.term.label(key)} {problem} (from '{unit}'); left unknown")
+        c.read(path, when, None, source, "out_of_range")
+    else:
+        c.read(path, when, result, source)
+
+
+def coded_answer(c: Collector, f: Finding, concept: Any) -> tuple[Any, str | None]:
+    """(field value, None) from a coded answer, or (None, reason)."""
+    keys = concept_keys(concept)
+    if f.grades is not None:
+        grades = {v for k in keys if (v := c.term.answer_sets[f.grades].codes.get(k)) is not None}
+        if len(grades) == 1:
+            return grades.pop(), None
+    codes = c.term.answer_sets[f.answers].codes
+    found = [codes[k] for k in keys if k in codes]
+    if not found:
+        return None, "unrecognised_value"
+    if len(set(found)) > 1:
+        return None, "ambiguous_value"
+    return presence(f, found[0])
+
+
+def presence(f: Finding, present: bool | None) -> tuple[Any, str | None]:
+    """The field value a finding recorded present (True), absent (False) or unknown (None) gives;
+    None with the reason when it says nothing about the field."""
+    if present is None:
+        return None, "answered_unknown"
+    value = f.present if present else f.absent
+    if value is None:
+        return None, "narrower_or_wider_code"
+    return value, None
+
+
+def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | None, source: dict[str, str]) -> None:
+    state: bool | None = None
+    value: Any
+    reason: str | None
+    if "valueBoolean" in holder:
+        state = holder["valueBoolean"]
+        value, reason = presence(f, state)
+    elif "valueCodeableConcept" in holder:
+        value, reason = coded_answer(c, f, holder["valueCodeableConcept"])
+        state = _state(c, f, holder["valueCodeableConcept"])
+    elif "valueString" in holder:
+        text = holder["valueString"].strip().lower()
+        strings = c.term.answer_sets[f.answers].strings
+        state = strings.get(text)
+        value, reason = presence(f, state) if text in strings else (None, "unrecognised_value")
+    elif any(k.startswith("value") for k in holder):
+        value, reason = None, "unrecognised_value"
+    elif holder.get("interpretation"):
+        # Read only when there is no value: an interpretation qualifies a value when one exists.
+        results = [coded_answer(c, f, i) for i in holder["interpretation"]]
+        found = {repr(v): v for v, _ in results if v is not None}
+        if len(found) == 1:
+            value, reason = next(iter(found.values())), None
+        else:
+            value, reason = None, "ambiguous_value" if found else results[0][1]
+        states = {_state(c, f, i) for i in holder["interpretation"]}
+        state = states.pop() if len(states) == 1 else None
+    else:
+        value, reason = None, "no_value"
+    c.read(f.field.path, when, value, source, reason, negative=state is False)
+
+
+def _state(c: Collector, f: Finding, concept: Any) -> bool | None:
+    codes = c.term.answer_sets[f.answers].codes
+    found = {codes[k] for k in concept_keys(concept) if k in codes}
+    return found.pop() if len(found) == 1 else None
+
+
+def answered(
+    c: Collector, o: Observable, holder: dict[str, Any], when: datetime | None, source: dict[str, str]
+) -> None:
+    value = holder.get("valueCodeableConcept")
+    if o.reads == "grades":
+        assert o.field is not None and o.grades is not None
+        path = o.field.path
+        grades = {g for k in concept_keys(value) if (g := c.term.answer_sets[o.grades].codes.get(k, ...)) is not ...}
+        if len(grades) != 1:
+            c.read(
+                path, when, None, {**source, "field": path}, "unrecognised_value" if not grades else "ambiguous_value"
+            )
+        else:
+            grade = grades.pop()
+            c.read(path, when, grade, {**source, "field": path}, None if grade is not None else "answered_unknown")
+        return
+    # the Symptoms IG: the value is the finding's own code
+    f = entry_for(c, value, panels=False)
+    if not isinstance(f, Finding):
+        c.ignore("unrecognised_value" if isinstance(f, str) else "unrecognised_code")
+        return
+    present = o.reads == "symptom"
+    result, reason = presence(f, present)
+    key = next(k for k in concept_keys(value) if c.term.by_code.get(k) is f)
+    c.read(
+        f.field.path,
+        when,
+        result,
+        {**source, "system": key[0], "code": key[1], "field": f.field.path},
+        reason,
+        negative=not present,
+    )

@@ -1,0 +1,111 @@
+"""Reading a QuestionnaireResponse into the collector (mapping.py): the answers of a triage form.
+
+An item's `linkId` is the contract field's path (`symptoms.saddle_anaesthesia`), as in the
+service's own form; an item whose linkId is not a clinical field is ignored and counted. Items
+nest (groups, and items under an answer). The answers are read by the field's kind:
+
+- true/false: valueBoolean; a coded Yes/No (SNOMED 373066001/373067005, LOINC LA33-6/LA32-8);
+  Unknown (SNOMED 261665006, LOINC LA4489-6) leaves the field unknown, as the patient said;
+- one of a list of values: valueCoding whose code is the value (system ANSWERS), or valueString;
+- a number: valueInteger or valueDecimal, in the unit the field's name gives, range-checked;
+- pain sites: one answer per site; the answers are the whole list.
+
+An item without an answer was not answered: unknown. The time is `authored`: the field's episode
+decides whether the answer still counts. Statuses read: completed, amended, in-progress (an
+answer given is an answer); entered-in-error and stopped are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from cds.fhir.readings import Collector
+from cds.fhir.resources import UNDATED, response_time
+from cds.fhir.terminology import field_problem
+from cds.triage.fields import BY_PATH, Field
+
+# the code system of the form's own answers for fields with a list of values (a code per value)
+ANSWERS = "https://cds.invalid/fhir/CodeSystem/back-pain-triage-answers"
+READ = frozenset({"completed", "amended", "in-progress"})
+NEGATIVE_VALUES = frozenset({"none"})  # headache none, leg weakness none: recorded absent
+
+
+def read_response(c: Collector, response: dict[str, Any]) -> None:
+    status = response.get("status")
+    if status not in READ:
+        c.ignore("entered_in_error" if status == "entered-in-error" else "not_final")
+        return
+    stamp = response_time(response)
+    when = None if stamp == UNDATED else stamp
+    rid = str(response.get("id", ""))
+    for item in _items(response.get("item") or []):
+        path = item["linkId"]
+        spec = BY_PATH.get(path)
+        if spec is None or not spec.clinical:
+            c.ignore("unknown_link_id")
+            continue
+        answers = item.get("answer") or []
+        if not answers:
+            c.ignore("not_answered", path)
+            continue
+        value, reason = answer(c, spec, answers)
+        source = {"resource_type": "QuestionnaireResponse", "id": rid, "linkId": path, "field": path}
+        negative = value is False or value in NEGATIVE_VALUES
+        c.read(path, when, value, source, reason, negative=negative)
+
+
+def _items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for item in items:
+        yield item
+        yield from _items(item.get("item") or [])
+        for given in item.get("answer") or []:
+            yield from _items(given.get("item") or [])
+
+
+def answer(c: Collector, spec: Field, answers: list[dict[str, Any]]) -> tuple[Any, str | None]:
+    """(field value, None), or (None, the reason it says nothing)."""
+    if spec.kind == "enum_list":
+        values = [_choice(spec, a) for a in answers]
+        if any(v is None for v in values) or len(set(values)) != len(values):
+            return None, "unrecognised_value"
+        return sorted(values, key=spec.choices.index), None
+    readings = {repr(r): r for r in (_one(c, spec, a) for a in answers)}
+    if len(readings) > 1:
+        return None, "ambiguous_value"
+    value, reason = next(iter(readings.values()))
+    if value is not None and (problem := field_problem(spec, value)):
+        c.error(spec.path, f"QuestionnaireResponse answer: {problem}; left unknown")
+        return None, "out_of_range"
+    return value, reason
+
+
+def _one(c: Collector, spec: Field, given: dict[str, Any]) -> tuple[Any, str | None]:
+    if spec.kind == "bool":
+        if "valueBoolean" in given:
+            return given["valueBoolean"], None
+        if "valueCoding" in given:
+            coding = given["valueCoding"]
+            codes = c.term.answer_sets["presence"].codes
+            key = (str(coding.get("system", "")), str(coding.get("code", "")))
+            if key not in codes:
+                return None, "unrecognised_value"
+            state = codes[key]
+            return state, None if state is not None else "answered_unknown"
+        return None, "unrecognised_value"
+    if spec.numeric:
+        for name in ("valueInteger", "valueDecimal"):
+            if name in given:
+                return given[name], None
+        return None, "unrecognised_value"
+    value = _choice(spec, given)
+    return value, None if value is not None else "unrecognised_value"
+
+
+def _choice(spec: Field, given: dict[str, Any]) -> str | None:
+    if "valueCoding" in given:
+        coding = given["valueCoding"]
+        value = coding.get("code") if coding.get("system") == ANSWERS else None
+    else:
+        value = given.get("valueString")
+    return value if value in spec.choices else None

@@ -1,0 +1,146 @@
+"""The readings of one FHIR mapping (mapping.py): each resource module (observations.py,
+conditions.py, questionnaire.py) reads a resource into a Collector, which keeps what counts in
+the field's episode (episodes.py), counts what was ignored and why, field by field, and decides
+the encounter: the newest reading wins, pain sites from single records make a partial list.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from cds.fhir.episodes import Windows, admits
+from cds.fhir.resources import UNDATED
+from cds.fhir.terminology import Terminology
+from cds.triage.context import PartialList
+from cds.triage.fields import BY_PATH, FIELDS, ORDER
+
+
+@dataclass
+class MappingResult:
+    encounter: dict[str, Any]
+    used: list[dict[str, str]]
+    ignored: dict[str, int]
+    errors: list[dict[str, str]]
+    unknown: list[str]
+    # field -> reason -> readings of that field that did not fill it
+    coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+
+
+@dataclass
+class Reading:
+    field: str
+    when: datetime
+    value: Any  # None: this reading leaves the field unknown
+    source: dict[str, str]
+
+
+class Collector:
+    """The readings of one mapping, with what was ignored and why. Each resource module reads a
+    resource into it (read, error, ignore); result() decides the encounter."""
+
+    def __init__(self, term: Terminology, today: date, windows: Windows) -> None:
+        self.term = term
+        self.today = today
+        self.windows = windows
+        self.readings: list[Reading] = []
+        self.ignored: Counter[str] = Counter()
+        self.coverage: dict[str, Counter[str]] = {}
+        self.errors: list[dict[str, str]] = []
+        self.used: list[dict[str, str]] = []
+
+    def ignore(self, reason: str, path: str | None = None) -> None:
+        self.ignored[reason] += 1
+        if path is not None:
+            self.coverage.setdefault(path, Counter())[reason] += 1
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append({"field": path, "message": message})
+
+    def read(
+        self,
+        path: str,
+        when: datetime | None,
+        value: Any,
+        source: dict[str, str],
+        reason: str | None = None,
+        *,
+        condition: bool = False,
+        negative: bool = False,
+    ) -> None:
+        """One reading of a field, made at `when` (None: no usable time); it counts only inside
+        the field's episode, and a `negative` one (recorded absent) of this illness only within
+        the measured window."""
+        episode = self.term.episodes[path]
+        if not admits(episode, when, self.windows, condition=condition) or (
+            negative and episode.kind == "current" and (when is None or when < self.windows.now - self.windows.measured)
+        ):
+            self.ignore("outside_episode", path)
+            return
+        if value is None and reason:
+            self.ignore(reason, path)
+        self.readings.append(Reading(path, when or UNDATED, value, source))
+
+    @staticmethod
+    def ref(source: dict[str, str]) -> str:
+        return f"{source['resource_type']}/{source['id']}"
+
+    def result(self) -> MappingResult:
+        by_field: dict[str, list[Reading]] = {}
+        for r in self.readings:
+            by_field.setdefault(r.field, []).append(r)
+        values: dict[str, Any] = {}
+        for path, readings in by_field.items():
+            value = self.sites(readings) if path == "pain.sites" else self.newest(path, readings)
+            if value is not None:
+                values[path] = value
+        self.used.sort(key=lambda u: ORDER[u["field"]])
+        encounter: dict[str, Any] = {}
+        for spec in FIELDS:
+            if spec.path in values:
+                encounter.setdefault(spec.section, {})[spec.name] = values[spec.path]
+        sites = values.get("pain.sites")
+        if isinstance(sites, PartialList):
+            encounter["pain"].update(sites=list(sites), sites_partial=True)
+        unknown = [f.path for f in FIELDS if f.clinical and f.path not in values]
+        ignored = {reason: n for reason, n in sorted(self.ignored.items()) if n}
+        coverage = {
+            path: dict(sorted(c.items())) for path, c in sorted(self.coverage.items(), key=lambda i: ORDER[i[0]])
+        }
+        return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage)
+
+    def newest(self, path: str, readings: list[Reading]) -> Any:
+        newest = max(r.when for r in readings)
+        latest = [r for r in readings if r.when == newest]
+        for r in readings:
+            if r.when < newest and r.value is not None:
+                self.ignore("superseded", path)
+        distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest if r.value is not None}
+        if len(distinct) > 1:
+            self.error(
+                path,
+                "conflicting values recorded at the same time ("
+                + ", ".join(self.ref(r.source) for r in distinct.values())
+                + "); left unknown",
+            )
+            self.ignore("conflict", path)
+            return None
+        if not distinct:
+            return None
+        winner = next(iter(distinct.values()))
+        self.used.append(winner.source)
+        return winner.value
+
+    def sites(self, readings: list[Reading]) -> Any:
+        """A whole answer (a list) wins when it is the newest; otherwise the sites that single
+        records name, as a partial list."""
+        whole = [r for r in readings if isinstance(r.value, list)]
+        named = [r for r in readings if isinstance(r.value, str)]
+        if whole and max(r.when for r in whole) >= max((r.when for r in named), default=UNDATED):
+            return self.newest("pain.sites", whole)
+        if not named:
+            return None
+        self.used += [r.source for r in named]
+        return PartialList(sorted({r.value for r in named}, key=BY_PATH["pain.sites"].choices.index))
