@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 Kind = Literal["ever", "standing", "recent", "measured", "current"]
+# a record dated after the evaluation is not of it, beyond this much clock difference
+SKEW = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ def admits(episode: Episode, when: datetime | None, windows: Windows, *, conditi
     """Whether a record made at `when` (None: no usable time) can describe a field of `episode`.
     A Condition of a standing state counts at any date: its clinical status says whether it
     still holds."""
+    if when is not None and when > windows.now + SKEW:
+        return False
     if episode.kind == "ever" or (episode.kind == "standing" and condition):
         return True
     if when is None:

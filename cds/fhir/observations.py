@@ -26,6 +26,7 @@ from cds.fhir.resources import UNDATED, concept_keys, observation_time
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, field_problem
 
 READ = frozenset({"final", "amended", "corrected", "preliminary"})
+SNOMED = "http://snomed.info/sct"
 SKIP = {"entered-in-error": "entered_in_error", "cancelled": "cancelled"}
 Entry = CodedQuantity | Finding | Observable
 
@@ -202,6 +203,11 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
             value, reason = None, "ambiguous_value" if found else results[0][1]
         states = {_state(c, f, i) for i in holder["interpretation"]}
         state = states.pop() if len(states) == 1 else None
+    elif source.get("system") == SNOMED and "dataAbsentReason" not in holder:
+        # a clinical finding recorded with no value asserts itself ("Breathing room air"); a
+        # question code (LOINC) with no answer asks, and says nothing
+        state = True
+        value, reason = presence(f, True)
     else:
         value, reason = None, "no_value"
     c.read(f.field.path, when, value, source, reason, negative=state is False)

@@ -42,16 +42,17 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     for item in _items(response.get("item") or []):
         path = item["linkId"]
         spec = BY_PATH.get(path)
-        if spec is None or not spec.clinical:
-            c.ignore("unknown_link_id")
-            continue
         answers = item.get("answer") or []
+        if spec is None or not spec.clinical:
+            if answers:  # a group only holds items; an answer to no field of ours is counted
+                c.ignore("unknown_link_id")
+            continue
         if not answers:
             c.ignore("not_answered", path)
             continue
         value, reason = answer(c, spec, answers)
         source = {"resource_type": "QuestionnaireResponse", "id": rid, "linkId": path, "field": path}
-        negative = value is False or value in NEGATIVE_VALUES
+        negative = value is False or (isinstance(value, str) and value in NEGATIVE_VALUES)
         c.read(path, when, value, source, reason, negative=negative)
 
 

@@ -183,7 +183,10 @@ def _invalid(problems: list[str]) -> TerminologyError:
 def _build(data: dict[str, Any]) -> Terminology:
     """The model of a file that has passed the schema; TerminologyError when its meaning is wrong."""
     b = _Builder(data["systems"])
-    answer_sets = {name: b.answer_set(name, raw) for name, raw in data["answer_sets"].items()}
+    answer_sets = {}
+    for name, raw in data["answer_sets"].items():
+        b.seen.clear()  # each answer set is its own namespace (Unknown answers a yes/no and a pregnancy)
+        answer_sets[name] = b.answer_set(name, raw)
     b.seen.clear()  # answer codes live in their own namespace: a code may be both a finding and an answer
     panels = frozenset(b.key_of(p, f"panels/{i}") for i, p in enumerate(data["panels"]))
     quantities = tuple(

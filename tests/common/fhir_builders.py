@@ -31,6 +31,7 @@ CATEGORIES = {
     "patient": "social-history",
     "history": "social-history",
     "vitals": "vital-signs",
+    "pain": "survey",
     "symptoms": "survey",
     "exam": "exam",
     "labs": "laboratory",
@@ -67,8 +68,11 @@ def _plan(path: str, value: Any, term: Terminology) -> _Plan | None:
             if q.field.path == path and not q.bands:
                 return _Plan(q, number=value)
         return None
+    banded = _banded(path, value, term)
+    if banded is not None:  # oxygen as a flow, consciousness as a GCS: as EHRs send them
+        return banded
     for f in term.findings:
-        if f.field.path != path:
+        if f.field.path != path or spec.kind == "enum_list":
             continue
         if f.coded:
             for key, presence in term.answer_sets[f.answers].codes.items():
@@ -82,6 +86,10 @@ def _plan(path: str, value: Any, term: Terminology) -> _Plan | None:
             for key, grade in term.answer_sets[f.grades].codes.items():
                 if grade == value:
                     return _Plan(f, present=True, answer=key)
+    return None
+
+
+def _banded(path: str, value: Any, term: Terminology) -> _Plan | None:
     for q in (q for q in term.quantities if q.field.path == path):
         for band in q.bands:
             if band.value == value:

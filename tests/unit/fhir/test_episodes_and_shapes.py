@@ -1,0 +1,272 @@
+"""The FHIR data issue's findings, each as EHRs send it: old records, chronic problems, absent
+wider than the code, the UK ACVPU, the Symptoms IG, coded answers, integers and /uL, pain sites,
+and QuestionnaireResponses. TODAY's evaluation is at its end (23:59:59 UTC)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from cds.fhir import map_resources, resources_from
+from cds.fhir.questionnaire import ANSWERS
+from cds.triage import load_rulebase, triage_for
+from tests.common.fhir_builders import TODAY, flatten
+from tests.common.paths import RULES_DIR
+
+LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+NOW = "2025-01-15T10:00:00Z"
+
+
+def run(*resources, **options):
+    return map_resources(resources_from(list(resources)), TODAY, **options)
+
+
+def values(*resources):
+    return flatten(run(*resources).encounter)
+
+
+def coding(system, code):
+    return {"coding": [{"system": system, "code": code}]}
+
+
+def condition(code, when, clinical="active", verification="confirmed", **extra):
+    return {
+        "resourceType": "Condition",
+        "id": f"c-{code}-{(when or 'undated')[:4]}",
+        "code": coding(SNOMED, code),
+        "clinicalStatus": coding(CLINICAL, clinical),
+        "verificationStatus": coding(VERIFICATION, verification),
+        **({"onsetDateTime": when} if when else {}),
+        **extra,
+    }
+
+
+def observation(code, system=SNOMED, when=NOW, **value):
+    return {
+        "resourceType": "Observation",
+        "id": f"o-{code}",
+        "status": "final",
+        "code": coding(system, code),
+        "effectiveDateTime": when,
+        **value,
+    }
+
+
+# --- time: old records count as today no more --------------------------------------------------
+
+
+def test_a_refuted_fever_from_last_year_says_nothing_about_today():
+    result = run(condition("386661006", "2024-01-10", "inactive", "refuted"))
+    assert "symptoms.reported_fever" in result.unknown
+    assert result.coverage == {"symptoms.reported_fever": {"outside_episode": 1}}
+
+
+def test_an_active_stiff_neck_from_two_years_ago_does_not_raise_meningitis():
+    assert "symptoms.neck_stiffness" in run(condition("161882006", "2023-01-10")).unknown
+
+
+def test_a_years_old_incontinence_recorded_today_is_not_new():
+    old = condition("165232002", "2015-06-01", recordedDate="2025-01-15")  # the onset decides
+    assert "symptoms.urinary_incontinence" in run(old).unknown
+    new = condition("165232002", "2025-01-14T20:00:00Z")
+    assert values(new)["symptoms.urinary_incontinence"] is True
+
+
+def test_an_undated_condition_of_this_illness_says_nothing():
+    undated = condition("165232002", None)
+    assert "symptoms.urinary_incontinence" in run(undated).unknown
+
+
+def test_a_no_counts_for_a_day_and_a_yes_for_the_illness():
+    three_days = "2025-01-12T10:00:00Z"
+    assert values(condition("161882006", three_days))["symptoms.neck_stiffness"] is True
+    assert "symptoms.neck_stiffness" in run(condition("161882006", three_days, "inactive", "refuted")).unknown
+    assert values(condition("161882006", NOW, "inactive", "refuted"))["symptoms.neck_stiffness"] is False
+
+
+def test_history_of_cancer_counts_at_any_date_even_resolved():
+    assert values(condition("363346000", "1998-03-01", "resolved"))["history.cancer"] is True
+
+
+def test_a_lasting_state_counts_while_active_whatever_its_date():
+    assert values(condition("73211009", "2001-05-01"))["history.diabetes"] is True
+    assert "history.diabetes" in run(condition("73211009", "2001-05-01", "resolved")).unknown
+
+
+def test_the_contracts_own_period_bounds_a_recent_history():
+    assert values(condition("68566005", "2024-11-20"))["history.recent_infection_elsewhere"] is True  # 8 weeks
+    assert "history.recent_infection_elsewhere" in run(condition("68566005", "2024-09-01")).unknown  # 4.5 months
+
+
+def test_a_window_can_be_configured():
+    old = observation(
+        "8310-5", LOINC, "2025-01-13T10:00:00Z", valueQuantity={"value": 38.5, "system": UCUM, "code": "Cel"}
+    )
+    assert "vitals.temperature_c" in run(old).unknown
+    assert flatten(run(old, measured_hours=72).encounter)["vitals.temperature_c"] == 38.5
+
+
+# --- absent closes only the same or a wider concept ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "path"),
+    [
+        ("267064002", "symptoms.urinary_retention"),  # no retention: difficulty starting may remain
+        ("309537005", "symptoms.leg_numbness"),  # no numbness: tingling may remain
+        ("234532001", "history.immunosuppressed"),  # no immunodeficiency: steroids may remain
+        ("66590003", "history.alcohol_misuse"),
+    ],
+)
+def test_a_narrower_code_refuted_leaves_its_field_unknown(code, path):
+    result = run(condition(code, NOW, "inactive", "refuted"))
+    assert path in result.unknown
+    assert result.coverage[path] == {"narrower_or_wider_code": 1}
+
+
+# --- the shapes EHRs use -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "level"),
+    [("248234008", "alert"), ("130987000", "new_confusion"), ("300202002", "voice"), ("422768004", "unresponsive")],
+)
+def test_acvpu_sent_the_uk_way(value, level):
+    acvpu = observation("1104441000000107", valueCodeableConcept=coding(SNOMED, value))
+    assert values(acvpu)["vitals.consciousness"] == level
+
+
+def test_an_unknown_acvpu_value_is_ignored_and_counted():
+    result = run(observation("1104441000000107", valueCodeableConcept=coding(SNOMED, "12345")))
+    assert result.coverage == {"vitals.consciousness": {"unrecognised_value": 1}}
+
+
+def test_the_symptoms_ig_shape():
+    present = observation("75325-1", LOINC, valueCodeableConcept=coding(SNOMED, "386661006"))
+    absent = observation("111551-8", LOINC, valueCodeableConcept=coding(SNOMED, "161882006"))
+    assert values(present, absent) == {"symptoms.reported_fever": True, "symptoms.neck_stiffness": False}
+    # reported absent three days ago: a "no" of then is not a "no" of now
+    old_absent = observation(
+        "111551-8", LOINC, "2025-01-12T10:00:00Z", valueCodeableConcept=coding(SNOMED, "161882006")
+    )
+    assert "symptoms.neck_stiffness" in run(old_absent).unknown
+
+
+def test_integers_and_cells_per_microlitre():
+    gcs = observation("9269-2", LOINC, valueInteger=13)
+    pain = observation("72514-3", LOINC, valueInteger=8)
+    wbc = observation("6690-2", LOINC, valueQuantity={"value": 12500, "system": UCUM, "code": "/uL"})
+    assert values(gcs, pain, wbc) == {
+        "vitals.consciousness": "new_confusion",
+        "pain.severity": 8,
+        "labs.wbc_10e9_l": 12.5,
+    }
+
+
+def test_breathing_room_air_recorded_as_a_code():
+    assert values(observation("722742002"))["vitals.on_oxygen"] is False
+
+
+def test_a_cloudy_urine_clarity():
+    clarity = observation("32167-9", LOINC, valueCodeableConcept=coding(SNOMED, "81858005"))
+    assert values(clarity)["symptoms.cloudy_urine"] is True
+
+
+# --- pain sites ----------------------------------------------------------------------------------
+
+
+def test_sites_from_records_are_a_partial_list_that_keeps_the_others_unknown():
+    flank = condition("247355005", NOW)
+    neck = observation("81680005")
+    result = run(flank, neck)
+    assert result.encounter["pain"] == {"sites": ["flank", "neck"], "sites_partial": True}
+    triage = triage_for(load_rulebase(RULES_DIR))
+    evaluated = triage.evaluate_document(
+        {**result.encounter, "patient": {"age_years": 70}, "history": {"cancer": True}}
+    )
+    # neck pain with a history of cancer: raised; the partial list leaves thoracic pain to ask
+    assert any(f["id"] == "cord_compression" for f in evaluated["flags"])
+    assert "pain.sites" not in result.unknown
+
+
+def test_a_back_pain_record_without_a_region_gives_no_site():
+    assert "pain.sites" in run(condition("161891005", NOW)).unknown
+
+
+# --- QuestionnaireResponse -----------------------------------------------------------------------
+
+
+def response(*items, authored=NOW, status="completed"):
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": "qr1",
+        "status": status,
+        "authored": authored,
+        "item": list(items),
+    }
+
+
+def item(link, *answers):
+    return {"linkId": link, "answer": list(answers)}
+
+
+def test_answers_are_read_by_link_id():
+    qr = response(
+        item("symptoms.saddle_anaesthesia", {"valueBoolean": False}),
+        item("symptoms.neck_stiffness", {"valueCoding": {"system": LOINC, "code": "LA33-6"}}),
+        item("symptoms.photophobia", {"valueCoding": {"system": SNOMED, "code": "261665006"}}),  # Unknown
+        item("vitals.consciousness", {"valueCoding": {"system": ANSWERS, "code": "voice"}}),
+        item("pain.severity", {"valueInteger": 7}),
+        item("vitals.temperature_c", {"valueDecimal": 38.4}),
+        item("pain.sites", {"valueCoding": {"system": ANSWERS, "code": "thoracic"}}, {"valueString": "lower_back"}),
+        {"linkId": "group", "item": [item("symptoms.rigors", {"valueBoolean": True})]},
+        item("symptoms.vomiting"),  # not answered
+        item("not.a.field", {"valueBoolean": True}),
+    )
+    result = run(qr)
+    assert flatten(result.encounter) == {
+        "symptoms.saddle_anaesthesia": False,
+        "symptoms.neck_stiffness": True,
+        "symptoms.rigors": True,
+        "vitals.consciousness": "voice",
+        "vitals.temperature_c": 38.4,
+        "pain.severity": 7,
+        "pain.sites": ["lower_back", "thoracic"],  # the whole answer: not partial
+    }
+    assert {"symptoms.photophobia", "symptoms.vomiting"} <= set(result.unknown)
+    assert result.coverage["symptoms.photophobia"] == {"answered_unknown": 1}
+    assert result.ignored["unknown_link_id"] == 1
+
+
+def test_an_old_response_says_nothing_about_now():
+    result = run(
+        response(item("symptoms.saddle_anaesthesia", {"valueBoolean": False}), authored="2025-01-10T09:00:00Z")
+    )
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+
+
+@pytest.mark.parametrize(
+    ("link", "answer"),
+    [
+        ("pain.severity", {"valueInteger": 11}),
+        ("vitals.consciousness", {"valueString": "drowsy"}),
+        ("symptoms.rigors", {"valueString": "yes"}),
+    ],
+)
+def test_a_bad_answer_is_never_guessed(link, answer):
+    assert link in run(response(item(link, answer))).unknown
+
+
+def test_an_entered_in_error_response_is_ignored():
+    result = run(response(item("symptoms.rigors", {"valueBoolean": True}), status="entered-in-error"))
+    assert result.encounter == {} and result.ignored == {"entered_in_error": 1}
+
+
+def test_the_evaluation_time_can_be_given():
+    fever = condition("386661006", "2025-03-01T08:00:00Z")
+    assert "symptoms.reported_fever" in run(fever).unknown  # after the evaluation: not of it
+    later = map_resources(resources_from([fever]), TODAY, now=datetime(2025, 3, 1, 12, tzinfo=UTC))
+    assert flatten(later.encounter)["symptoms.reported_fever"] is True
