@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint system-deps bench load check-rules rules-changes image-smoke lock clean
+.PHONY: run test lint system-deps bench load check-rules rules-changes fhir-coverage image-smoke lock clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	@PY=$$(scripts/find-python) || exit 1; \
@@ -53,6 +53,10 @@ check-rules: $(STAMP)
 # The rule-base change report for a reviewer: make rules-changes OLD=<commit of the earlier rule base>
 rules-changes: $(STAMP)
 	scripts/rules-changes $(or $(OLD),d1f78ad)
+
+# The FHIR data-coverage report of the fixtures (docs/fhir-coverage.md; a test checks it is current).
+fhir-coverage: $(STAMP)
+	scripts/fhir-coverage > docs/fhir-coverage.md
 
 # Regenerate the hash-pinned requirements after changing pyproject.toml (needs uv).
 lock:

@@ -41,10 +41,15 @@ class Coverage:
         default_factory=lambda: {f.path: FieldCoverage() for f in FIELDS if f.clinical}
     )
     errors: int = 0
+    unattributed: Counter[str] = field(default_factory=Counter)  # ignored before a field was known
 
     def add(self, result: MappingResult) -> None:
         self.patients += 1
         self.errors += len(result.errors)
+        attributed: Counter[str] = Counter()
+        for counts in result.coverage.values():
+            attributed.update(counts)
+        self.unattributed.update(Counter(result.ignored) - attributed)
         unknown = set(result.unknown)
         for path, counts in self.fields.items():
             if path in unknown:
@@ -68,12 +73,16 @@ class Coverage:
             lines.append(f"| `{path}` | {c.filled} | {c.unknown} | {why} |")
         filled = sum(1 for c in self.fields.values() if c.filled)
         lines += ["", f"{filled} of {len(self.fields)} fields filled for at least one patient."]
+        if self.unattributed:
+            why = ", ".join(f"{reason} {n}" for reason, n in sorted(self.unattributed.items()))
+            lines += ["", f"Records that name no field of the contract: {why}."]
         return "\n".join(lines) + "\n"
 
     def as_json(self) -> dict[str, Any]:
         return {
             "patients": self.patients,
             "errors": self.errors,
+            "unattributed": dict(sorted(self.unattributed.items())),
             "fields": {
                 p: {"filled": c.filled, "unknown": c.unknown, "ignored": dict(sorted(c.ignored.items()))}
                 for p, c in self.fields.items()

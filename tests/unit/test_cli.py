@@ -173,3 +173,40 @@ def test_a_format_1_rule_base_is_compared_but_never_served(tmp_path):
     assert (rb.format, rb.version, rb.screen.open_criteria) == (1, "1.0.0", False)
     with pytest.raises(RuleBaseError, match="format 1 can be compared, not served"):
         create_app(Settings(rules_dir=old))
+
+
+# --- cds fhir coverage ----------------------------------------------------------------------------
+
+
+def test_fhir_coverage_counts_each_field_for_each_patient(tmp_path):
+    out = io.StringIO()
+    synthea = sorted(str(p) for p in (ROOT / "tests" / "fixtures" / "fhir" / "synthea").glob("*.json"))
+    assert main(["fhir", "coverage", "--json", *synthea], out) == 0
+    report = json.loads(out.getvalue())
+    assert report["patients"] == 2
+    assert report["fields"]["patient.sex"] == {"filled": 2, "unknown": 0, "ignored": {}}
+    # older blood pressures of earlier visits: outside the episode, so counted and not used
+    assert report["fields"]["vitals.systolic_bp"]["ignored"]["outside_episode"] > 0
+    assert report["unattributed"]["unsupported_resource_type"] > 0
+
+
+def test_fhir_coverage_as_of_a_date_leaves_old_records_unknown(tmp_path):
+    out = io.StringIO()
+    synthea = sorted(str(p) for p in (ROOT / "tests" / "fixtures" / "fhir" / "synthea").glob("*.json"))
+    assert main(["fhir", "coverage", "--json", "--as-of", "2030-01-01", *synthea], out) == 0
+    report = json.loads(out.getvalue())
+    assert report["fields"]["vitals.systolic_bp"]["filled"] == 0
+
+
+def test_fhir_coverage_refuses_what_it_cannot_read(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["fhir", "coverage", str(bad)], io.StringIO()) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_committed_coverage_report_is_current():
+    fresh = subprocess.run(
+        [str(ROOT / "scripts" / "fhir-coverage")], capture_output=True, text=True, check=True, timeout=120
+    ).stdout
+    assert (ROOT / "docs" / "fhir-coverage.md").read_text() == fresh, "run make fhir-coverage"

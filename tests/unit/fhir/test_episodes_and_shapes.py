@@ -12,47 +12,10 @@ from cds.fhir import map_resources, resources_from
 from cds.fhir.questionnaire import ANSWERS
 from cds.triage import load_rulebase, triage_for
 from tests.common.fhir_builders import TODAY, flatten
+from tests.common.fhir_records import LOINC, NOW, SNOMED, UCUM, coding, condition, observation, run, values
 from tests.common.paths import RULES_DIR
 
-LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
 CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
-NOW = "2025-01-15T10:00:00Z"
-
-
-def run(*resources, **options):
-    return map_resources(resources_from(list(resources)), TODAY, **options)
-
-
-def values(*resources):
-    return flatten(run(*resources).encounter)
-
-
-def coding(system, code):
-    return {"coding": [{"system": system, "code": code}]}
-
-
-def condition(code, when, clinical="active", verification="confirmed", **extra):
-    return {
-        "resourceType": "Condition",
-        "id": f"c-{code}-{(when or 'undated')[:4]}",
-        "code": coding(SNOMED, code),
-        "clinicalStatus": coding(CLINICAL, clinical),
-        "verificationStatus": coding(VERIFICATION, verification),
-        **({"onsetDateTime": when} if when else {}),
-        **extra,
-    }
-
-
-def observation(code, system=SNOMED, when=NOW, **value):
-    return {
-        "resourceType": "Observation",
-        "id": f"o-{code}",
-        "status": "final",
-        "code": coding(system, code),
-        "effectiveDateTime": when,
-        **value,
-    }
 
 
 # --- time: old records count as today no more --------------------------------------------------
