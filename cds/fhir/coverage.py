@@ -47,8 +47,8 @@ class Coverage:
         self.patients += 1
         self.errors += len(result.errors)
         attributed: Counter[str] = Counter()
-        for counts in result.coverage.values():
-            attributed.update(counts)
+        for reasons in result.coverage.values():
+            attributed.update(reasons)
         self.unattributed.update(Counter(result.ignored) - attributed)
         unknown = set(result.unknown)
         for path, counts in self.fields.items():

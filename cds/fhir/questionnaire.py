@@ -22,8 +22,9 @@ from typing import Any
 
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_time
-from cds.fhir.terminology import field_problem
+from cds.fhir.terminology import field_problem, terminology
 from cds.triage.fields import BY_PATH, Field
+from cds.triage.questions import Catalogue, QuestionsError
 
 # the code system of the form's own answers for fields with a list of values (a code per value)
 ANSWERS = "https://cds.invalid/fhir/CodeSystem/back-pain-triage-answers"
@@ -110,3 +111,22 @@ def _choice(spec: Field, given: dict[str, Any]) -> str | None:
     else:
         value = given.get("valueString")
     return value if value in spec.choices else None
+
+
+def require_known_codes(catalogue: Catalogue) -> None:
+    """A question's code must be one terminology.yaml already maps to the question's own field
+    (verified there, with its source): the catalogue never introduces a code. Checked at start-up."""
+    term = terminology()
+    problems = []
+    for q in catalogue.questions:
+        if q.code is None:
+            continue
+        key = (q.code["system"], q.code["code"])
+        entry = term.by_code.get(key) or term.observables.get(key)
+        if entry is None or entry.field is None or entry.field.path != q.path:
+            problems.append(
+                f"questions.yaml: {q.path}: code {q.code['system']}|{q.code['code']} is not mapped to this field "
+                "in cds/fhir/terminology.yaml"
+            )
+    if problems:
+        raise QuestionsError(problems)

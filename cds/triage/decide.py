@@ -151,6 +151,18 @@ class Decider:
         open_rules, questions = ((), frozenset[str]()) if raised else self._screen(ctx)
         return Decision(encounter, ctx, n2, qs, values, fired, open_rules, questions)
 
+    def preview(self, values: dict[str, Any]) -> Decision:
+        """What an answer would do before it is given (the interview's what-ifs): the known
+        values with one more answer, evaluated by the three-valued evaluator alone. A preview is
+        not a result: the answer, once given, is evaluated by both evaluators, cross-checked.
+        `values` is taken over (implied answers are added to it); a contradiction is a 422."""
+        ctx = self.answers.context_of(values, self.answers.imply(values))
+        rule_values, n2, qs = self.evaluate_rules(ctx)
+        held = [rule_id for rule_id, value in rule_values.items() if value is True]
+        raised = True in ctx.flags.values()
+        open_rules, questions = ((), frozenset[str]()) if raised else self._screen(ctx)
+        return Decision({}, ctx, n2, qs, rule_values, held, open_rules, questions)
+
     def _screen(self, ctx: Context) -> tuple[tuple[str, ...], frozenset[str]]:
         """Section 11, part 2: the raising rules not decided false once every unknown input a
         caller cannot give is taken as normal, and the unknown inputs they still wait on."""

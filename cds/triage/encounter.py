@@ -20,7 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields
 
 from cds.problems import UNKNOWN_FIELD, flatten_messages, validation_problem
 from cds.text import NOT_PRINTABLE, PRINTABLE
-from cds.triage.fields import FIELDS, SECTIONS, Field
+from cds.triage.fields import BY_PATH, FIELDS, SECTIONS, Field
 
 
 def _range_message(f: Field) -> str:
@@ -137,9 +137,49 @@ class Text(fields.Field):  # type: ignore[type-arg]
         return check(self.spec, value)
 
 
+ASKED_UNKNOWN = "asked_unknown"
+# a required field (the age) is always known: it cannot have been asked and not known
+_ASKABLE = frozenset(f.path for f in FIELDS if f.clinical and not f.required)
+
+
+class AskedUnknown(fields.Field):  # type: ignore[type-arg]
+    """The questions asked whose answer the caller did not know (contract v1.1, additive): kept
+    apart from the questions not asked, while both stay unknown to the rules."""
+
+    def __init__(self) -> None:
+        super().__init__(allow_none=True)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise ValidationError("must be an array of field paths")
+        message = "must be an optional clinical field of the contract, such as symptoms.rigors"
+        bad = {i: [message] for i in range(len(value))}
+        for i, path in enumerate(value):
+            if type(path) is str and path in _ASKABLE:
+                del bad[i]
+        if bad:
+            raise ValidationError(bad)
+        if len(set(value)) != len(value):
+            raise ValidationError("must not repeat an item")
+        return list(value)
+
+
+def _answered_and_unknown(loaded: dict[str, Any]) -> list[dict[str, str]]:
+    """A field cannot be both answered and asked-unknown: which one holds would be a guess."""
+    out = []
+    for path in loaded.get(ASKED_UNKNOWN) or ():
+        section, name = path.split(".", 1)
+        value = (loaded.get(section) or {}).get(name)
+        if value is not None and value != [] and value != BY_PATH[path].means_unknown:
+            message = "answered in the encounter: remove it from asked_unknown or give it no value"
+            out.append({"field": f"{ASKED_UNKNOWN}.{path}", "message": message})
+    return out
+
+
 def _build_schema() -> type[Schema]:
     declared: dict[str, fields.Field[Any]] = {section: Section(section) for section in SECTIONS}
     declared.update({f.path: Text(f) for f in FIELDS if not f.section})
+    declared[ASKED_UNKNOWN] = AskedUnknown()
     return Schema.from_dict(declared, name="EncounterSchema")
 
 
@@ -168,6 +208,8 @@ def load_valid(data: dict[str, Any]) -> dict[str, Any] | None:
                 loaded[name] = field._deserialize(value, name, data)
             elif isinstance(field, Text):
                 loaded[name] = check(field.spec, value)
+            elif isinstance(field, AskedUnknown):
+                loaded[name] = field._deserialize(value, name, data)
             else:
                 return None
     except ValidationError:
@@ -179,12 +221,13 @@ def load_encounter(data: Any) -> dict[str, Any]:
     """Validate a decoded JSON body; raise a 422 Problem listing every invalid field."""
     if not isinstance(data, dict):
         raise validation_problem([{"field": "$", "message": "the encounter must be a JSON object"}])
-    fast = load_valid(data)
-    if fast is not None:
-        return fast
-    try:
-        loaded: dict[str, Any] = _SCHEMA.load(data)
-    except ValidationError as err:
-        errors = sorted(flatten_messages(err.messages), key=lambda e: (e["field"], e["message"]))
-        raise validation_problem(errors) from None
+    loaded = load_valid(data)
+    if loaded is None:
+        try:
+            loaded = _SCHEMA.load(data)
+        except ValidationError as err:
+            errors = sorted(flatten_messages(err.messages), key=lambda e: (e["field"], e["message"]))
+            raise validation_problem(errors) from None
+    if ASKED_UNKNOWN in data and (conflicts := _answered_and_unknown(loaded)):
+        raise validation_problem(conflicts)
     return loaded

@@ -6,11 +6,21 @@ an answer could reach first."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from cds.triage.conditions import Condition, FieldAtom, ScoreAtom
 from cds.triage.decide import Decision
 from cds.triage.fields import ORDER
 from cds.triage.result_types import Flag, MissingItem
 from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
+
+
+class Ranked(NamedTuple):
+    path: str
+    flags: list[str]  # the flags an answer could raise or escalate, most dangerous first
+    reach: int  # the highest level an answer could bring about (LEVEL_RANK)
+    tier: int  # 0 the self-care screen waits on it, 1 other, 2 a caller cannot give it
+    asked_unknown: bool  # asked, and the caller did not know
 
 
 def static_reach(rb: RuleBase) -> dict[str, tuple[list[str], str]]:
@@ -75,7 +85,9 @@ class MissingList:
                 targets.append((when, flag, LEVEL_RANK[raised[flag]["risk_level"]]))
         return targets
 
-    def build(self, d: Decision, raised: dict[str, Flag], screen_unknown: list[str]) -> list[MissingItem]:
+    def ranked(self, d: Decision, raised: dict[str, Flag], screen_unknown: list[str]) -> list[Ranked]:
+        """The missing inputs in the order of `missing`, each with the flags it could raise or
+        escalate, the highest level it could bring about, and its tier."""
         needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
         reach: dict[str, int] = {}  # field -> the highest level it could bring about
         for when, flag, rank in self._open(d, raised):
@@ -105,9 +117,20 @@ class MissingList:
                 needed[path] = list(flags)
                 reach[path] = LEVEL_RANK[level]
         cannot = self.caller_cannot_give
+        # "asked, does not know": still missing, but asked already, so after the others of its tier
+        asked = frozenset(d.encounter.get("asked_unknown") or ())
 
         def tier(path: str) -> int:
             return 0 if path in screen_set else (2 if path in cannot else 1)
 
-        order = sorted(needed, key=lambda p: (tier(p), -reach[p], ORDER.get(p, 999)))
-        return [{"field": p, "needed_for": sorted(needed[p], key=self.flag_order)} for p in order]
+        order = sorted(needed, key=lambda p: (tier(p), p in asked, -reach[p], ORDER.get(p, 999)))
+        return [Ranked(p, sorted(needed[p], key=self.flag_order), reach[p], tier(p), p in asked) for p in order]
+
+    def build(self, d: Decision, raised: dict[str, Flag], screen_unknown: list[str]) -> list[MissingItem]:
+        items: list[MissingItem] = []
+        for r in self.ranked(d, raised, screen_unknown):
+            item: MissingItem = {"field": r.path, "needed_for": r.flags}
+            if r.asked_unknown:
+                item["asked_unknown"] = True
+            items.append(item)
+        return items

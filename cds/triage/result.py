@@ -93,6 +93,13 @@ class ResultBuilder:
         keys += [k for s in sets if risk_level in s.get("when_risk_level", ()) for k in s["advice"]]
         return [self.rb.advice[k] for k in dict.fromkeys(keys)]
 
+    def outcome(self, d: Decision) -> tuple[str, list[Flag]]:
+        """The risk level and the raised flags alone (an interview's what-if)."""
+        got = self._gather([self.rb.by_id[rid] for rid in d.fired])
+        flags = self._flags(got)
+        screen_unknown = [p for p in self.rb.screen.items if p not in d.ctx.values]
+        return self._outcome(d, flags, got, screen_unknown)[0], flags
+
     def build(self, d: Decision) -> Result:
         rb = self.rb
         fired_rules = [rb.by_id[rid] for rid in d.fired]
@@ -115,5 +122,8 @@ class ResultBuilder:
             "trace": self.trace.build(d, fired_rules),
             "rulebase": {"version": rb.version, "digest": rb.digest},
         }
+        asked = d.encounter.get("asked_unknown")
+        if asked is not None:
+            result["asked_unknown"] = asked
         encounter_id = d.encounter.get("encounter_id")
         return {"encounter_id": encounter_id, **result} if encounter_id is not None else result

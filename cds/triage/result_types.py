@@ -15,6 +15,7 @@ class Flag(TypedDict):
 class MissingItem(TypedDict):
     field: str
     needed_for: list[str]
+    asked_unknown: NotRequired[bool]
 
 
 class News2Score(TypedDict):
@@ -65,3 +66,4 @@ class Result(TypedDict):
     advice: list[str]
     trace: list[TraceEntry]
     rulebase: RulebaseRef
+    asked_unknown: NotRequired[list[str]]

@@ -1,8 +1,8 @@
 """The application factory: `cds.web.app:create_app` is the WSGI entry point.
 
-Start-up does all the expensive work once (load and validate the rule base, compile it into
-durable-rules, run its self-test), so a request only evaluates. An invalid rule base stops the
-start-up.
+Start-up does all the expensive work once (load and validate the rule base and the question
+catalogue, compile the rules into durable-rules, run its self-test), so a request only
+evaluates. An invalid rule base or catalogue stops the start-up.
 """
 
 from __future__ import annotations
@@ -12,10 +12,13 @@ from typing import Any
 
 from flask import Flask, Response
 
+from cds.fhir.questionnaire import require_known_codes
 from cds.hooks import init_hooks
 from cds.settings import Settings
 from cds.triage import load_rulebase, require_servable, triage_for
-from cds.web import evaluate, health, openapi
+from cds.triage.interview import Interview
+from cds.triage.questions import load_questions
+from cds.web import evaluate, health, interview, openapi
 from cds.web.errors import register_error_handlers
 from cds.web.observability import configure_logging, register_request_logging
 
@@ -35,10 +38,14 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     require_servable(rb)
     triage = app.extensions["cds.triage"] = triage_for(rb)
     health.check_self_test(triage)
+    catalogue = load_questions(settings.rules_dir, rb)
+    require_known_codes(catalogue)
+    app.extensions["cds.interview"] = Interview(triage, catalogue)
     if not settings.api_keys_required:
         app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")
 
     app.register_blueprint(evaluate.bp)
+    app.register_blueprint(interview.bp)
     init_hooks(app, settings)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

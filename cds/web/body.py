@@ -25,10 +25,10 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     return Response(text, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
-def json_body(request: Request, limits: BodyLimits) -> Any:
+def json_body(request: Request, limits: BodyLimits, media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> Any:
     """The request's JSON document, or a 413/415/400 problem. Never reads past the limit."""
-    if request.mimetype != JSON_MEDIA_TYPE:
-        raise UNSUPPORTED_MEDIA_TYPE(f"Send the body as {JSON_MEDIA_TYPE}.")
+    if request.mimetype not in media_types:
+        raise UNSUPPORTED_MEDIA_TYPE(f"Send the body as {' or '.join(media_types)}.")
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise UNSUPPORTED_MEDIA_TYPE("Send the body encoded as UTF-8.")

@@ -22,6 +22,7 @@ SPEC = OpenAPI.from_file_path(
     config=Config(
         extra_media_type_deserializers={
             "application/problem+json": json.loads,
+            "application/fhir+json": json.loads,
             "application/yaml": lambda body: body.decode() if isinstance(body, bytes) else body,
         }
     ),

@@ -17,6 +17,8 @@ from cds.strict_yaml import StrictYAMLError, load_strict
 from cds.triage.rulebase.assemble import assemble
 from cds.triage.rulebase.model import MANIFEST, RuleBase, RuleBaseError, RuleError
 
+QUESTIONS = "questions.yaml"
+
 
 @cache
 def _validator(name: str) -> jsonschema.Draft202012Validator:
@@ -64,9 +66,10 @@ def _read(directory: Path, name: str, errors: list[RuleError]) -> Any:
 
 def _documents(directory: Path, manifest: dict[str, Any], errors: list[RuleError]) -> dict[str, Any]:
     """Every rule file the manifest lists, each valid against the rule-file schema; a YAML file
-    the manifest does not list would be ignored, so it is an error."""
+    the manifest does not list would be ignored, so it is an error. The question catalogue
+    (questions.py) lives beside the rules and is loaded on its own."""
     listed = list(manifest["files"])
-    for name in sorted(p.name for p in directory.glob("*.yaml") if p.name != MANIFEST):
+    for name in sorted(p.name for p in directory.glob("*.yaml") if p.name not in (MANIFEST, QUESTIONS)):
         if name not in listed:
             errors.append(RuleError(name, None, "", f"not listed in {MANIFEST}: it would be ignored"))
     docs: dict[str, Any] = {}

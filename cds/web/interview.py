@@ -1,0 +1,77 @@
+"""The triage interview over HTTP: GET /v1/questions (the catalogue) and POST /v1/interview (an
+encounter, or the QuestionnaireResponse of the form, in; the result, the next questions with
+their what-ifs, and whether to stop, out). Same access control as /v1/evaluate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+
+from cds.fhir import map_resources, resources_from
+from cds.problems import validation_problem
+from cds.triage.encounter import ASKED_UNKNOWN, load_encounter
+from cds.triage.interview import Interview
+from cds.web.api_keys import require_api_key
+from cds.web.body import JSON_MEDIA_TYPE, json_body, json_response
+from cds.web.metrics import count_evaluation
+
+bp = Blueprint("interview", __name__, url_prefix="/v1")
+FHIR_JSON = "application/fhir+json"
+# what the QuestionnaireResponse reader ignored that, in a form posted to us, is a mistake
+_REFUSED = {
+    "unknown_link_id": "an item's linkId is not a question of this form",
+    "unrecognised_value": "an answer is not one of the question's answers",
+    "ambiguous_value": "an item has two different answers",
+}
+
+
+def interview_of() -> Interview:
+    interview: Interview = current_app.extensions["cds.interview"]
+    return interview
+
+
+@bp.get("/questions")
+def questions() -> Response:
+    catalogue = interview_of().catalogue
+    etag = f'"{catalogue.digest}"'
+    if request.if_none_match.contains(catalogue.digest):
+        return Response(status=304, headers={"ETag": etag})
+    return json_response(catalogue.to_json(), headers={"ETag": etag})
+
+
+@bp.post("/interview")
+def interview() -> Response:
+    settings = current_app.config["CDS_SETTINGS"]
+    require_api_key(request, settings)
+    document = json_body(request, settings.evaluate_limits, (JSON_MEDIA_TYPE, FHIR_JSON))
+    if request.mimetype == FHIR_JSON:
+        document = encounter_from_response(document)
+    out = interview_of().run(load_encounter(document))
+    g.risk_level = out["result"]["risk_level"]
+    count_evaluation(out["result"], "interview")
+    return json_response(out)
+
+
+def encounter_from_response(document: Any) -> dict[str, Any]:
+    """A QuestionnaireResponse's answers as an encounter (answers by linkId, the field path):
+    "Unknown" answers become `asked_unknown`; anything the reader could not take is a 422."""
+    if not isinstance(document, dict) or document.get("resourceType") != "QuestionnaireResponse":
+        raise validation_problem([{"field": "resourceType", "message": "must be QuestionnaireResponse"}])
+    resources = resources_from([document])
+    if resources.malformed:
+        raise validation_problem([{"field": "QuestionnaireResponse", "message": resources.malformed[0][1]}])
+    now = datetime.now(UTC)
+    mapped = map_resources(resources, now.date(), now=now)
+    errors = [{"field": f"item.{e['field']}", "message": e["message"]} for e in mapped.errors]
+    errors += [{"field": "item", "message": m} for reason, m in _REFUSED.items() if mapped.ignored.get(reason)]
+    if mapped.ignored.get("outside_episode") or mapped.ignored.get("not_final"):
+        errors.append({"field": "authored", "message": "must be now, and the status in-progress or completed"})
+    if errors:
+        raise validation_problem(errors)
+    encounter = dict(mapped.encounter)
+    asked = [p for p in mapped.unknown if "answered_unknown" in mapped.coverage.get(p, {})]
+    if asked:
+        encounter[ASKED_UNKNOWN] = asked
+    return encounter

@@ -1,0 +1,116 @@
+"""The interview's promises, over generated encounters: the stopping rule is sound, the upper
+bound is an upper bound, every what-if is what the answer then does, every field `missing` can
+name has a question, and "asked, does not know" changes the order and nothing else."""
+
+import copy
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cds.triage.encounter import load_encounter
+from cds.triage.fields import BY_PATH
+from cds.triage.rulebase import LEVEL_RANK
+from tests.common.strategies import BASES, consistent, encounters, near_vignettes, put, value_of
+
+SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _unknown(decider, enc):
+    known = set(decider.answers.context(load_encounter(enc)).values)
+    return [p for p, spec in BY_PATH.items() if spec.clinical and p not in known]
+
+
+def _complete(decider, enc, data):
+    completed = copy.deepcopy(enc)
+    completed.pop("asked_unknown", None)
+    for path in _unknown(decider, enc):
+        if data.draw(st.booleans(), label=f"answer {path}"):
+            put(completed, path, data.draw(value_of(BY_PATH[path]), label=path))
+    return consistent(completed)
+
+
+@SETTINGS
+@given(enc=st.one_of(encounters(), near_vignettes()), data=st.data())
+def test_when_no_answer_can_change_the_level_no_completion_of_the_unknowns_does(
+    interview, evaluate, decider, enc, data
+):
+    out = interview(enc)
+    stop = out["stop"]
+    level = out["result"]["risk_level"]
+    after = evaluate(_complete(decider, enc, data))["risk_level"]
+    # the upper bound holds for every stop reason
+    assert LEVEL_RANK[after] <= LEVEL_RANK[stop["risk_upper_bound"]], (stop, after)
+    if stop["reason"] in ("no_answer_can_change_level", "emergency_raised"):
+        assert stop["should_stop"]
+        assert after == level, (stop, level, after)
+
+
+def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
+    """Not vacuous: with the measurements known, a raised flag whose level no remaining answer
+    can raise stops the interview while questions remain (the generated encounters start from
+    these bases, with answers forgotten, too)."""
+    stops = {interview(enc)["stop"]["reason"] for enc in BASES.values()}
+    assert {"emergency_raised", "no_answer_can_change_level", "screen_complete", "screen_incomplete"} <= stops
+    enc = copy.deepcopy(BASES["D04-complete"])  # pyelonephritis, urgent, every input known
+    for path in ("history.cancer", "history.iv_drug_use", "symptoms.rigors", "pain.trend"):
+        put(enc, path, None)
+    out = interview(enc)
+    assert out["result"]["risk_level"] == "urgent"
+    assert out["stop"] == {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": "urgent"}
+    assert {"history.cancer", "symptoms.rigors"} <= set(_unknown(decider, enc))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_every_what_if_is_what_the_answer_then_does(interview, evaluate, enc):
+    out = interview(enc, 40)  # beyond the first five: the numbers come after the questions
+    for q in out["next"]:
+        for w in q["what_if"]:
+            if w["answer"] is None or "contradicts" in w:
+                continue
+            value = [w["answer"]] if q["type"] == "enum_list" else w["answer"]
+            answered = copy.deepcopy(enc)
+            put(answered, q["field"], value)
+            result = evaluate(answered)
+            assert result["risk_level"] == w["risk_level"], (q["field"], w)
+            fired = {t["rule"] for t in result["trace"]}
+            assert set(w["rules"]) <= fired, (q["field"], w)
+            raised = {f["id"] for f in result["flags"]}
+            assert set(w["raised"]) <= raised
+            if q["type"] in ("int", "number"):  # both ends of a range give the same outcome
+                put(answered, q["field"], w["range"][1])
+                assert evaluate(answered)["risk_level"] == w["risk_level"], (q["field"], w)
+
+
+@SETTINGS
+@given(enc=encounters())
+def test_every_field_missing_names_has_a_question(evaluate, catalogue, enc):
+    assert {m["field"] for m in evaluate(enc)["missing"]} <= set(catalogue.by_path)
+
+
+@SETTINGS
+@given(enc=encounters(), data=st.data())
+def test_asked_unknown_changes_the_order_and_nothing_the_rules_decide(evaluate, enc, data):
+    plain = evaluate(enc)
+    fields = [m["field"] for m in plain["missing"]]
+    if not fields:
+        return
+    asked = data.draw(st.lists(st.sampled_from(fields), min_size=1, max_size=4, unique=True))
+    result = evaluate({**enc, "asked_unknown": asked})
+    for key in ("risk_level", "primary", "disposition", "flags", "screen", "scores", "trace"):
+        assert result[key] == plain[key]
+    assert result["asked_unknown"] == asked
+    assert {m["field"] for m in result["missing"]} == set(fields)
+    marked = [m["field"] for m in result["missing"] if m.get("asked_unknown")]
+    assert set(marked) == set(asked)
+    # within each tier, an asked-unknown question comes after every one not yet asked
+    order = [m["field"] for m in result["missing"]]
+    for path in asked:
+        later = order[order.index(path) + 1 :]
+        assert all(p in asked or _tier_changes(plain, path, p) for p in later)
+
+
+def _tier_changes(plain, a, b):
+    """Whether b is in a later tier of `missing` than a (the tiers keep their order)."""
+    order = [m["field"] for m in plain["missing"]]
+    return order.index(b) > order.index(a)
