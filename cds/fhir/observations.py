@@ -104,20 +104,18 @@ def quantity(
     if vq.get("comparator") is not None:
         c.read(path, when, None, source, "comparator")  # "<0.5" is a bound, not a value
         return
+    accepted = ", ".join(q.units)
     if not isinstance(code, str) or vq.get("system") != UCUM:
-        # A code without its system, or the free-text unit, is never guessed at.
+        # A code without its system, or the free-text unit, is never guessed at; the reading is
+        # left unknown and the clinician told, never dropped in silence.
+        problem = f"{c.term.label(key)} without a UCUM unit code is not read (accepted: {accepted})"
+        c.error(path, f"{c.ref(source)}: {problem}")
         c.read(path, when, None, source, "unrecognised_unit")
         return
     unit = q.units.get(code)
     if unit is None:
-        if code in c.term.known_units:
-            accepted = ", ".join(q.units)
-            c.error(
-                path, f"{c.ref(source)}: {c.term.label(key)} in UCUM '{code}' is not accepted (accepted: {accepted})"
-            )
-            c.read(path, when, None, source, "wrong_unit")
-        else:
-            c.read(path, when, None, source, "unrecognised_unit")
+        c.error(path, f"{c.ref(source)}: {c.term.label(key)} in UCUM '{code}' is not accepted (accepted: {accepted})")
+        c.read(path, when, None, source, "wrong_unit" if code in c.term.known_units else "unrecognised_unit")
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         c.read(path, when, None, source, "unrecognised_value")

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from cds.fhir.terminology import terminology
 from cds.hooks.fhir_client import FhirFetchError, FhirReader
 from cds.hooks.fhir_servers import FhirTarget
 from cds.problems import FHIR_FETCH_FAILED, FHIR_SERVER_NOT_ALLOWED, PREFETCH_MISSING
@@ -22,6 +23,19 @@ log = structlog.get_logger("cds.hooks")
 # the FHIR server a call names, if the configuration allows it (fhir_servers.fhir_target)
 TargetFor = Callable[[str], FhirTarget | None]
 
+
+def _lab_codes() -> str:
+    """Every LOINC code terminology.yaml reads from a laboratory result: the labs query asks for
+    exactly what the mapping understands (a code added there is fetched too)."""
+    term = terminology()
+    loinc = "http://loinc.org"
+    keys = [q.codes for q in term.quantities if q.field.section == "labs"]
+    keys += [(f.key,) for f in term.findings if f.field.section == "labs" or f.key == (loinc, "32167-9")]
+    codes = dict.fromkeys(code for group in keys for system, code in group if system == loinc)
+    return ",".join(f"{loinc}|{code}" for code in codes)
+
+
+_LAB_CODES = _lab_codes()
 # Template queries use only {{context.patientId}}, which the request schema restricts to a
 # FHIR id, so a rendered query cannot carry anything but what is written here.
 TEMPLATES: dict[str, str] = {
@@ -30,9 +44,7 @@ TEMPLATES: dict[str, str] = {
     "conditions": "Condition?patient={{context.patientId}}&_count=200",
     "findings": "Observation?patient={{context.patientId}}&category=exam,survey,social-history&_sort=-date&_count=100",
     "labs": (
-        "Observation?patient={{context.patientId}}&category=laboratory"
-        "&code=http://loinc.org|5802-4,http://loinc.org|5799-2,http://loinc.org|2524-7,"
-        "http://loinc.org|14118-4,http://loinc.org|6690-2,http://loinc.org|1988-5&_sort=-date&_count=50"
+        "Observation?patient={{context.patientId}}&category=laboratory&code=" + _LAB_CODES + "&_sort=-date&_count=50"
     ),
 }
 

@@ -299,10 +299,12 @@ def test_a_known_code_in_a_wrong_unit_is_an_error_and_is_never_converted():
         {"value": 37.2, "code": "Cel"},  # a code without its system
     ],
 )
-def test_an_unrecognised_unit_is_ignored_and_counted(value_quantity):
+def test_an_unrecognised_unit_is_left_unknown_counted_and_reported(value_quantity):
+    """Never guessed at, and never dropped in silence: the clinician sees a data-problem card."""
     result = run(obs("8310-5", valueQuantity=value_quantity))
     assert result.encounter == {}
-    assert result.errors == []
+    assert [e["field"] for e in result.errors] == ["vitals.temperature_c"]
+    assert "37.2" not in json.dumps(result.errors)  # no patient value in a message
     assert result.ignored == {"unrecognised_unit": 1}
 
 
