@@ -151,13 +151,16 @@ class Decider:
         open_rules, questions = ((), frozenset[str]()) if raised else self._screen(ctx)
         return Decision(encounter, ctx, n2, qs, values, fired, open_rules, questions)
 
-    def preview(self, values: dict[str, Any]) -> Decision:
-        """What an answer would do before it is given (the interview's what-ifs): the known
-        values with one more answer, evaluated by the three-valued evaluator alone. A preview is
-        not a result: the answer, once given, is evaluated by both evaluators, cross-checked.
-        `values` is taken over (implied answers are added to it); a contradiction is a 422."""
+    def evaluate_answers(self, values: dict[str, Any]) -> tuple[Context, dict[str, Tri], News2, Qsofa]:
+        """Every rule's value for these answers (taken over: implied answers are added), by the
+        three-valued evaluator alone: an interview's preview of an answer not yet given. A
+        contradiction between answers is a 422 Problem."""
         ctx = self.answers.context_of(values, self.answers.imply(values))
-        rule_values, n2, qs = self.evaluate_rules(ctx)
+        return (ctx, *self.evaluate_rules(ctx))
+
+    def preview(self, ctx: Context, rule_values: dict[str, Tri], n2: News2, qs: Qsofa) -> Decision:
+        """The decision an evaluation of evaluate_answers makes. A preview is not a result: the
+        answer, once given, is evaluated by both evaluators, cross-checked."""
         held = [rule_id for rule_id, value in rule_values.items() if value is True]
         raised = True in ctx.flags.values()
         open_rules, questions = ((), frozenset[str]()) if raised else self._screen(ctx)

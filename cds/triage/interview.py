@@ -11,9 +11,11 @@ with the level it would give and the rules that would newly fire. A number has n
 answers: its what-ifs are the values on each side of every threshold the rules test it against.
 
 Stop (section 5.3 of the design notes): `emergency_raised` (the highest level; what remains is
-for the handover); `no_answer_can_change_level` (a flag is raised, so the level cannot fall, and
-no undecided rule could raise it: a raised rule stays raised whatever the unknowns turn out to be,
-and a rule the three-valued evaluator holds undecided is the only kind that could still fire);
+for the handover); `no_answer_can_change_level` (a flag is raised, no undecided rule could raise
+the level, and every input that could undo a raised rule is known: in three-valued logic a true
+rule stays true whatever the unknowns turn out to be, except where the specification reads an
+unknown as "not established" or a default (the SpO2 scale), and a rule it holds undecided is the
+only kind that could still fire);
 `screen_complete` (nothing raised and every self-care screen item answered: the remaining
 unknowns are measurements); otherwise `screen_incomplete`. `risk_upper_bound` is the highest
 level any completion of the unknowns could give (an over-approximation, never an under-).
@@ -24,13 +26,15 @@ from __future__ import annotations
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from cds.problems import Problem
-from cds.triage.conditions import FieldAtom, QuantityAtom
+from cds.triage.conditions import Condition, FieldAtom, FindingRef, FlagRef, NotEstablished, QuantityAtom
+from cds.triage.context import Context, PartialList, Tri
 from cds.triage.decide import Decision
 from cds.triage.missing import Ranked
 from cds.triage.pipeline import Triage
 from cds.triage.questions import Catalogue, Question
 from cds.triage.result_types import Result
 from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
+from cds.triage.scores import News2, Qsofa
 
 LEVELS = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
 NEXT_LIMIT = 5
@@ -74,6 +78,9 @@ class InterviewResult(TypedDict):
     questions: dict[str, str]  # the catalogue's version and digest
 
 
+_Evaluated = tuple[Context, dict[str, Tri], News2, Qsofa]
+
+
 class _Preview(NamedTuple):
     level: str
     flags: dict[str, str]  # raised flag -> its level
@@ -89,17 +96,23 @@ class Interview:
         self.acting = tuple(r.id for r in rb.rules if isinstance(r.then, Raise | SetDisposition))
         self.raisers = tuple((r.id, LEVEL_RANK[r.then.level]) for r in rb.rules if isinstance(r.then, Raise))
         self.thresholds = _thresholds(rb)
+        self.tested = _tested(rb)
+        self.lowering = _lowering(rb)
         # lines drawn on a difference of two fields (a fall in systolic pressure): on one field
         # they sit where the other field's known value puts them
         self.differences = tuple(
-            (rb.quantities[n.quantity], bound)
+            (rb.quantities[n.quantity], op, bound)
             for r in rb.rules
             for n in r.when.walk()
             if isinstance(n, QuantityAtom)
-            for _, bound in n.bounds
+            for op, bound in n.bounds
         )
 
     def run(self, encounter: dict[str, Any], limit: int = NEXT_LIMIT) -> InterviewResult:
+        return self.step(encounter, limit)[0]
+
+    def step(self, encounter: dict[str, Any], limit: int = NEXT_LIMIT) -> tuple[InterviewResult, list[Ranked]]:
+        """The interview's answer, and every missing field ranked (what each can still raise)."""
         triage = self.triage
         d = triage.decider.decide(encounter)
         result = triage.results.build(d)
@@ -107,21 +120,72 @@ class Interview:
         screen_unknown = [p for p in triage.rulebase.screen.items if p not in d.ctx.values]
         ranked = triage.results.missing.ranked(d, raised, screen_unknown)
         now = _Preview(result["risk_level"], {f: x["risk_level"] for f, x in raised.items()}, frozenset(d.fired))
-        chosen = self._choose(ranked, d.ctx.values, limit)
+        chosen = self._choose(ranked, d, now, limit)
         nexts = [self._question(q, r, d, now) for q, r in chosen]
-        return {
+        out: InterviewResult = {
             "result": result,
             "next": nexts,
             "stop": self.stop(d, result),
             "questions": self.catalogue.ref(),
         }
+        return out, ranked
 
-    def _choose(self, ranked: list[Ranked], known: dict[str, Any], limit: int) -> list[tuple[Question, Ranked]]:
+    def _choose(self, ranked: list[Ranked], d: Decision, now: _Preview, limit: int) -> list[tuple[Question, Ranked]]:
+        """The next questions, most dangerous first: within asked-unknown last and measurements
+        after what a caller can answer, by the level the question's most dangerous answer would
+        bring about on its own (previewed), then by the level it could reach with the other
+        unknowns, then in the order of `missing`. Previews stop once no unseen question can
+        outrank the chosen ones (its reach, an upper bound of what it does alone, is no higher)."""
         by_path = self.catalogue.by_path
-        order = {r.path: i for i, r in enumerate(ranked)}
+        known = d.ctx.values
         candidates = [(by_path[r.path], r) for r in ranked if r.path in by_path and by_path[r.path].applies(known)]
+        order = {r.path: i for i, r in enumerate(ranked)}
         candidates.sort(key=lambda qr: (qr[1].asked_unknown, qr[1].tier == 2, -qr[1].reach, order[qr[1].path]))
-        return candidates[:limit]
+        scored: list[tuple[tuple[Any, ...], Question, Ranked]] = []
+        for q, r in candidates:
+            group = (r.asked_unknown, r.tier == 2)
+            if len(scored) >= limit:
+                worst = sorted(s[0] for s in scored)[limit - 1]
+                # visited by reach, then order: a later question can only outrank the last chosen
+                # by doing more alone, which needs a higher reach
+                if group > worst[:2] or (group == worst[:2] and -r.reach >= worst[2]):
+                    break
+            alone = max((self._alone(q, v, d) for v in self._dangerous(q)), default=0)
+            scored.append(((*group, -alone, -r.reach, order[r.path]), q, r))
+        scored.sort(key=lambda s: s[0])
+        return [(q, r) for _, q, r in scored[:limit]]
+
+    def _alone(self, q: Question, value: Any, d: Decision) -> int:
+        """The highest level a flag would be raised at with this one answer more (the rules
+        alone: the cheap half of a preview, enough to rank questions by danger)."""
+        evaluated = self._evaluated(q, value, d)
+        if evaluated is None:
+            return 0
+        held = evaluated[1]
+        return max((rank for rule_id, rank in self.raisers if held[rule_id] is True), default=0)
+
+    def _evaluated(self, q: Question, value: Any, d: Decision) -> _Evaluated | None:
+        """The rules with one more answer (None: it contradicts an answer given), once per step:
+        the ranking and the what-ifs ask for the same answers."""
+        key = (q.path, value)
+        # kept on this step's Decision, so it goes when the step does
+        cache: dict[tuple[str, Any], _Evaluated | None] = d.__dict__.setdefault("_previews", {})
+        if key not in cache:
+            values = _explicit(d)
+            values[q.path] = [value] if q.multiple else value
+            try:
+                cache[key] = self.triage.decider.evaluate_answers(values)
+            except Problem:
+                cache[key] = None
+        return cache[key]
+
+    def _dangerous(self, q: Question) -> list[Any]:
+        """The answers to preview for a question's own danger: the values the rules test it for
+        (a number: the ends of its range)."""
+        low, high = q.field.low, q.field.high
+        if q.field.numeric:
+            return [] if low is None or high is None else [_num(q, low), _num(q, high)]
+        return [v for v in self.tested.get(q.path, ()) if v is not None]
 
     def _question(self, q: Question, r: Ranked, d: Decision, now: _Preview) -> NextQuestion:
         out: NextQuestion = {
@@ -147,50 +211,52 @@ class Interview:
     def _number_what_ifs(self, q: Question, d: Decision, now: _Preview) -> list[WhatIf]:
         """A number's what-ifs as ranges: the outcome changes only where a rule or a NEWS2 band
         draws a line, so the values on each side of every line, and the ends of the contract's
-        range, give every outcome; neighbours with the same outcome are merged into one range."""
+        range, give every outcome. The rules alone are evaluated at each of those values;
+        neighbours where the same rules hold are one range, previewed in full once."""
         spec = q.field
         step = 1 if spec.kind == "int" else 0.1
         assert spec.low is not None and spec.high is not None
         lines = list(self.thresholds.get(spec.path, ()))
         known = d.ctx.values
-        for quantity, bound in self.differences:
+        for quantity, op, bound in self.differences:
             if quantity.minuend == spec.path and quantity.subtrahend in known:
-                lines.append(bound + known[quantity.subtrahend])
+                lines.append((op, bound + known[quantity.subtrahend]))
             elif quantity.subtrahend == spec.path and quantity.minuend in known:
-                lines.append(known[quantity.minuend] - bound)
-        points = {round(p, 1) for t in lines for p in (t - step, t, t + step)} | {spec.low, spec.high}
-        unit = q.unit["display"] if q.unit else ""
-        runs: list[tuple[float, float, WhatIf]] = []
-        for value in sorted(p for p in points if spec.low <= p <= spec.high):
-            value = int(value) if spec.kind == "int" else value
-            seen = self._what_if(q, value, "", d, now)
-            if runs and (runs[-1][2]["risk_level"], runs[-1][2]["raised"], runs[-1][2]["rules"]) == (
-                seen["risk_level"],
-                seen["raised"],
-                seen["rules"],
-            ):
-                runs[-1] = (runs[-1][0], value, runs[-1][2])
-            else:
-                runs.append((value, value, seen))
+                lines.append((_FLIPPED[op], known[quantity.minuend] - bound))
+        points = {spec.low, spec.high}
+        for op, t in lines:
+            points.update((t - step, t) if op in ("gte", "lt") else (t, t + step))
+        runs: list[tuple[Any, frozenset[str]]] = []  # (first value, the rules that hold)
+        for point in sorted({round(p, 1) for p in points if spec.low <= p <= spec.high}):
+            value = int(point) if spec.kind == "int" else point
+            held = self._held(q, value, d)
+            if not runs or runs[-1][1] != held:
+                runs.append((value, held))
         out = []
-        for i, (low, _, seen) in enumerate(runs):
+        unit = q.unit["display"] if q.unit else ""
+        for i, (low, _) in enumerate(runs):
             high = runs[i + 1][0] - step if i + 1 < len(runs) else spec.high
             high = int(high) if spec.kind == "int" else round(high, 1)
+            seen = self._what_if(q, low, "", d, now)
             seen["range"] = [low, high]
-            seen["label"] = f"{low:g} to {high:g} {unit}".strip()
+            if low == high:
+                seen["label"] = f"{low:g} {unit}".strip()
+            elif spec.kind == "int" or i + 1 == len(runs):
+                seen["label"] = f"{low:g} to {high:g} {unit}".strip()
+            else:  # a decimal: up to the next range's start, whatever the precision given
+                seen["label"] = f"{low:g} to under {runs[i + 1][0]:g} {unit}".strip()
             out.append(seen)
         return out
+
+    def _held(self, q: Question, value: Any, d: Decision) -> frozenset[str]:
+        evaluated = self._evaluated(q, value, d)
+        return frozenset() if evaluated is None else frozenset(r for r, v in evaluated[1].items() if v is True)
 
     def _what_if(self, q: Question, value: Any, label: str, d: Decision, now: _Preview) -> WhatIf:
         if value is None:  # "Don't know": the field stays unknown, and so does what it decides
             return {"answer": None, "label": label, "risk_level": now.level, "raised": [], "rules": []}
-        values = dict(d.ctx.values)
-        for imp in d.ctx.implied:  # the preview recomputes what the answers imply
-            values.pop(imp.target, None)
-        values[q.path] = [value] if q.multiple else value
-        try:
-            after = self._preview(values)
-        except Problem:
+        evaluated = self._evaluated(q, value, d)
+        if evaluated is None:
             return {
                 "answer": value,
                 "label": label,
@@ -199,6 +265,7 @@ class Interview:
                 "rules": [],
                 "contradicts": "this answer contradicts another answer already given",
             }
+        after = self._preview(evaluated)
         raised = [
             f for f, lvl in after.flags.items() if f not in now.flags or LEVEL_RANK[lvl] > LEVEL_RANK[now.flags[f]]
         ]
@@ -210,8 +277,8 @@ class Interview:
             "rules": [r for r in self.acting if r in after.held and r not in now.held],
         }
 
-    def _preview(self, values: dict[str, Any]) -> _Preview:
-        p = self.triage.decider.preview(values)
+    def _preview(self, evaluated: _Evaluated) -> _Preview:
+        p = self.triage.decider.preview(*evaluated)
         level, flags = self.triage.results.outcome(p)
         return _Preview(level, {f["id"]: f["risk_level"] for f in flags}, frozenset(p.fired))
 
@@ -226,7 +293,8 @@ class Interview:
         upper = LEVELS[bound]
         if level == "emergency":
             return {"should_stop": True, "reason": "emergency_raised", "risk_upper_bound": upper}
-        if result["flags"] and bound == rank:
+        settled = all(p in d.ctx.values and not isinstance(d.ctx.values[p], PartialList) for p in self.lowering)
+        if result["flags"] and bound == rank and settled:
             return {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": upper}
         screen_open = any(p not in d.ctx.values for p in self.triage.rulebase.screen.items) or d.screen_open
         if not result["flags"] and not screen_open:
@@ -234,21 +302,74 @@ class Interview:
         return {"should_stop": False, "reason": "screen_incomplete", "risk_upper_bound": upper}
 
 
-def _thresholds(rb: RuleBase) -> dict[str, list[float]]:
-    """Field -> the numbers its rules compare it with, and its NEWS2 band edges."""
-    out: dict[str, set[float]] = {}
+_FLIPPED = {"gte": "lte", "gt": "lt", "lte": "gte", "lt": "gt"}  # a <= M - b  <=>  b <= M - a
+
+
+def _explicit(d: Decision) -> dict[str, Any]:
+    """The answers given, without the ones they implied: a preview implies afresh."""
+    implied = {imp.target for imp in d.ctx.implied}
+    return {p: v for p, v in d.ctx.values.items() if p not in implied} if implied else dict(d.ctx.values)
+
+
+def _lowering(rb: RuleBase) -> frozenset[str]:
+    """The inputs whose answer can undo a raised flag: those a rule reads as "not established"
+    or "not given" while unknown (the specification's safe reading of an unknown), and the
+    NEWS2 SpO2 scale (scale 1 unless scale 2 is given). Until each is known, no stop can claim
+    that no answer changes the level."""
+    out: set[str] = set()
+    seen: set[str] = set()
+
+    def fields(condition: Condition) -> None:
+        for node in condition.walk():
+            if isinstance(node, FieldAtom):
+                out.add(node.path)
+            elif isinstance(node, FindingRef) and node.key not in seen:
+                seen.add(node.key)
+                fields(rb.finding_rule[node.key.split(".", 1)[1]].when)
+            elif isinstance(node, FlagRef) and node.key not in seen:
+                seen.add(node.key)
+                for rule in rb.flag_rules[node.key.split(".", 1)[1]]:
+                    fields(rule.when)
+
+    for rule in rb.rules:
+        for node in rule.when.walk():
+            if isinstance(node, NotEstablished):
+                fields(node.item)
+            elif isinstance(node, FieldAtom) and node.absent:
+                out.add(node.path)
+    out.update(p["scale_field"] for p in rb.news2["parameters"].values() if "scale_field" in p)
+    return frozenset(out)
+
+
+def _num(q: Question, x: float) -> float:
+    return int(x) if q.field.kind == "int" else x
+
+
+def _tested(rb: RuleBase) -> dict[str, list[Any]]:
+    """Field -> the answers the rules test it for (`is`, `in`, `contains`: a pain site alone),
+    in rule order."""
+    out: dict[str, dict[Any, None]] = {}
     for rule in rb.rules:
         for node in rule.when.walk():
             if isinstance(node, FieldAtom):
-                out.setdefault(node.path, set()).update(float(bound) for _, bound in node.bounds)
-    for c in rb.qsofa_criteria.values():
-        for node in c.walk():
+                for v in (node.is_, *node.in_, node.contains):
+                    if v is not None:
+                        out.setdefault(node.path, {})[v] = None
+    return {p: list(vs) for p, vs in out.items()}
+
+
+def _thresholds(rb: RuleBase) -> dict[str, list[tuple[str, float]]]:
+    """Field -> the lines its rules and its NEWS2 bands draw: (comparison, number)."""
+    out: dict[str, set[tuple[str, float]]] = {}
+    conditions = [r.when for r in rb.rules] + list(rb.qsofa_criteria.values())
+    for condition in conditions:
+        for node in condition.walk():
             if isinstance(node, FieldAtom):
-                out.setdefault(node.path, set()).update(float(bound) for _, bound in node.bounds)
+                out.setdefault(node.path, set()).update((op, float(bound)) for op, bound in node.bounds)
     for param in rb.news2["parameters"].values():
         bands = list(param.get("bands", ())) + [b for s in param.get("scales", {}).values() for b in s]
         for band in bands:
-            for key in ("up_to", "above"):
+            for key, op in (("up_to", "lte"), ("above", "gt")):
                 if isinstance(band.get(key), int | float):
-                    out.setdefault(param["field"], set()).add(float(band[key]))
+                    out.setdefault(param["field"], set()).add((op, float(band[key])))
     return {path: sorted(v) for path, v in out.items() if v}

@@ -40,7 +40,9 @@ def test_when_no_answer_can_change_the_level_no_completion_of_the_unknowns_does(
     after = evaluate(_complete(decider, enc, data))["risk_level"]
     # the upper bound holds for every stop reason
     assert LEVEL_RANK[after] <= LEVEL_RANK[stop["risk_upper_bound"]], (stop, after)
-    if stop["reason"] in ("no_answer_can_change_level", "emergency_raised"):
+    if stop["reason"] == "emergency_raised":
+        assert stop["should_stop"] and level == "emergency"
+    if stop["reason"] == "no_answer_can_change_level":
         assert stop["should_stop"]
         assert after == level, (stop, level, after)
 
@@ -114,3 +116,57 @@ def _tier_changes(plain, a, b):
     """Whether b is in a later tier of `missing` than a (the tiers keep their order)."""
     order = [m["field"] for m in plain["missing"]]
     return order.index(b) > order.index(a)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_the_next_questions_come_most_dangerous_first(interview, rulebase, enc):
+    """Among the questions a caller can answer (and among the measurements), a question whose
+    most dangerous answer alone brings a higher level comes before one whose answers bring less."""
+    out = interview(enc, 8)
+    cannot = set(rulebase.screen.assumed_normal)
+
+    def group(q):
+        return (q["asked_unknown"], q["field"] in cannot)
+
+    def worst(q):
+        return max(LEVEL_RANK[w["risk_level"]] for w in q["what_if"])
+
+    asked = [q for q in out["next"] if q["type"] not in ("int", "number")]
+    for i, a in enumerate(asked):
+        for b in asked[i + 1 :]:
+            if group(a) == group(b):
+                assert worst(a) >= worst(b), (a["field"], worst(a), b["field"], worst(b))
+
+
+@SETTINGS
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_a_question_the_form_hides_is_never_one_the_rules_still_need(evaluate, decider, catalogue, enc):
+    """enable_when hides a follow-up only where its answer cannot matter: a field `missing`
+    names (one that could still raise a flag) is shown, in the form and the interview, unless
+    it waits for a measurement that is itself still to be asked (usual blood pressure, once
+    there is a blood pressure to compare it with)."""
+    known = decider.answers.context(load_encounter(enc)).values
+    missing = {m["field"] for m in evaluate(enc)["missing"]}
+    for path in missing:
+        q = catalogue.by_path[path]
+        for e in q.enable_when:
+            if e.holds(known) is False:
+                assert e.operator == "exists" and e.field in missing, (path, e)
+
+
+def test_the_answers_a_form_would_hide_never_change_a_vignettes_result(evaluate, decider, catalogue):
+    """Vignettes answer some follow-ups the form hides (no progression of a weakness there is
+    not): without those answers each vignette's result is the same."""
+    from tests.common.vignettes import VIGNETTES
+
+    for vid, v in VIGNETTES.items():
+        known = decider.answers.context(load_encounter(v["encounter"])).values
+        hidden = [q.path for q in catalogue.questions if q.path in known and not q.applies(known)]
+        if not hidden:
+            continue
+        without = copy.deepcopy(v["encounter"])
+        for path in hidden:
+            put(without, path, None)
+        before, after = evaluate(v["encounter"]), evaluate(without)
+        assert (after["risk_level"], after["flags"]) == (before["risk_level"], before["flags"]), (vid, hidden)
