@@ -10,6 +10,7 @@ not buffer a request body: use them only behind a buffering proxy (docs/security
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -53,6 +54,12 @@ _STATE_DIR = None
 if not SETTINGS.redis_url and not SETTINGS.replay_db:
     _STATE_DIR = tempfile.mkdtemp(prefix="cds-state-")
     os.environ["CDS_REPLAY_DB"] = os.path.join(_STATE_DIR, "replay.sqlite3")
+
+# The key that seals a card's link to the prefilled form (cds.form_link): one per server when
+# none is configured, so every worker opens the links any of them made. Replicas behind one
+# address need one configured key (deploy/kubernetes/secret.yaml).
+if SETTINGS.form_link_key is None:
+    os.environ["CDS_FORM_LINK_KEY"] = secrets.token_urlsafe(32)
 
 
 def on_starting(server):  # type: ignore[no-untyped-def]

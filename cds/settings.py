@@ -7,6 +7,7 @@ operator typo must not silently become a default. Secrets never appear in reprs.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import ipaddress
 import json
@@ -61,9 +62,23 @@ VARIABLES = frozenset(
         "CDS_FHIR_CALL_MAX_BYTES",
         "CDS_FHIR_OBSERVATION_WINDOW_HOURS",
         "CDS_FHIR_FINDING_WINDOW_HOURS",
+        "CDS_FORM_LINK_KEY",
+        "CDS_FORM_LINK_TTL_SECONDS",
         "PROMETHEUS_MULTIPROC_DIR",
     }
 )
+
+
+def _form_link_key(raw: str | None) -> bytes | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except ValueError:
+        key = b""
+    if len(key) != 32:
+        raise SettingsError("CDS_FORM_LINK_KEY must be 32 bytes in base64url: secrets.token_urlsafe(32) makes one")
+    return key
 
 
 def packaged_rules_dir() -> Path:
@@ -284,6 +299,10 @@ class Settings:
     hooks_max_body_bytes: int = 2 * 1024 * 1024
     hooks_max_json_depth: int = 32
     hooks_max_array_items: int = 2000
+    # The key that seals a card's link to the prefilled triage form (cds/form_link.py): 32
+    # bytes. gunicorn.conf.py makes one per server when none is set; replicas share a set one.
+    form_link_key: bytes | None = field(default=None, repr=False)
+    form_link_ttl_seconds: int = 900
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -328,6 +347,8 @@ class Settings:
             hooks_max_body_bytes=_int(env, "CDS_HOOKS_MAX_BODY_BYTES", 2 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024),
             hooks_max_json_depth=_int(env, "CDS_HOOKS_MAX_JSON_DEPTH", 32, 8, 128),
             hooks_max_array_items=_int(env, "CDS_HOOKS_MAX_ARRAY_ITEMS", 2000, 64, 100_000),
+            form_link_key=_form_link_key(env.get("CDS_FORM_LINK_KEY")),
+            form_link_ttl_seconds=_int(env, "CDS_FORM_LINK_TTL_SECONDS", 900, 60, 3600),
         )
 
     @property

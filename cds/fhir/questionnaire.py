@@ -67,6 +67,9 @@ def _items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def answer(c: Collector, spec: Field, answers: list[dict[str, Any]]) -> tuple[Any, str | None]:
     """(field value, None), or (None, the reason it says nothing)."""
+    if spec.kind != "bool" and any(_said_unknown(c, a) for a in answers):
+        # the form's "Don't know" for a list of values: asked, not known
+        return None, "answered_unknown"
     if spec.kind == "enum_list":
         values = [_choice(spec, a) for a in answers]
         if any(v is None for v in values) or len(set(values)) != len(values):
@@ -102,6 +105,15 @@ def _one(c: Collector, spec: Field, given: dict[str, Any]) -> tuple[Any, str | N
         return None, "unrecognised_value"
     value = _choice(spec, given)
     return value, None if value is not None else "unrecognised_value"
+
+
+def _said_unknown(c: Collector, given: dict[str, Any]) -> bool:
+    coding = given.get("valueCoding")
+    if not isinstance(coding, dict):
+        return False
+    key = (str(coding.get("system", "")), str(coding.get("code", "")))
+    codes = c.term.answer_sets["presence"].codes
+    return key in codes and codes[key] is None
 
 
 def _choice(spec: Field, given: dict[str, Any]) -> str | None:

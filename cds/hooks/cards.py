@@ -1,10 +1,11 @@
 """From an evaluation to CDS Hooks cards a clinician can act on in seconds.
 
-One card per raised flag (critical for an emergency, warning for urgent, info for routine),
-an "ask next" card while the screen is incomplete, the self-care advice for systemic myalgia,
-and a card for FHIR data that could not be used. Card ids are stable: the same hook instance
-gets the same ids, so feedback and retries line up. CDS Hooks forbids null or empty fields, so
-optional fields are left out rather than sent empty.
+One card per raised flag (critical for an emergency, warning for urgent, info for routine) with
+our override reasons (overrides.py), an "ask next" card while the screen is incomplete (the
+questions as read aloud, and a link to the prefilled triage form: triage_form.py), the self-care
+advice for systemic myalgia, and a card for FHIR data that could not be used. Card ids are
+stable: the same hook instance gets the same ids, so feedback and retries line up. CDS Hooks
+forbids null or empty fields, so optional fields are left out rather than sent empty.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 import uuid
 from typing import Any
 
+from cds.hooks.overrides import override_reasons
+from cds.hooks.triage_form import TriageForm
 from cds.triage import Result, RuleBase
 from cds.triage.labels import LEVEL_WORD, field_label, pairs_text
 from cds.triage.result_types import Flag
@@ -68,19 +71,25 @@ def flag_card(result: Result, flag: Flag, hook_instance: str, rb: RuleBase) -> d
         "detail": "\n".join(lines),
         "indicator": INDICATOR[flag["risk_level"]],
         "source": rb.citation(first.sources[0]),
+        "overrideReasons": override_reasons(),
     }
 
 
-def ask_next_card(result: Result, hook_instance: str, rb: RuleBase) -> dict[str, Any] | None:
+def ask_next_card(result: Result, hook_instance: str, rb: RuleBase, form: TriageForm) -> dict[str, Any] | None:
+    """The questions still worth asking, in the words a nurse reads aloud, most dangerous first
+    (the order of `missing`), and one link to the triage form prefilled with what the EHR gave."""
     incomplete = [c for c, state in result["screen"].items() if state == "not_excluded"]
-    if not incomplete or not result["missing"]:
+    # every field `missing` can name has a question (checked at start-up); a follow-up the form
+    # would not show (its parent's known answer makes it meaningless) is not listed either
+    askable = [(q, item) for item in result["missing"] if (q := form.question(item["field"])) is not None]
+    if not incomplete or not askable:
         return None
-    top = result["missing"][:ASK_NEXT_COUNT]
+    top = askable[:ASK_NEXT_COUNT]
     lines = ["The screen is incomplete. Asking these, in this order, can still change the triage:", ""]
-    for i, item in enumerate(top, start=1):
+    for i, (question, item) in enumerate(top, start=1):
         reasons = ", ".join(rb.flags[f].name for f in item["needed_for"]) or "the self-care screen"
-        lines.append(f"{i}. {field_label(item['field'])} (for {reasons})")
-    remaining = len(result["missing"]) - len(top)
+        lines.append(f"{i}. {question.text} *(for {reasons})*")
+    remaining = len(askable) - len(top)
     if remaining > 0:
         lines += ["", f"{remaining} more unknown input{'s' if remaining != 1 else ''} could matter."]
     lines += ["", "Not yet excluded: " + ", ".join(rb.flags[c].name for c in incomplete) + "."]
@@ -92,6 +101,7 @@ def ask_next_card(result: Result, hook_instance: str, rb: RuleBase) -> dict[str,
         "detail": "\n".join(lines),
         "indicator": "info",
         "source": rb.citation("SPEC-V2"),
+        "links": [form.link()],
     }
 
 
@@ -131,11 +141,11 @@ def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[
 
 
 def build_cards(
-    result: Result, mapping_errors: list[dict[str, str]], hook_instance: str, rb: RuleBase
+    result: Result, mapping_errors: list[dict[str, str]], hook_instance: str, rb: RuleBase, form: TriageForm
 ) -> list[dict[str, Any]]:
     cards = [flag_card(result, flag, hook_instance, rb) for flag in result["flags"]]
     for extra in (
-        ask_next_card(result, hook_instance, rb),
+        ask_next_card(result, hook_instance, rb, form),
         self_care_card(result, hook_instance, rb),
         data_problem_card(mapping_errors, hook_instance),
     ):

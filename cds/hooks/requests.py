@@ -2,18 +2,20 @@
 
 A malformed CDS Hooks request is a 400 problem naming each field (the specification's own
 status for a bad request); unknown members are allowed, as the specification lets clients
-and hooks extend these objects.
+and hooks extend these objects. Feedback is well-formed and then checked: an override reason
+must be one of ours (422), and a free-text comment is dropped (load_feedback).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from cds.hooks.overrides import is_ours
 from cds.net import is_loopback_host
 from cds.problems import INVALID_CDS_HOOKS_REQUEST, flatten_messages
 from cds.text import NOT_PRINTABLE, PRINTABLE
@@ -130,3 +132,42 @@ def load(schema: Schema, data: Any) -> dict[str, Any]:
 
 HOOK_REQUEST = HookRequest()
 FEEDBACK_REQUEST = FeedbackRequest()
+OTHER_REASON = "other"  # what is recorded for a reason the EHR added: never its code or display
+
+
+class Feedback(NamedTuple):
+    """One feedback item as it may be recorded: nothing the clinician typed."""
+
+    card: str
+    outcome: str
+    reason_code: str | None  # one of overrides.REASONS, "other" (the EHR's own), or None (no reason)
+    comment_dropped: bool  # the item carried an overrideReason.userComment, not kept
+
+
+def load_feedback(data: Any) -> list[Feedback]:
+    """The items of a feedback request (400 when malformed). A reason our cards offer is recorded
+    by its code; any other is recorded as "other": CDS Hooks lets an EHR add reasons of its own
+    (refusing them would lose the whole batch), and only a code from our small fixed list can be
+    recorded without risking free text in the logs.
+
+    `overrideReason.userComment` is accepted and dropped here, before anything can record it.
+    CDS Hooks 2.0 lets a client send it, so refusing it (422) would make a conformant EHR lose
+    the whole batch, the coded reasons with it, for an action its user took; dropping it keeps
+    the free text (which may name the patient) out of every log and metric just as surely, since
+    nothing past this function ever sees it."""
+    items = load(FEEDBACK_REQUEST, data)["feedback"]
+    return [
+        Feedback(
+            item["card"],
+            item["outcome"],
+            _recorded(item.get("overrideReason", {}).get("reason")),
+            "userComment" in item.get("overrideReason", {}),
+        )
+        for item in items
+    ]
+
+
+def _recorded(reason: dict[str, Any] | None) -> str | None:
+    if reason is None:
+        return None
+    return str(reason["code"]) if is_ours(reason) else OTHER_REASON

@@ -15,10 +15,12 @@ from cds.hooks.cards import age_unknown_card, build_cards
 from cds.hooks.fhir_client import FhirReader
 from cds.hooks.fhir_servers import FhirTarget, fhir_target
 from cds.hooks.prefetch import TEMPLATES, gather
+from cds.hooks.triage_form import TriageForm, form_answers
 from cds.problems import INVALID_CDS_HOOKS_REQUEST
 from cds.settings import Settings
 from cds.triage import Result, Triage
 from cds.triage.fields import ADULT_AGE
+from cds.triage.questions import Catalogue
 
 SERVICE_ID = "back-pain-triage"
 HOOKS = ("patient-view", "encounter-start")
@@ -73,9 +75,12 @@ def _same_patient(call: dict[str, Any], documents: dict[str, Any]) -> None:
     )
 
 
-def answer(call: dict[str, Any], settings: Settings, triage: Triage, issuer: str | None) -> Answer:
+def answer(
+    call: dict[str, Any], settings: Settings, triage: Triage, issuer: str | None, catalogue: Catalogue, base_url: str
+) -> Answer:
     """The cards for one validated CDS Hooks call from `issuer` (None: JWTs are not checked,
-    which only a test's settings allow, and any configured FHIR server may be read)."""
+    which only a test's settings allow, and any configured FHIR server may be read); the "ask
+    next" card words its questions from `catalogue` and links to the form at `base_url`."""
     trusted = settings.trusted_issuers
     issuers = list(trusted.values()) if issuer is None else [trusted[issuer]] if issuer in trusted else []
 
@@ -112,4 +117,8 @@ def answer(call: dict[str, Any], settings: Settings, triage: Triage, issuer: str
     if age < ADULT_AGE:
         return Answer([], None)  # out of scope: an adult service says nothing about children
     result = triage.evaluate_document(mapping.encounter)
-    return Answer(build_cards(result, mapping.errors, instance, rb), result)
+    # the form gets the clinical values only: nothing of the call (patient, user, hookInstance)
+    form = TriageForm(
+        catalogue, base_url, settings.form_link_key, settings.form_link_ttl_seconds, form_answers(mapping.encounter)
+    )
+    return Answer(build_cards(result, mapping.errors, instance, rb, form), result)

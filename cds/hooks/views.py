@@ -7,7 +7,7 @@ import structlog
 from flask import Blueprint, Response, current_app, g, request
 
 from cds.hooks.client_auth import AuthError, ReplayQuotaFull, ReplayStoreUnavailable
-from cds.hooks.requests import FEEDBACK_REQUEST, HOOK_REQUEST, load
+from cds.hooks.requests import HOOK_REQUEST, load, load_feedback
 from cds.hooks.service import DISCOVERY, SERVICE_ID, answer
 from cds.problems import REPLAY_STORE_UNAVAILABLE, TOKEN_QUOTA_EXCEEDED, unauthorized
 from cds.settings import Settings
@@ -57,7 +57,11 @@ def service() -> Response:
     issuer = _authenticate()
     settings: Settings = current_app.config["CDS_SETTINGS"]
     call = load(HOOK_REQUEST, json_body(request, settings.hooks_limits))
-    answered = answer(call, settings, current_app.extensions["cds.triage"], issuer)
+    # the form's address for the "ask next" card: the configured public address (required with
+    # trusted issuers), else (a test's settings only) the address this request came to
+    base_url = settings.public_base_url or request.url_root.rstrip("/")
+    catalogue = current_app.extensions["cds.interview"].catalogue
+    answered = answer(call, settings, current_app.extensions["cds.triage"], issuer, catalogue, base_url)
     if answered.result is not None:
         g.risk_level = answered.result["risk_level"]
         count_evaluation(answered.result, "cds-hooks")
@@ -67,10 +71,16 @@ def service() -> Response:
 @bp.post(f"/{SERVICE_ID}/feedback")
 def feedback() -> Response:
     _authenticate()
-    items = load(FEEDBACK_REQUEST, json_body(request, current_app.config["CDS_SETTINGS"].evaluate_limits))["feedback"]
+    items = load_feedback(json_body(request, current_app.config["CDS_SETTINGS"].evaluate_limits))
     for item in items:
-        reason = (item.get("overrideReason") or {}).get("reason") or {}
-        child(CDS_FEEDBACK, item["outcome"]).inc()
-        # the card id and a coded reason only: a free-text comment may hold patient details
-        log.info("cds_hooks_feedback", card=item["card"], outcome=item["outcome"], reason_code=reason.get("code"))
+        child(CDS_FEEDBACK, item.outcome).inc()
+        # the card id and one of our reason codes only: a free-text comment may hold patient
+        # details, so load_feedback dropped it; the line says that it did
+        log.info(
+            "cds_hooks_feedback",
+            card=item.card,
+            outcome=item.outcome,
+            reason_code=item.reason_code,
+            comment_dropped=item.comment_dropped,
+        )
     return json_response({"received": len(items)})

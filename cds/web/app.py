@@ -18,9 +18,10 @@ from cds.settings import Settings
 from cds.triage import load_rulebase, require_servable, triage_for
 from cds.triage.interview import Interview
 from cds.triage.questions import load_questions
-from cds.web import evaluate, health, interview, openapi
+from cds.web import evaluate, fhir_form, health, interview, openapi, triage_page
 from cds.web.errors import register_error_handlers
 from cds.web.observability import configure_logging, register_request_logging
+from cds.web.page_access import init_page_secret
 
 
 def create_app(settings: Settings | None = None, config: Mapping[str, Any] | None = None) -> Flask:
@@ -46,6 +47,9 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
 
     app.register_blueprint(evaluate.bp)
     app.register_blueprint(interview.bp)
+    app.register_blueprint(fhir_form.bp)
+    init_page_secret(app, settings)
+    app.register_blueprint(triage_page.bp)
     init_hooks(app, settings)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)

@@ -67,7 +67,7 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
     errors = [{"field": f"item.{e['field']}", "message": e["message"]} for e in mapped.errors]
     errors += [{"field": "item", "message": m} for reason, m in _REFUSED.items() if mapped.ignored.get(reason)]
     if mapped.ignored.get("outside_episode") or mapped.ignored.get("not_final"):
-        errors.append({"field": "authored", "message": "must be now, and the status in-progress or completed"})
+        errors.append({"field": "authored", "message": "must be now, and the status in-progress, completed or amended"})
     if errors:
         raise validation_problem(errors)
     encounter = dict(mapped.encounter)

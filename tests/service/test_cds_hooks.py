@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from cds.hooks.cards import INDICATOR, build_cards, card_uuid
+from cds.hooks.overrides import SYSTEM as OVERRIDE_SYSTEM
+from cds.hooks.triage_form import TriageForm
 from cds.settings import Settings
 from cds.web.app import create_app
 from tests.common.contract import FLAG_IDS
@@ -243,9 +245,10 @@ def test_incomplete_screen_gives_an_ask_next_card(hooks):
     assert "1. " in ask["detail"]
 
 
-def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase):
+def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase, catalogue):
     result = evaluate(VIGNETTES["D01"]["encounter"])
-    cards = build_cards(result, [], "instance", rulebase)
+    form = TriageForm(catalogue, BASE_URL, None, 900, {})
+    cards = build_cards(result, [], "instance", rulebase, form)
     card = next(c for c in cards if c["uuid"] == card_uuid("instance", "self-care"))
     assert card["indicator"] == "info"
     assert "self-care" in card["summary"].lower()
@@ -456,7 +459,7 @@ def test_feedback_is_accepted_counted_and_logged_without_patient_data(hooks, cap
                 "outcome": "overridden",
                 "outcomeTimestamp": "2026-11-20T10:05:31Z",
                 "overrideReason": {
-                    "reason": {"code": "already-assessed", "system": "https://ehr.example.com/reasons"},
+                    "reason": {"code": "assessed-face-to-face", "system": OVERRIDE_SYSTEM},
                     "userComment": "Jane Doe MRN 4471 seen in ED",
                 },
             },
@@ -473,7 +476,7 @@ def test_feedback_is_accepted_counted_and_logged_without_patient_data(hooks, cap
     assert response.status_code == 200
     assert response.get_json() == {"received": 2}
     out = capsys.readouterr().out
-    assert "cds_hooks_feedback" in out and "already-assessed" in out
+    assert "cds_hooks_feedback" in out and "assessed-face-to-face" in out
     assert "Jane" not in out and "4471" not in out
     metrics = hooks.get("/metrics").get_data(as_text=True)
     assert 'cds_hooks_feedback_total{outcome="overridden"}' in metrics

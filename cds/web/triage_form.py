@@ -1,0 +1,154 @@
+"""The nurse's form as data: the answers posted (one form field per question, named by the
+field path) read into an encounter, and back into what the page shows for each question.
+
+Each question has three states besides its answers: not asked (nothing chosen, the default),
+asked and not known ("Don't know": the field goes to `asked_unknown`, it stays unknown to the
+rules), and answered. A prefilled answer (from the EHR, through a card's link) is marked until
+the nurse confirms or changes it. Nothing is guessed: an answer the form cannot read is an
+error shown beside its question, never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from cds.problems import Problem
+from cds.triage.encounter import ASKED_UNKNOWN, load_encounter
+from cds.triage.questions import Answer, Catalogue, Question
+
+UNKNOWN = "unknown"  # the posted value of "Don't know"
+PREFILLED = "_prefilled"  # hidden field: the paths whose answers came from the EHR, unconfirmed
+
+
+@dataclass
+class Answers:
+    values: dict[str, Any] = field(default_factory=dict)  # field path -> value
+    unknown: list[str] = field(default_factory=list)  # asked, not known
+    prefilled: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)  # field path -> message
+
+    def encounter(self) -> dict[str, Any]:
+        enc: dict[str, Any] = {}
+        for path, value in self.values.items():
+            section, name = path.split(".", 1)
+            enc.setdefault(section, {})[name] = value
+        if self.unknown:
+            enc[ASKED_UNKNOWN] = list(self.unknown)
+        return enc
+
+    def state(self, q: Question) -> Any:
+        """What the page shows as chosen: the value, UNKNOWN, or None (not asked)."""
+        if q.path in self.values:
+            return self.values[q.path]
+        return UNKNOWN if q.path in self.unknown else None
+
+
+def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
+    out = Answers(prefilled={p for p in form.get(PREFILLED, "").split() if p in catalogue.by_path})
+    for q in catalogue.questions:
+        if q.multiple:
+            chosen = form.getlist(q.path)
+            if UNKNOWN in chosen:
+                out.unknown.append(q.path)
+            elif chosen:
+                _put(out, q, chosen)
+            continue
+        given = [v.strip() for v in form.getlist(q.path) if v.strip()]  # a number and its "Not known"
+        raw = given[0] if given else ""
+        if UNKNOWN in given:
+            out.unknown.append(q.path)
+        elif raw:
+            _put(out, q, raw)
+    return out
+
+
+def _put(out: Answers, q: Question, raw: Any) -> None:
+    value = _typed(q, raw)
+    if value is None:
+        out.errors[q.path] = "Choose one of the answers" if q.answers else "Enter a number, or leave it empty"
+    else:
+        out.values[q.path] = value
+
+
+def _typed(q: Question, raw: Any) -> Any:
+    kind = q.field.kind
+    if kind == "bool":
+        return {"yes": True, "no": False}.get(raw)
+    if kind == "enum":
+        return raw if raw in q.field.choices else None
+    if kind == "enum_list":
+        return [c for c in q.field.choices if c in raw] if set(raw) <= set(q.field.choices) else None
+    try:
+        number = float(raw.replace(",", "."))
+    except ValueError:
+        return None
+    if kind == "int":
+        return int(number) if number.is_integer() else None
+    return number
+
+
+def answers_paths(answers: Answers) -> set[str]:
+    return set(answers.values) | set(answers.unknown)
+
+
+def answers_from(values: dict[str, Any], catalogue: Catalogue) -> Answers:
+    """Answers known by field path (a card's prefill): each one a question of the form."""
+    kept = {p: v for p, v in values.items() if p in catalogue.by_path}
+    return Answers(values=kept, prefilled=set(kept))
+
+
+def checked(answers: Answers) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The encounter the answers make, validated like the API's, and the errors by field path.
+    An answer in error is shown with its error and left out (unknown) while the others are
+    evaluated: a typo in one number must not hide an emergency the other answers raise. The age
+    is required before anything can be evaluated (None)."""
+    errors = dict(answers.errors)
+    kept = Answers({p: v for p, v in answers.values.items() if p not in errors}, list(answers.unknown))
+    for _ in range(2):  # a second pass without the answers the contract refused
+        if "patient.age_years" not in kept.values:
+            return None, errors
+        try:
+            return load_encounter(kept.encounter()), errors
+        except Problem as problem:
+            for e in problem.errors:
+                path = ".".join(e["field"].removeprefix(f"{ASKED_UNKNOWN}.").split(".")[:2])
+                path = path if path in answers_paths(kept) else "patient.age_years"
+                errors.setdefault(path, e["message"])
+                kept.values.pop(path, None)
+                if path in kept.unknown:
+                    kept.unknown.remove(path)
+    return None, errors
+
+
+def words(q: Question, value: Any) -> str:
+    """An answer as the form words it: the answer's label, a number with its unit."""
+    if value == UNKNOWN:
+        return "Don't know"
+    labels = {a.value: a.label for a in q.answers if a.value is not None}
+    if isinstance(value, list):
+        return ", ".join(str(labels.get(v, v)) for v in value)
+    if q.answers:
+        return labels.get(value, str(value))
+    unit = q.unit["display"] if q.unit else ""
+    return f"{value:g} {unit}".strip()
+
+
+def posted(a: Answer) -> str:
+    """The form value of an answer: yes/no for true/false, "unknown" for Don't know."""
+    if a.value is None:
+        return UNKNOWN
+    if isinstance(a.value, bool):
+        return "yes" if a.value else "no"
+    return str(a.value)
+
+
+def chosen(a: Answer, state: Any) -> bool:
+    """Whether the page shows this answer as chosen, given the question's state."""
+    if a.value is None:
+        return bool(state == UNKNOWN)
+    if isinstance(state, list):
+        return a.value in state
+    return state is not None and type(state) is type(a.value) and state == a.value

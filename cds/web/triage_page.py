@@ -1,0 +1,144 @@
+"""The nurse's page, GET /triage: every question on one server-rendered form (it works with
+JavaScript off), in clinical order, most dangerous first; a risk banner with the disposition;
+beside each question what it can still raise; the next questions with what each answer would
+do; a "check your answers" summary; a copyable triage note. With JavaScript, htmx (vendored,
+static/) posts each change to /triage/evaluate and swaps the banner, the badges and the summary
+in place, leaving the inputs, and the focus, where they are.
+
+Answers only ever travel in POST bodies: never in a URL, so never in a log. A card's prefill
+arrives in the URL fragment, which the browser keeps to itself; static/triage.js posts it to
+/triage/resume.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from cds.form_link import LinkError, open_token
+from cds.settings import hash_key
+from cds.triage.interview import Interview, InterviewResult
+from cds.triage.labels import LEVEL_LABEL
+from cds.triage.missing import Ranked
+from cds.triage.rulebase import LEVEL_RANK
+from cds.web.page_access import may_use, same_origin, set_session
+from cds.web.triage_form import UNKNOWN, Answers, answers_from, checked, chosen, posted, read_form, words
+from cds.web.triage_note import triage_note
+
+bp = Blueprint("triage_page", __name__, url_prefix="/triage", static_folder="static", template_folder="templates")
+LEVELS = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@bp.before_request
+def _access() -> Response | None:
+    if request.endpoint in ("triage_page.static", "triage_page.signin"):
+        return None
+    if request.method == "POST" and not same_origin(request):
+        return _page("triage/message.html", 403, message="This form only accepts answers from its own page.")
+    if not may_use(request, current_app.config["CDS_SETTINGS"], current_app.extensions["cds.page_secret"]):
+        return _page("triage/signin.html", 401)
+    return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["Referrer-Policy"] = "same-origin"  # "no-referrer" makes a form post's Origin "null"
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+@bp.post("/signin")
+def signin() -> WerkzeugResponse:
+    settings = current_app.config["CDS_SETTINGS"]
+    key = request.form.get("key", "").strip()
+    if not same_origin(request) or not key or hash_key(key) not in settings.api_key_hashes:
+        return _page("triage/signin.html", 401, failed=True)
+    token = request.form.get("prefill", "")
+    # a card's link opened before signing in: its prefill came through the sign-in form
+    response = _resume(token) if token else redirect("/triage", code=303)
+    set_session(response, request, current_app.extensions["cds.page_secret"], key, settings)
+    return response
+
+
+@bp.get("")
+def blank() -> Response:
+    return _form_page(Answers())
+
+
+@bp.post("")
+def submitted() -> Response:
+    return _form_page(read_form(request.form, _interview().catalogue))
+
+
+@bp.post("/evaluate")
+def live() -> Response:
+    """The htmx update: the banner, the badges and the summary, as out-of-band fragments."""
+    view = _view(read_form(request.form, _interview().catalogue))
+    return _page("triage/live.html", 200, **view)
+
+
+@bp.post("/resume")
+def resume() -> Response:
+    return _resume(request.form.get("prefill", ""))
+
+
+def _resume(token: str) -> Response:
+    key = current_app.config["CDS_SETTINGS"].form_link_key
+    try:
+        if key is None:
+            raise LinkError("this service has no form-link key: open the blank form")
+        values = open_token(key, token)
+    except LinkError as err:
+        return _form_page(Answers(), status=400, notice=str(err))
+    return _form_page(answers_from(values, _interview().catalogue))
+
+
+def _interview() -> Interview:
+    interview: Interview = current_app.extensions["cds.interview"]
+    return interview
+
+
+def _form_page(answers: Answers, status: int = 200, notice: str | None = None) -> Response:
+    view = _view(answers)
+    return _page("triage/page.html", 422 if view["errors"] and status == 200 else status, notice=notice, **view)
+
+
+def _view(answers: Answers) -> dict[str, Any]:
+    interview = _interview()
+    catalogue = interview.catalogue
+    encounter, errors = checked(answers)
+    out: InterviewResult | None = None
+    ranked: dict[str, Ranked] = {}
+    if encounter is not None:
+        out, ranks = interview.step(encounter)
+        ranked = {r.path: r for r in ranks}
+    return {
+        "catalogue": catalogue,
+        "answers": answers,
+        "errors": errors,
+        "out": out,
+        "ranked": ranked,
+        "next": {q["field"]: q for q in out["next"]} if out else {},
+        "note": triage_note(out, answers, catalogue) if out else "",
+        "levels": LEVELS,
+        "label": LEVEL_LABEL,
+        "UNKNOWN": UNKNOWN,
+        "posted": posted,
+        "chosen": chosen,
+        "words": words,
+        "oob": False,
+        "START": "patient.age_years",
+    }
+
+
+def _page(template: str, status: int, **context: Any) -> Response:
+    html = render_template(template, **context)
+    return Response(html, status=status, mimetype="text/html")

@@ -1,0 +1,202 @@
+"""The nurse's page in a real browser: Debian's Chromium driven by Playwright against the real
+server (gunicorn, started here on loopback and stopped by PID). A keyboard-only walk through a
+cauda equina case, a benign flu case to self-care, "Don't know" keeping a condition open, the
+page without JavaScript, and an axe scan (WCAG 2.0/2.1/2.2 A and AA). A screenshot of each end
+state goes to build/test-output/browser/."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+from cds.form_link import seal
+from tests.common.paths import ROOT
+from tests.common.servers import gunicorn
+from tests.common.vignettes import VIGNETTES
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "build" / "test-output" / "browser"
+AXE = Path(__file__).with_name("axe-4.14.1.min.js")
+# what Chromium needs to start as root in a container with no network (docs/testing.md)
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+ARGS += ["--disable-sync", "--no-first-run", "--disable-quic"]
+
+if not CHROMIUM.exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Debian's chromium is missing: scripts/system-deps installs it")
+    pytest.skip("Debian's chromium is not installed (scripts/system-deps installs it)", allow_module_level=True)
+
+from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+LINK_KEY = secrets.token_bytes(32)
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    env = {"CDS_FORM_LINK_KEY": base64.urlsafe_b64encode(LINK_KEY).rstrip(b"=").decode()}
+    with gunicorn(tmp_path_factory.mktemp("browser"), workers=2, env=env) as (_, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A page under the service's Content-Security-Policy, as a nurse's browser enforces it:
+    the vendored scripts run, nothing inline does."""
+    context = browser.new_context(base_url=base_url)
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    context.close()
+    assert not refused, refused
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def banner(page: Page):
+    return page.locator("#banner-region")
+
+
+def group(page: Page, path: str):
+    return page.locator(f"#q-{path.replace('.', '-')}")
+
+
+def answer(page: Page, path: str, value) -> None:
+    """Give one answer with the mouse-free Playwright actions (check, fill) on the labelled control."""
+    q = group(page, path)
+    if isinstance(value, bool):
+        q.get_by_role("radio", name="Yes" if value else "No", exact=True).check()
+    elif isinstance(value, list):
+        for item in value:
+            q.locator(f"input[type=checkbox][value='{item}']").check()
+    elif isinstance(value, str):
+        q.locator(f"input[type=radio][value='{value}']").check()
+    else:
+        q.get_by_role("textbox").fill(f"{value:g}")
+        q.get_by_role("textbox").dispatch_event("change")
+
+
+def tab_to(page: Page, locator, limit: int = 500) -> None:
+    """Press Tab until `locator` has the focus: the keyboard's way to a control."""
+    for _ in range(limit):
+        if locator.evaluate("e => e === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError("Tab never reached the control")
+
+
+def test_a_keyboard_only_walk_through_cauda_equina_reaches_emergency(page):
+    page.goto("/triage")
+    tab_to(page, page.locator("#in-patient-age_years"))
+    page.keyboard.type("44")
+    page.keyboard.press("Tab")  # leaving the field commits it (change)
+    expect(banner(page)).to_contain_text("ROUTINE")
+    # the saddle numbness group: Tab lands on its chosen radio ("Not asked"); the arrow keys
+    # move round the group and choose, from the last to the first: Yes
+    saddle = group(page, "symptoms.saddle_anaesthesia")
+    tab_to(page, saddle.get_by_role("radio", name="Not asked", exact=True))
+    page.keyboard.press("ArrowRight")
+    expect(saddle.get_by_role("radio", name="Yes", exact=True)).to_be_checked()
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    expect(banner(page)).to_contain_text("Cord compression: raised")
+    # focus stayed where the nurse was: the update swapped the banner, not the form
+    assert saddle.get_by_role("radio", name="Yes", exact=True).evaluate("e => e === document.activeElement")
+    expect(page.locator("#note")).to_contain_text("Risk level: EMERGENCY")
+    expect(page.locator("#note")).to_contain_text("CC-")
+    shot(page, "cauda-equina-emergency")
+
+
+def test_a_benign_flu_case_reaches_self_care_once_the_screen_is_complete(page):
+    encounter = VIGNETTES["D01"]["encounter"]
+    page.goto("/triage")
+    for section, members in encounter.items():
+        if not isinstance(members, dict):
+            continue
+        for name, value in members.items():
+            if value is not None and f"{section}.{name}" != "pain.sites_partial":
+                answer(page, f"{section}.{name}", value)
+    expect(banner(page)).to_contain_text("SELF-CARE")
+    expect(banner(page)).to_contain_text("The self-care screen is complete")
+    expect(page.locator("#summary")).to_contain_text("Saddle numbness")
+    shot(page, "flu-self-care")
+
+
+def test_dont_know_keeps_a_condition_not_excluded(page):
+    encounter = VIGNETTES["D01"]["encounter"]
+    page.goto("/triage")
+    for section, members in encounter.items():
+        if isinstance(members, dict):
+            for name, value in members.items():
+                if value is not None and f"{section}.{name}" != "pain.sites_partial":
+                    answer(page, f"{section}.{name}", value)
+    expect(banner(page)).to_contain_text("SELF-CARE")
+    saddle = group(page, "symptoms.saddle_anaesthesia")
+    saddle.get_by_role("radio", name="Don't know", exact=True).check()
+    expect(banner(page)).not_to_contain_text("SELF-CARE")
+    expect(banner(page)).to_contain_text("Cord compression: not excluded")
+    expect(saddle.locator(".reach")).to_contain_text("Not known, so not excluded")
+    expect(page.locator("#note")).to_contain_text("Asked, not known: Saddle numbness")
+    shot(page, "dont-know-not-excluded")
+
+
+def test_the_page_works_without_javascript(browser, base_url):
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/triage")
+    page.locator("#in-patient-age_years").fill("61")
+    group(page, "symptoms.urinary_retention").get_by_role("radio", name="Yes", exact=True).check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Update the triage", exact=True).click()
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    assert "?" not in page.url  # answers travel in the body, never in the address
+    shot(page, "no-javascript-emergency")
+    context.close()
+
+
+def test_axe_finds_no_wcag_violation(browser, base_url):
+    context = browser.new_context(base_url=base_url, bypass_csp=True)  # to inject axe itself
+    page = context.new_page()
+    page.goto("/triage")
+    answer(page, "patient.age_years", 44)
+    answer(page, "symptoms.reported_fever", True)
+    expect(banner(page)).to_contain_text("Risk:")
+    page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        "async () => (await axe.run(document, {runOnly: {type: 'tag', values: "
+        "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa']}})).violations"
+        ".map(v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' '))}))"
+    )
+    assert found == [], found
+    shot(page, "axe-scanned")
+    context.close()
+
+
+def test_a_cards_link_opens_the_form_prefilled_and_leaves_no_answers_in_the_address(page):
+    token = seal(LINK_KEY, {"patient.age_years": 67, "symptoms.reported_fever": True}, 900)
+    page.goto(f"/triage#prefill={token}")
+    expect(page.locator("#q-symptoms-reported_fever .prefilled")).to_be_visible()
+    expect(banner(page)).to_contain_text("Risk:")
+    assert "prefill" not in page.url and "#" not in page.url
+    assert page.evaluate("() => window.history.length") <= 2  # the token is not kept in the history
+    # an answer from the EHR the nurse changes is no longer marked as the EHR's
+    group(page, "symptoms.reported_fever").get_by_role("radio", name="No", exact=True).check()
+    expect(page.locator("#q-symptoms-reported_fever .prefilled")).to_have_count(0)
+    expect(page.locator("input[name=_prefilled]")).to_have_value("patient.age_years")

@@ -1,0 +1,154 @@
+"""The nurse's page over HTTP (the browser tests drive it in Chromium): the same access control
+as the API, answers only in POST bodies and never in a log, the EHR's prefill opened from a
+card's link, the live update's fragments, and the headers that keep the page to itself."""
+
+import re
+import secrets
+import time
+
+import pytest
+
+from cds.form_link import seal
+from cds.settings import Settings
+from cds.web.app import create_app
+from tests.common.paths import RULES_DIR
+
+KEY = "page-key-for-tests-1234567890"
+LINK_KEY = secrets.token_urlsafe(32)
+
+
+def _app(**env):
+    settings = Settings.from_env({"CDS_RULES_DIR": str(RULES_DIR), **env})
+    return create_app(settings, {"TESTING": True})
+
+
+@pytest.fixture
+def locked():
+    return _app(CDS_API_KEYS=KEY).test_client()
+
+
+@pytest.fixture
+def linked():
+    return _app(CDS_FORM_LINK_KEY=LINK_KEY)
+
+
+def test_the_blank_form_lists_every_question_in_clinical_order(client, catalogue):
+    response = client.get("/triage")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.get_data(as_text=True)
+    positions = [html.index(f'id="q-{q.path.replace(".", "-")}"') for q in catalogue.questions]
+    age = positions.pop([q.path for q in catalogue.questions].index("patient.age_years"))
+    assert age < min(positions) and positions == sorted(positions)  # the age first: it is required
+    assert '<form method="post" action="/triage"' in html
+    assert "Enter the age to start" in html
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_an_answer_posted_gives_the_level_the_note_and_the_summary(client):
+    form = {"patient.age_years": "58", "symptoms.urinary_retention": "yes", "symptoms.rigors": "unknown"}
+    html = client.post("/triage", data=form).get_data(as_text=True)
+    assert "Risk: EMERGENCY." in html
+    assert "Asked, not known: " in html and "Rule base 2.0.0" in html
+    assert re.search(r'value="unknown" checked', html)
+
+
+def test_the_live_update_swaps_fragments_out_of_band(client, catalogue):
+    response = client.post("/triage/evaluate", data={"patient.age_years": "40", "symptoms.reported_fever": "yes"})
+    html = response.get_data(as_text=True)
+    for region in ("banner", "errors", "next", "summary", "note-section"):
+        assert re.search(rf'id="{region}"[^>]*hx-swap-oob="true"', html), region
+    assert html.count('class="reach"') == len(catalogue.questions)
+    assert "<form" not in html  # the inputs, and the focus on one, are left alone
+
+
+def test_a_bad_number_is_shown_beside_its_question_and_the_rest_still_decides(client):
+    form = {"patient.age_years": "40", "vitals.heart_rate": "fast", "symptoms.saddle_anaesthesia": "yes"}
+    response = client.post("/triage", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="err-vitals-heart_rate"' in html and "Risk: EMERGENCY." in html
+
+
+def test_the_page_keeps_answers_out_of_the_log(client, capsys):
+    client.post("/triage", data={"patient.age_years": "73", "symptoms.saddle_anaesthesia": "yes"})
+    logged = capsys.readouterr()
+    line = [ln for ln in (logged.out + logged.err).splitlines() if '"route":"/triage"' in ln]
+    assert line and "saddle" not in line[0] and "73" not in line[0]
+
+
+def test_with_api_keys_the_page_needs_one(locked):
+    assert locked.get("/triage").status_code == 401
+    assert "Access key" in locked.get("/triage").get_data(as_text=True)
+    assert locked.post("/triage", data={"patient.age_years": "40"}).status_code == 401
+    assert locked.get("/triage", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    assert locked.post("/triage/signin", data={"key": "wrong-key-wrong-key-123"}).status_code == 401
+    signed = locked.post("/triage/signin", data={"key": KEY})
+    assert signed.status_code == 303
+    cookie = signed.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/triage" in cookie
+    assert locked.get("/triage").status_code == 200  # the session cookie
+
+
+def test_a_session_ends_when_its_key_is_removed():
+    # one server secret (the form-link key) before and after the key list changes
+    locked = _app(CDS_API_KEYS=KEY, CDS_FORM_LINK_KEY=LINK_KEY).test_client()
+    locked.post("/triage/signin", data={"key": KEY})
+    cookie = locked.get_cookie("cds_triage", path="/triage")
+    assert locked.get("/triage").status_code == 200
+    same = _app(CDS_API_KEYS=KEY, CDS_FORM_LINK_KEY=LINK_KEY).test_client()
+    same.set_cookie("cds_triage", cookie.value, path="/triage")
+    assert same.get("/triage").status_code == 200  # the session holds on another worker
+    other = _app(CDS_API_KEYS="another-key-for-tests-0987654", CDS_FORM_LINK_KEY=LINK_KEY).test_client()
+    other.set_cookie("cds_triage", cookie.value, path="/triage")
+    assert other.get("/triage").status_code == 401
+
+
+def test_a_post_from_another_origin_is_refused(client):
+    response = client.post("/triage", data={"patient.age_years": "40"}, headers={"Origin": "https://evil.example"})
+    assert response.status_code == 403
+
+
+def test_a_cards_prefill_opens_marked_from_the_ehr(linked):
+    token = seal(linked.config["CDS_SETTINGS"].form_link_key, {"patient.age_years": 66, "symptoms.rigors": True}, 900)
+    html = linked.test_client().post("/triage/resume", data={"prefill": token}).get_data(as_text=True)
+    assert html.count("From the EHR: check with the caller.") == 2
+    assert 'name="_prefilled" value="patient.age_years symptoms.rigors"' in html
+    assert 'value="66"' in html
+
+
+@pytest.mark.parametrize(
+    ("token", "message"),
+    [
+        (lambda key: seal(key, {"patient.age_years": 66}, 900, now=time.time() - 3600), "expired"),
+        (lambda key: seal(secrets.token_bytes(32), {"patient.age_years": 66}, 900), "not a form link"),
+        (lambda key: "garbage", "not a form link"),
+    ],
+)
+def test_a_bad_or_old_prefill_opens_the_blank_form_and_says_why(linked, token, message):
+    key = linked.config["CDS_SETTINGS"].form_link_key
+    response = linked.test_client().post("/triage/resume", data={"prefill": token(key)})
+    assert response.status_code == 400 and message in response.get_data(as_text=True)
+
+
+def test_the_vendored_scripts_are_served_from_here(client):
+    for name in ("htmx-2.0.11.min.js", "triage.js", "triage.css"):
+        with client.get(f"/triage/static/{name}") as response:
+            assert response.status_code == 200
+
+
+def test_a_cross_site_post_is_refused_and_a_proxy_changing_the_port_is_not():
+    client = _app().test_client()
+    form = {"patient.age_years": "40"}
+    assert client.post("/triage", data=form, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+    assert client.post("/triage", data=form, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
+    behind_proxy = {"Origin": "https://localhost:8080"}  # the service sees http://localhost/
+    assert client.post("/triage", data=form, headers=behind_proxy).status_code == 200
+
+
+def test_signing_in_from_a_cards_link_keeps_its_prefill():
+    app = _app(CDS_API_KEYS=KEY, CDS_FORM_LINK_KEY=LINK_KEY)
+    token = seal(app.config["CDS_SETTINGS"].form_link_key, {"patient.age_years": 66}, 900)
+    response = app.test_client().post("/triage/signin", data={"key": KEY, "prefill": token})
+    assert response.status_code == 200 and "Set-Cookie" in response.headers
+    assert "From the EHR: check with the caller." in response.get_data(as_text=True)
