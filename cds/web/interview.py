@@ -45,7 +45,9 @@ def questions() -> Response:
 def interview() -> Response:
     settings = current_app.config["CDS_SETTINGS"]
     require_api_key(request, settings)
-    document = json_body(request, settings.evaluate_limits, (JSON_MEDIA_TYPE, FHIR_JSON))
+    # a QuestionnaireResponse is a FHIR document: nested groups, an item per question
+    limits = settings.hooks_limits if request.mimetype == FHIR_JSON else settings.evaluate_limits
+    document = json_body(request, limits, (JSON_MEDIA_TYPE, FHIR_JSON))
     if request.mimetype == FHIR_JSON:
         document = encounter_from_response(document)
     out = interview_of().run(load_encounter(document))

@@ -156,9 +156,10 @@ def test_the_questions_come_most_dangerous_first_in_the_order_of_missing(evaluat
 
 def test_a_follow_up_the_form_would_not_show_is_not_listed(catalogue):
     blank = TriageForm(catalogue, BASE_URL, None, TTL, {})
-    assert blank.question("vitals.new_oxygen_need") is catalogue.by_path["vitals.new_oxygen_need"]
-    not_on_oxygen = TriageForm(catalogue, BASE_URL, None, TTL, {"vitals.on_oxygen": False})
-    assert not_on_oxygen.question("vitals.new_oxygen_need") is None
+    progressive = "symptoms.leg_weakness_progressive"
+    assert blank.question(progressive) is catalogue.by_path[progressive]
+    no_weakness = TriageForm(catalogue, BASE_URL, None, TTL, {"symptoms.leg_weakness": "none"})
+    assert no_weakness.question(progressive) is None
 
 
 def test_the_link_is_absolute_to_the_form_with_the_token_in_the_fragment_only(hooks):

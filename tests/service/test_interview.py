@@ -157,3 +157,13 @@ def test_the_interview_has_the_access_control_of_evaluate():
     assert client.post("/v1/interview", json=enc).status_code == 401
     ok = client.post("/v1/interview", json=enc, headers={"Authorization": f"Bearer {KEY}"})
     assert ok.status_code == 200
+
+
+def test_a_flat_questionnaire_response_with_every_answer_fits(client, catalogue):
+    """A form filler may send every item at the top level: more items, and deeper nesting, than
+    an encounter has, so a FHIR document gets the FHIR limits."""
+    items = [_item("patient.age_years", valueInteger=52)]
+    items += [_item(q.path, **_coding("LA32-8", "No")) for q in catalogue.questions if q.field.kind == "bool"]
+    assert len(items) > 64
+    response = client.post("/v1/interview", data=__import__("json").dumps(_response(*items)), content_type=FHIR)
+    assert response.status_code == 200, response.get_data(as_text=True)
