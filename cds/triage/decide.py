@@ -14,7 +14,7 @@ laboratory values) taken as normal where unknown, is any criterion of any flag s
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cds.triage.answers import AnswerReader
@@ -38,6 +38,8 @@ class Decision:
     # (the screen is incomplete while any is open), and the answerable inputs they wait on
     screen_open: tuple[str, ...] = ()
     screen_questions: frozenset[str] = frozenset()
+    # an interview's previews of answers not yet given, evaluated once per decision (interview.py)
+    previews: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

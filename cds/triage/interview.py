@@ -168,8 +168,7 @@ class Interview:
         """The rules with one more answer (None: it contradicts an answer given), once per step:
         the ranking and the what-ifs ask for the same answers."""
         key = (q.path, value)
-        # kept on this step's Decision, so it goes when the step does
-        cache: dict[tuple[str, Any], _Evaluated | None] = d.__dict__.setdefault("_previews", {})
+        cache: dict[tuple[str, Any], _Evaluated | None] = d.previews
         if key not in cache:
             values = _explicit(d)
             values[q.path] = [value] if q.multiple else value
