@@ -100,12 +100,11 @@ class All(Condition):
         return self.items
 
 
-@dataclass(frozen=True, eq=False)
-class Any_(Condition):
-    items: tuple[Condition, ...]
+class _SomeOf(Condition):
+    """What "any of" and "at least n of" share: any undecided item could still help make the
+    condition true, and the true items are what made it true."""
 
-    def _compile(self) -> Evaluator:
-        return _kleene(self.items, decisive=True)
+    items: tuple[Condition, ...]
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         for c in self.items:
@@ -122,7 +121,16 @@ class Any_(Condition):
 
 
 @dataclass(frozen=True, eq=False)
-class AtLeast(Condition):
+class Any_(_SomeOf):
+    items: tuple[Condition, ...]
+
+    def _compile(self) -> Evaluator:
+        return _kleene(self.items, decisive=True)
+
+
+
+@dataclass(frozen=True, eq=False)
+class AtLeast(_SomeOf):
     count: int
     items: tuple[Condition, ...]
 
@@ -141,18 +149,6 @@ class AtLeast(Condition):
 
         return at_least
 
-    def pending(self, ctx: Context, out: set[str]) -> None:
-        for c in self.items:
-            if c.evaluate(ctx) is None:
-                c.pending(ctx, out)
-
-    def support(self, ctx: Context, out: dict[str, Any]) -> None:
-        for c in self.items:
-            if c.evaluate(ctx) is True:
-                c.support(ctx, out)
-
-    def children(self) -> tuple[Condition, ...]:
-        return self.items
 
     def combinations(self, size: int) -> Iterable[tuple[Condition, ...]]:
         return itertools.combinations(self.items, size)
