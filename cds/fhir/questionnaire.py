@@ -89,15 +89,10 @@ def _one(c: Collector, spec: Field, given: dict[str, Any]) -> tuple[Any, str | N
     if spec.kind == "bool":
         if "valueBoolean" in given:
             return given["valueBoolean"], None
-        if "valueCoding" in given:
-            coding = given["valueCoding"]
-            codes = c.term.answer_sets["presence"].codes
-            key = (str(coding.get("system", "")), str(coding.get("code", "")))
-            if key not in codes:
-                return None, "unrecognised_value"
-            state = codes[key]
-            return state, None if state is not None else "answered_unknown"
-        return None, "unrecognised_value"
+        state = _presence(c, given)
+        if state is _NOT_PRESENCE:
+            return None, "unrecognised_value"
+        return state, None if state is not None else "answered_unknown"
     if spec.numeric:
         for name in ("valueInteger", "valueDecimal"):
             if name in given:
@@ -107,13 +102,20 @@ def _one(c: Collector, spec: Field, given: dict[str, Any]) -> tuple[Any, str | N
     return value, None if value is not None else "unrecognised_value"
 
 
-def _said_unknown(c: Collector, given: dict[str, Any]) -> bool:
+_NOT_PRESENCE = object()
+
+
+def _presence(c: Collector, given: dict[str, Any]) -> Any:
+    """What a coded Yes / No / Unknown answer says (True, False, None), or _NOT_PRESENCE."""
     coding = given.get("valueCoding")
     if not isinstance(coding, dict):
-        return False
+        return _NOT_PRESENCE
     key = (str(coding.get("system", "")), str(coding.get("code", "")))
-    codes = c.term.answer_sets["presence"].codes
-    return key in codes and codes[key] is None
+    return c.term.answer_sets["presence"].codes.get(key, _NOT_PRESENCE)
+
+
+def _said_unknown(c: Collector, given: dict[str, Any]) -> bool:
+    return _presence(c, given) is None
 
 
 def _choice(spec: Field, given: dict[str, Any]) -> str | None:

@@ -128,7 +128,6 @@ class Any_(_SomeOf):
         return _kleene(self.items, decisive=True)
 
 
-
 @dataclass(frozen=True, eq=False)
 class AtLeast(_SomeOf):
     count: int
@@ -148,7 +147,6 @@ class AtLeast(_SomeOf):
             return None
 
         return at_least
-
 
     def combinations(self, size: int) -> Iterable[tuple[Condition, ...]]:
         return itertools.combinations(self.items, size)
