@@ -20,6 +20,7 @@ import pytest
 from cds.web.app import create_app
 from tests.common.hooks_calls import SERVICE, auth, call_body, empty_prefetch, fhir_auth, hooks_settings
 from tests.common.loopback import serve
+from tests.common.slow_peer import drip
 
 FHIR_JSON = "application/fhir+json"
 
@@ -237,27 +238,11 @@ def raw_server(answer) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 
 def trickle(conn: socket.socket, stop: threading.Event) -> None:
-    with conn:
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: 100000\r\n\r\n")
-        while not stop.is_set():
-            try:
-                conn.sendall(b" ")
-            except OSError:
-                return
-            time.sleep(0.05)
+    drip(conn, stop, b"HTTP/1.1 200 OK\r\nContent-Type: application/fhir+json\r\nContent-Length: 100000\r\n\r\n", b" ")
 
 
 def trickle_head(conn: socket.socket, stop: threading.Event) -> None:
-    with conn:
-        conn.recv(65536)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
-        while not stop.is_set():
-            try:
-                conn.sendall(b"a")
-            except OSError:
-                return
-            time.sleep(0.05)
+    drip(conn, stop, b"HTTP/1.1 200 OK\r\nX-Pad: ", b"a")
 
 
 @pytest.mark.parametrize("answer", [trickle, trickle_head], ids=["body", "head"])

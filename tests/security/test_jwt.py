@@ -19,6 +19,7 @@ from jwt.api_jws import PyJWS
 from cds.hooks.client_auth import AuthError, HooksAuthConfig, JwtVerifier
 from tests.common.jwt_keys import BASE_URL, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
 from tests.common.loopback import serve
+from tests.common.slow_peer import drip
 
 KEY = ec_key("hardening-1")
 OTHER = "https://other.example.net/"
@@ -101,18 +102,8 @@ def slow_jwks(stop: threading.Event) -> tuple[socket.socket, threading.Thread]:
             except TimeoutError:
                 continue
 
-            def drip(conn: socket.socket = conn) -> None:
-                with conn:
-                    conn.recv(4096)
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-                    while not stop.is_set():
-                        try:
-                            conn.sendall(b" ")
-                        except OSError:
-                            return
-                        time.sleep(0.05)
-
-            threading.Thread(target=drip, daemon=True).start()
+            head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
+            threading.Thread(target=drip, args=(conn, stop, head, b" "), daemon=True).start()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
