@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cds.triage.context import ScoreBound
@@ -86,8 +85,9 @@ def _scorer(param: dict[str, Any]) -> Scorer:
     return by_band
 
 
-@dataclass(frozen=True)
-class News2:
+class News2(NamedTuple):
+    """NEWS2 of one evaluation (a named tuple: made once or twice per evaluation)."""
+
     components: dict[str, int]
     total: ScoreBound
     max_parameter: ScoreBound
@@ -154,8 +154,9 @@ class News2Table:
         )
 
 
-@dataclass(frozen=True)
-class Qsofa:
+class Qsofa(NamedTuple):
+    """qSOFA of one evaluation."""
+
     score: ScoreBound
     criteria: list[str]
     complete: bool
