@@ -1,10 +1,13 @@
-"""A tiny HTTP server on 127.0.0.1 for tests that need a real peer (a JWKS endpoint, a FHIR
-server): it answers GETs with whatever `respond(path, headers)` returns, (status, content type,
-body) or the same with a dict of extra headers, and is shut down and joined when the `with`
-block ends."""
+"""Peers on 127.0.0.1 for tests that need a real one, each shut down and joined when its `with`
+block ends. `serve`: a tiny HTTP (or HTTPS) server that answers GETs with whatever
+`respond(path, headers)` returns, (status, content type, body) or the same with a dict of extra
+headers. `raw_peer`: a listener that hands every connection to `answer(conn, stop)` on a thread
+of its own, for peers that misbehave below HTTP (trickle, stall, record)."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,8 +19,8 @@ Responder = Callable[[str, Any], tuple[Any, ...]]
 
 
 @contextmanager
-def serve(respond: Responder) -> Iterator[str]:
-    """Yields the server's base URL, http://127.0.0.1:<port>."""
+def serve(respond: Responder, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Yields the server's base URL, http://127.0.0.1:<port> (https with `tls`)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -35,11 +38,47 @@ def serve(respond: Responder) -> Iterator[str]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.timeout = 5
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+Answer = Callable[[socket.socket, threading.Event], None]
+
+
+@contextmanager
+def raw_peer(answer: Answer) -> Iterator[str]:
+    """Yields the listener's address, 127.0.0.1:<port>. When the block ends `stop` is set and
+    every answering thread joined, so what an answer recorded is complete."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    stop = threading.Event()
+    answering: list[threading.Thread] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except TimeoutError:
+                continue
+            worker = threading.Thread(target=answer, args=(conn, stop), daemon=True)
+            answering.append(worker)
+            worker.start()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        for worker in answering:
+            worker.join(timeout=5)
+        server.close()

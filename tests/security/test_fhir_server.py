@@ -19,7 +19,7 @@ import pytest
 
 from cds.web.app import create_app
 from tests.common.hooks_calls import SERVICE, auth, call_body, empty_prefetch, fhir_auth, hooks_settings
-from tests.common.loopback import serve
+from tests.common.loopback import Answer, raw_peer, serve
 from tests.common.slow_peer import drip
 
 FHIR_JSON = "application/fhir+json"
@@ -28,32 +28,18 @@ FHIR_JSON = "application/fhir+json"
 @contextmanager
 def canary() -> Iterator[tuple[str, list[bytes]]]:
     """A loopback listener that records every connection made to it (and what was sent)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
     seen: list[bytes] = []
-    stop = threading.Event()
 
-    def run() -> None:
-        while not stop.is_set():
+    def record(conn: socket.socket, stop: threading.Event) -> None:
+        with conn:
+            conn.settimeout(1)
             try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(1)
-                try:
-                    seen.append(conn.recv(65536))
-                except OSError:
-                    seen.append(b"")
+                seen.append(conn.recv(65536))
+            except OSError:
+                seen.append(b"")
 
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.getsockname()[1]}", seen
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
+    with raw_peer(record) as where:
+        yield where, seen
 
 
 def hooks_client(tmp_path, fhir_servers: tuple[str, ...] = (), **settings: Any):
@@ -213,28 +199,10 @@ def test_a_redirect_is_not_followed(tmp_path):
 
 
 @contextmanager
-def raw_server(answer) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A loopback HTTP server whose every connection is handled by `answer(conn)`."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            threading.Thread(target=answer, args=(conn, stop), daemon=True).start()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.getsockname()[1]}/fhir"
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()
+def raw_server(answer: Answer) -> Iterator[str]:
+    """A FHIR base URL whose every connection is handled by `answer(conn, stop)`."""
+    with raw_peer(answer) as where:
+        yield f"http://{where}/fhir"
 
 
 def trickle(conn: socket.socket, stop: threading.Event) -> None:

@@ -18,7 +18,7 @@ from jwt.api_jws import PyJWS
 
 from cds.hooks.client_auth import AuthError, HooksAuthConfig, JwtVerifier
 from tests.common.jwt_keys import BASE_URL, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
-from tests.common.loopback import serve
+from tests.common.loopback import raw_peer, serve
 from tests.common.slow_peer import drip
 
 KEY = ec_key("hardening-1")
@@ -90,34 +90,17 @@ def test_a_jwks_redirect_is_not_followed(tmp_path):
     assert hits == []  # the other host was never asked
 
 
-def slow_jwks(stop: threading.Event) -> tuple[socket.socket, threading.Thread]:
+def slow_jwks(conn: socket.socket, stop: threading.Event) -> None:
     """A JWKS host that accepts and then sends one byte every 50 ms, forever."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.1)
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-
-            head = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n"
-            threading.Thread(target=drip, args=(conn, stop, head, b" "), daemon=True).start()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return server, thread
+    drip(conn, stop, b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n", b" ")
 
 
 def test_a_dripping_jwks_host_is_abandoned_at_the_deadline_and_holds_up_no_other_issuer(tmp_path):
     other_key = ec_key("other-1")
     path = tmp_path / "other.json"
     path.write_text(json.dumps(jwks(other_key)))
-    stop = threading.Event()
-    server, thread = slow_jwks(stop)
-    try:
-        url = f"http://127.0.0.1:{server.getsockname()[1]}/jwks.json"
+    with raw_peer(slow_jwks) as where:
+        url = f"http://{where}/jwks.json"
         verifier = JwtVerifier(HooksAuthConfig({ISSUER: url, OTHER: str(path)}, BASE_URL), fetch_timeout=1.0)
         outcome: list[str] = []
 
@@ -139,7 +122,3 @@ def test_a_dripping_jwks_host_is_abandoned_at_the_deadline_and_holds_up_no_other
         waiting.join(timeout=10)
         assert outcome[0] == "jwks_unavailable"
         assert float(outcome[1]) < 2.0, outcome  # one deadline, not a timeout renewed by each byte
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        server.close()

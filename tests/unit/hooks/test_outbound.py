@@ -6,10 +6,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import ssl
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from cryptography.x509.oid import NameOID
 from cds.hooks import outbound
 from cds.hooks.fhir_servers import address_policy, fhir_target
 from cds.settings import TrustedIssuer
+from tests.common.loopback import serve
 
 
 def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
@@ -50,33 +49,15 @@ def certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
 
 @contextmanager
 def tls_server(cert: Path, key: Path) -> Iterator[int]:
-    seen: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Host", ""))
-            body = b'{"resourceType": "Bundle"}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/fhir+json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    """A FHIR server on 127.0.0.1 that serves `cert`; yields its port."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+
+    def bundle(path: str, headers: Any) -> tuple[Any, ...]:
+        return 200, "application/fhir+json", b'{"resourceType": "Bundle"}'
+
+    with serve(bundle, tls=context) as base:
+        yield int(base.rsplit(":", 1)[1])
 
 
 def client_context(cert: Path) -> ssl.SSLContext:
