@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.common.vignettes import encounter
+from tests.common.vignettes import NORMAL_LABS, encounter
 
 
 def news2(evaluate, **changes):
@@ -168,13 +168,7 @@ def test_qsofa_incomplete_lists_unknown_inputs(evaluate):
 
 def complete_d01(**changes):
     enc = encounter("D01", vitals__usual_systolic_bp=125, vitals__hours_since_urine=3, **changes)
-    enc["labs"] = {
-        "urine_nitrite": False,
-        "urine_leukocytes": False,
-        "lactate_mmol_l": 1.1,
-        "wbc_10e9_l": 7.5,
-        "crp_mg_l": 4,
-    }
+    enc["labs"] = dict(NORMAL_LABS)
     return enc
 
 

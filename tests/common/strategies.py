@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from cds.triage.fields import BY_PATH, FIELDS, SECTIONS
 from cds.triage.rulebase import load_rulebase
 from tests.common.paths import ROOT
-from tests.common.vignettes import VIGNETTES
+from tests.common.vignettes import NORMAL_LABS, VIGNETTES
 
 CLINICAL_PATHS = [f.path for f in FIELDS if f.clinical and not f.required]
 RULEBASE = load_rulebase(ROOT / "rules")
@@ -77,13 +77,7 @@ def _complete(vid):
     """A vignette with every optional input answered, normal where the vignette is silent."""
     enc = copy.deepcopy(VIGNETTES[vid]["encounter"])
     enc.setdefault("vitals", {}).update(usual_systolic_bp=125, hours_since_urine=3, spo2_scale=1)
-    enc["labs"] = {
-        "urine_nitrite": False,
-        "urine_leukocytes": False,
-        "lactate_mmol_l": 1.1,
-        "wbc_10e9_l": 7.5,
-        "crp_mg_l": 4,
-    }
+    enc["labs"] = dict(NORMAL_LABS)
     return enc
 
 
