@@ -94,6 +94,15 @@ def answer(page: Page, path: str, value) -> None:
         q.get_by_role("textbox").dispatch_event("change")
 
 
+def answer_all(page: Page, encounter: dict) -> None:
+    """Give every answer of an encounter (pain.sites_partial has no question: the form's list is whole)."""
+    for section, members in encounter.items():
+        if isinstance(members, dict):
+            for name, value in members.items():
+                if value is not None and f"{section}.{name}" != "pain.sites_partial":
+                    answer(page, f"{section}.{name}", value)
+
+
 def tab_to(page: Page, locator, limit: int = 500) -> None:
     """Press Tab until `locator` has the focus: the keyboard's way to a control."""
     for _ in range(limit):
@@ -125,14 +134,8 @@ def test_a_keyboard_only_walk_through_cauda_equina_reaches_emergency(page):
 
 
 def test_a_benign_flu_case_reaches_self_care_once_the_screen_is_complete(page):
-    encounter = VIGNETTES["D01"]["encounter"]
     page.goto("/triage")
-    for section, members in encounter.items():
-        if not isinstance(members, dict):
-            continue
-        for name, value in members.items():
-            if value is not None and f"{section}.{name}" != "pain.sites_partial":
-                answer(page, f"{section}.{name}", value)
+    answer_all(page, VIGNETTES["D01"]["encounter"])
     expect(banner(page)).to_contain_text("SELF-CARE")
     expect(banner(page)).to_contain_text("The self-care screen is complete")
     expect(page.locator("#summary")).to_contain_text("Saddle numbness")
@@ -140,13 +143,8 @@ def test_a_benign_flu_case_reaches_self_care_once_the_screen_is_complete(page):
 
 
 def test_dont_know_keeps_a_condition_not_excluded(page):
-    encounter = VIGNETTES["D01"]["encounter"]
     page.goto("/triage")
-    for section, members in encounter.items():
-        if isinstance(members, dict):
-            for name, value in members.items():
-                if value is not None and f"{section}.{name}" != "pain.sites_partial":
-                    answer(page, f"{section}.{name}", value)
+    answer_all(page, VIGNETTES["D01"]["encounter"])
     expect(banner(page)).to_contain_text("SELF-CARE")
     saddle = group(page, "symptoms.saddle_anaesthesia")
     saddle.get_by_role("radio", name="Don't know", exact=True).check()
