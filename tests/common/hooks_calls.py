@@ -9,7 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from flask import Flask
+
 from cds.settings import Settings
+from cds.web.app import create_app
 from tests.common.jwt_keys import BASE_URL, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
 from tests.common.paths import ROOT
 
@@ -40,6 +43,17 @@ def hooks_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "CDS_PUBLIC_BASE_URL": BASE_URL,
         **extra,
     }
+
+
+def hooks_app(tmp_path: Path, fhir_servers: tuple[str, ...] = (), **env: str) -> Flask:
+    """The app, trusting the test EHRs (the FHIR servers are ISSUER's), from the environment
+    with `env` added; its test client checks every exchange against openapi.yaml."""
+    from tests.common.openapi_check import ValidatingClient
+
+    base = {**hooks_env(tmp_path), "CDS_TRUSTED_ISSUERS": issuers_json(tmp_path, fhir_servers), **env}
+    app = create_app(Settings.from_env(base), {"TESTING": True})
+    app.test_client_class = ValidatingClient
+    return app
 
 
 def hooks_settings(tmp_path: Path, fhir_servers: tuple[str, ...] = (), **extra: Any) -> Settings:

@@ -16,18 +16,17 @@ import pytest
 from cds.hooks.cards import INDICATOR, build_cards, card_uuid
 from cds.hooks.overrides import SYSTEM as OVERRIDE_SYSTEM
 from cds.hooks.triage_form import TriageForm
-from cds.settings import Settings
-from cds.web.app import create_app
 from tests.common.contract import FLAG_IDS
 from tests.common.fhir_builders import bundle, encounter_to_resources
-from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, ISSUER, SERVICE_AUD, bearer, claims, ec_key, jwks, sign
+from tests.common.hooks_calls import EHR_KEY, hooks_app
+from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, SERVICE_AUD, bearer, claims, sign
 from tests.common.loopback import serve
 from tests.common.paths import ROOT
 from tests.common.vignettes import VIGNETTES
 
 FIXTURES = ROOT / "tests" / "fixtures" / "fhir"
 SERVICE = "/cds-services/back-pain-triage"
-KEY = ec_key("ehr-key-1")
+KEY = EHR_KEY
 
 # Vignettes whose decisive findings FHIR can carry (vital signs, labs, coded findings and
 # history): through CDS Hooks they must reach the same risk level and primary flag as through
@@ -38,21 +37,7 @@ EXPRESSIBLE = ["D05", "D07", "D11", "D12", "D14", "D15", "D16", "D20", "D27", "D
 
 
 def make_app(tmp_path, fhir_servers: tuple[str, ...] = (), **env: str):
-    jwks_file = tmp_path / "ehr-jwks.json"
-    jwks_file.write_text(json.dumps(jwks(KEY)))
-    issuer = {"jwks": str(jwks_file), "fhir_servers": list(fhir_servers)}
-    base = {
-        "CDS_RULES_DIR": str(ROOT / "rules"),
-        "CDS_TRUSTED_ISSUERS": json.dumps({ISSUER: issuer}),
-        "CDS_PUBLIC_BASE_URL": BASE_URL,
-        "CDS_CORS_ORIGINS": "https://ehr.example.com",
-    }
-    base.update(env)
-    from tests.common.openapi_check import ValidatingClient
-
-    app = create_app(Settings.from_env(base), {"TESTING": True})
-    app.test_client_class = ValidatingClient
-    return app
+    return hooks_app(tmp_path, fhir_servers, CDS_CORS_ORIGINS="https://ehr.example.com", **env)
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from cds.settings import Settings
 from cds.triage.labels import field_label
 from cds.web.app import create_app
 from tests.common.fhir_builders import birth_date, bundle, encounter_to_resources
-from tests.common.hooks_calls import SERVICE, auth, call_body, hooks_env
+from tests.common.hooks_calls import SERVICE, auth, call_body, hooks_app
 from tests.common.jwt_keys import BASE_URL, SERVICE_AUD
 from tests.common.openapi_check import ValidatingClient
 from tests.common.paths import ROOT, RULES_DIR
@@ -55,13 +55,11 @@ EXPECTED_ANSWERS = {
 }
 
 
-def make_app(tmp_path, *, key: bytes | None = KEY, **settings: Any):
-    env = hooks_env(tmp_path, CDS_FORM_LINK_TTL_SECONDS=str(TTL))
+def make_app(tmp_path, *, key: bytes | None = KEY):
+    env = {"CDS_FORM_LINK_TTL_SECONDS": str(TTL)}
     if key is not None:
         env["CDS_FORM_LINK_KEY"] = base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
-    app = create_app(Settings.from_env(env), {"TESTING": True})
-    app.test_client_class = ValidatingClient
-    return app
+    return hooks_app(tmp_path, **env)
 
 
 @pytest.fixture
