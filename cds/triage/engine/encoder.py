@@ -51,12 +51,11 @@ class FactEncoder:
                     plan.append(Write(spec.path, "list", key, items))
             elif key in used:
                 plan.append(Write(spec.path, _kind(spec.numeric, spec.kind == "bool", key in dense, key in falsy), key))
-        self.plan = tuple(plan)
-        self.used = frozenset(used)
+        used_keys = frozenset(used)
         self.head: dict[str, Any] = {"t": "e", **{f"{GROUP_PREFIX}{g}": 1 for g in range(groups)}}
         # the plan split by kind, paths and keys side by side: encode reads each kind's values
         # with one map(values.get, paths) and builds its keys in a comprehension, about half
-        # the cost of one loop that branches on the kind of every field (measured: 6 against 12 µs)
+        # the cost of one loop that branches on the kind of every field (measured: 8 against 13 µs)
         by_kind = {kind: [w for w in plan if w.kind == kind] for kind in ("sparse_bool", "dense", "list")}
         known = [w for w in plan if w.kind in ("sparse", "number")]
         self.bool_paths = tuple(w.path for w in by_kind["sparse_bool"])
@@ -67,8 +66,8 @@ class FactEncoder:
         self.dense_keys = tuple(w.key for w in by_kind["dense"])
         self.lists = tuple((w.path, w.items) for w in by_kind["list"])
         # score and quantity names -> their keys, for those some rule tests
-        self.score_keys = _Keys(score_key, self.used)
-        self.quantity_keys = _Keys(quantity_key, self.used)
+        self.score_keys = _Keys(score_key, used_keys)
+        self.quantity_keys = _Keys(quantity_key, used_keys)
 
     def encode(self, ctx: Context) -> dict[str, Any]:
         fact: dict[str, Any] = dict(self.head)
