@@ -38,6 +38,7 @@ def environ(method: str, path: str, body: bytes) -> dict[str, Any]:
         "wsgi.multithread": False,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
+        "wsgi.input_terminated": True,  # as gunicorn sets it on every request
     }
 
 

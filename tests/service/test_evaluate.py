@@ -1,6 +1,10 @@
 """The HTTP surface: /v1/evaluate, /healthz, and problems (never HTML) for every error."""
 
+import io
+import json
+
 import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from tests.common.contract import SCREENED
 from tests.common.vignettes import VIGNETTES, encounter
@@ -108,6 +112,32 @@ def test_wrong_method_is_405_problem_with_allow(client):
 def test_body_over_the_limit_is_413(client):
     body = '{"patient": {"age_years": 40}, "encounter_id": "' + "x" * 70_000 + '"}'
     assert_problem(client.post("/v1/evaluate", data=body, content_type="application/json"), 413)
+
+
+class _Recording(io.BytesIO):
+    """A server's input stream that records what it was asked for."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.asked: list[int | None] = []
+
+    def read(self, size: int | None = -1) -> bytes:
+        self.asked.append(size)
+        return super().read(size)
+
+
+@pytest.mark.parametrize("terminated", [True, False])
+def test_a_declared_length_is_read_exactly_from_the_server(app, terminated):
+    # gunicorn marks every input terminated; the body is still read at its declared length,
+    # in one read, and a body shorter than declared is a malformed body, not a hang or a 5xx
+    body = json.dumps(VIGNETTES["D05"]["encounter"]).encode()
+    for sent, status in ((body, 200), (body[:-10], 400)):
+        environ = EnvironBuilder("/v1/evaluate", method="POST", content_type="application/json").get_environ()
+        stream = _Recording(sent)
+        environ.update({"CONTENT_LENGTH": str(len(body)), "wsgi.input": stream, "wsgi.input_terminated": terminated})
+        _, got, _ = run_wsgi_app(app, environ, buffered=True)
+        assert got.split()[0] == str(status)
+        assert stream.asked == [len(body)]
 
 
 def test_deep_nesting_and_long_arrays_are_refused(client):
