@@ -3,7 +3,6 @@ rules allow (durable parses the fact and copies it into every firing's message).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 from cds.triage.context import Context, PartialList
@@ -35,7 +34,15 @@ class FactEncoder:
     every value, "?" when unknown; any other key is written only when it holds a value a rule
     looks for (true, or a known value), since an absent key fails every positive test."""
 
-    def __init__(self, used: set[str], dense: set[str], falsy: set[str], groups: int = 0) -> None:
+    def __init__(
+        self,
+        used: set[str],
+        dense: set[str],
+        falsy: set[str],
+        groups: int = 0,
+        scores: tuple[str, ...] = (),
+        quantities: tuple[str, ...] = (),
+    ) -> None:
         plan: list[Write] = []
         for spec in FIELDS:
             if not spec.clinical:
@@ -51,7 +58,6 @@ class FactEncoder:
                     plan.append(Write(spec.path, "list", key, items))
             elif key in used:
                 plan.append(Write(spec.path, _kind(spec.numeric, spec.kind == "bool", key in dense, key in falsy), key))
-        used_keys = frozenset(used)
         self.head: dict[str, Any] = {"t": "e", **{f"{GROUP_PREFIX}{g}": 1 for g in range(groups)}}
         # the plan split by kind, paths and keys side by side: encode reads each kind's values
         # with one map(values.get, paths) and builds its keys in a comprehension, about half
@@ -65,9 +71,9 @@ class FactEncoder:
         self.dense_paths = tuple(w.path for w in by_kind["dense"])
         self.dense_keys = tuple(w.key for w in by_kind["dense"])
         self.lists = tuple((w.path, w.items) for w in by_kind["list"])
-        # score and quantity names -> their keys, for those some rule tests
-        self.score_keys = _Keys(score_key, used_keys)
-        self.quantity_keys = _Keys(quantity_key, used_keys)
+        # the scores and quantities some rule tests, with their keys: no other is written
+        self.score_keys = tuple((name, score_key(name)) for name in scores if score_key(name) in used)
+        self.quantity_keys = tuple((name, quantity_key(name)) for name in quantities if quantity_key(name) in used)
 
     def encode(self, ctx: Context) -> dict[str, Any]:
         fact: dict[str, Any] = dict(self.head)
@@ -87,32 +93,16 @@ class FactEncoder:
                     fact[ikey] = True
                 elif dense:
                     fact[ikey] = UNKNOWN if partial else False
-        score_keys = self.score_keys
-        for name, bound in ctx.scores.items():
-            skey = score_keys[name]
-            if skey is not None:
-                fact[skey] = bound.low
-        quantity_keys = self.quantity_keys
-        for name, quantity in ctx.quantities.items():
-            qkey = quantity_keys[name]
-            if quantity is not None and qkey is not None:
-                fact[qkey] = quantity
+        scores, quantities = ctx.scores, ctx.quantities
+        for name, key in self.score_keys:
+            bound = scores.get(name)
+            if bound is not None:
+                fact[key] = bound.low
+        for name, key in self.quantity_keys:
+            quantity = quantities.get(name)
+            if quantity is not None:
+                fact[key] = quantity
         return fact
-
-
-class _Keys(dict[str, str | None]):
-    """name -> its key in the fact, or None when no rule tests it; filled on first sight of a
-    name (the rule base's scores and quantities, never request data)."""
-
-    def __init__(self, key_of: Callable[[str], str], used: frozenset[str]) -> None:
-        super().__init__()
-        self.key_of = key_of
-        self.used = used
-
-    def __missing__(self, name: str) -> str | None:
-        key = self.key_of(name)
-        self[name] = found = key if key in self.used else None
-        return found
 
 
 def _kind(

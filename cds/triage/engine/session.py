@@ -34,6 +34,7 @@ from typing import Any
 import durable_rules_engine as _core
 import orjson
 
+from cds.triage.conditions import ScoreAtom
 from cds.triage.context import Context
 from cds.triage.engine.encoder import FactEncoder
 from cds.triage.engine.ruleset import compile_rulebase
@@ -62,7 +63,15 @@ class Engine:
         self.compiled = compile_rulebase(rb)
         self.name = f"cds_{rb.digest[:12]}_{next(_RULESETS)}"
         self.actions = 0  # durable actions run, start rule and repeated branches included
-        self.encoder = FactEncoder(self.compiled.keys, self.compiled.dense, self.compiled.falsy, self.compiled.groups)
+        tested = dict.fromkeys(n.score for r in rb.rules for n in r.when.walk() if isinstance(n, ScoreAtom))
+        self.encoder = FactEncoder(
+            self.compiled.keys,
+            self.compiled.dense,
+            self.compiled.falsy,
+            self.compiled.groups,
+            scores=tuple(tested),
+            quantities=tuple(rb.quantities),
+        )
         self._handle = _core.create_ruleset(self.name, json.dumps(self.compiled.definitions))
         self._sid: str | None = None  # the session evaluations reuse; None: start a new one
         self._sid_runs = 0
