@@ -34,7 +34,7 @@ from cds.triage.pipeline import Triage
 from cds.triage.questions import Catalogue, Question
 from cds.triage.result_types import Result
 from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
-from cds.triage.scores import News2, Qsofa
+from cds.triage.scores import News2, Qsofa, points_by_answer
 
 LEVELS = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
 NEXT_LIMIT = 5
@@ -345,15 +345,20 @@ def _num(q: Question, x: float) -> float:
 
 
 def _tested(rb: RuleBase) -> dict[str, list[Any]]:
-    """Field -> the answers the rules test it for (`is`, `in`, `contains`: a pain site alone),
-    in rule order."""
+    """Field -> the answers the rules test it for (`is`, `in`, `contains`: a pain site alone), in
+    rule order, then those qSOFA's criteria test and those NEWS2 scores by answer (being on
+    oxygen scores on its own, and can alone bring NEWS2 to an emergency)."""
     out: dict[str, dict[Any, None]] = {}
-    for rule in rb.rules:
-        for node in rule.when.walk():
+    conditions = [r.when for r in rb.rules] + list(rb.qsofa_criteria.values())
+    for condition in conditions:
+        for node in condition.walk():
             if isinstance(node, FieldAtom):
                 for v in (node.is_, *node.in_, node.contains):
                     if v is not None:
                         out.setdefault(node.path, {})[v] = None
+    for param in rb.news2["parameters"].values():
+        if "values" in param:
+            out.setdefault(param["field"], {}).update(dict.fromkeys(points_by_answer(param)))
     return {p: list(vs) for p, vs in out.items()}
 
 

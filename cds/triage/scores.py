@@ -41,11 +41,17 @@ def _every(table: tuple[tuple[float, Any], ...]) -> list[int]:
     return out
 
 
+def points_by_answer(param: dict[str, Any]) -> dict[Any, int]:
+    """A NEWS2 parameter scored by answer (`values`), keyed by the answers themselves: the YAML
+    keys "true" and "false" are the booleans."""
+    return {(k == "true") if k in ("true", "false") else k: v for k, v in param["values"].items()}
+
+
 def _scorer(param: dict[str, Any]) -> Scorer:
     """One NEWS2 parameter compiled from its table, once, at start-up."""
     path = param["field"]
     if "values" in param:
-        by_value = {(k == "true") if k in ("true", "false") else k: v for k, v in param["values"].items()}
+        by_value = points_by_answer(param)
         unknown = Points(min(by_value.values()), max(by_value.values()), path)
 
         def by_lookup(values: dict[str, Any]) -> Points:

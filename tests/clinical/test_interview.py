@@ -11,6 +11,7 @@ from cds.triage.encounter import load_encounter
 from cds.triage.fields import BY_PATH
 from cds.triage.rulebase import LEVEL_RANK
 from tests.common.strategies import BASES, consistent, encounters, near_vignettes, put, value_of
+from tests.common.vignettes import encounter
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -137,6 +138,15 @@ def test_the_next_questions_come_most_dangerous_first(interview, rulebase, enc):
         for b in asked[i + 1 :]:
             if group(a) == group(b):
                 assert worst(a) >= worst(b), (a["field"], worst(a), b["field"], worst(b))
+
+
+def test_an_answer_only_a_score_reads_still_ranks_by_what_it_does(interview):
+    # no rule tests vitals.on_oxygen itself; NEWS2 does: on scale 2 an SpO2 of 97 % scores 3 on
+    # oxygen, and being on oxygen 2 more, so "yes" alone brings D01's NEWS2 to 7 (sepsis,
+    # emergency) while rigors alone changes nothing (found by the property above)
+    enc = encounter("D01", vitals__spo2_scale=2, vitals__on_oxygen=None, symptoms__rigors=None)
+    order = [q["field"] for q in interview(enc)["next"]]
+    assert order.index("vitals.on_oxygen") < order.index("symptoms.rigors")
 
 
 @SETTINGS
