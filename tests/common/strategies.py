@@ -112,6 +112,12 @@ REASSURING = {
     "symptoms.coryza",
     "symptoms.sore_throat",
 }
+# The reassuring values the specification names (principle 4: "the myalgia pattern"): making an
+# unknown distribution or laterality known as one of these may lower the risk level.
+REASSURING_VALUES = {
+    "pain.distribution": {"diffuse"},
+    "pain.laterality": {"bilateral", "central"},
+}
 # Enums: each value with its danger rank; a move to a higher rank is towards danger. Values of
 # equal rank are not ordered against each other. `pain.distribution` = diffuse and
 # `pain.laterality` bilateral or central are the reassuring values (rank 0).
