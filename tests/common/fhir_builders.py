@@ -13,7 +13,7 @@ left out; `unexpressible(encounter)` names those fields, which the adapter repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Terminology, terminology
@@ -127,6 +127,15 @@ def birth_date(age: int, today: date) -> str:
     return date(today.year - age, today.month, day).isoformat()
 
 
+def recorded_at(today: date) -> str:
+    """When the resources of `today` were recorded: noon, or a minute ago while noon is still
+    to come. The service refuses a record dated after its own clock, so a test run in the
+    morning (UTC) must not date today's readings at noon."""
+    noon = datetime.combine(today, time(12), tzinfo=UTC)
+    at = min(noon, datetime.now(UTC) - timedelta(minutes=1))
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def encounter_to_resources(
     encounter: dict[str, Any],
     today: date = TODAY,
@@ -145,7 +154,7 @@ def encounter_to_resources(
     """
     term = terminology()
     subject = {"reference": f"Patient/{patient_id}"}
-    when = f"{today.isoformat()}T12:00:00Z"
+    when = recorded_at(today)
     flat = flatten(encounter)
     patient: dict[str, Any] = {"resourceType": "Patient", "id": patient_id}
     if "patient.sex" in flat:
