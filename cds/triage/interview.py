@@ -12,10 +12,12 @@ answers: its what-ifs are the values on each side of every threshold the rules t
 
 Stop (section 5.3 of the design notes): `emergency_raised` (the highest level; what remains is
 for the handover); `no_answer_can_change_level` (a flag is raised, no undecided rule could raise
-the level, and every input that could undo a raised rule is known: in three-valued logic a true
-rule stays true whatever the unknowns turn out to be, except where the specification reads an
-unknown as "not established" or a default (the SpO2 scale), and a rule it holds undecided is the
-only kind that could still fire);
+the level or change the disposition at it, and every input that could undo a raised rule is
+known: in three-valued logic a true rule stays true whatever the unknowns turn out to be, except
+where the specification reads an unknown as "not established" or a default (the SpO2 scale), and
+a rule it holds undecided is the only kind that could still fire). The design notes stopped on
+the level alone; that stopped an urgent pyelonephritis call before asking about injecting drug
+use, whose Yes adds spinal infection and same-day hospital at the same level;
 `screen_complete` (nothing raised and every self-care screen item answered: the remaining
 unknowns are measurements); otherwise `screen_incomplete`. `risk_upper_bound` is the highest
 level any completion of the unknowns could give (an over-approximation, never an under-).
@@ -293,7 +295,12 @@ class Interview:
         if level == "emergency":
             return {"should_stop": True, "reason": "emergency_raised", "risk_upper_bound": upper}
         settled = all(p in d.ctx.values and not isinstance(d.ctx.values[p], PartialList) for p in self.lowering)
-        if result["flags"] and bound == rank and settled:
+        # an undecided rule at the current level could still change what is done: a second flag
+        # tied at the top adds its disposition (spinal infection's hospital beside
+        # pyelonephritis' same-day review), a disposition rule moves its flag's place of care
+        raised = {f["id"]: f for f in result["flags"]}
+        moving = any(at >= rank for _, _, at in self.triage.results.missing.open_rules(d, raised))
+        if result["flags"] and bound == rank and settled and not moving:
             return {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": upper}
         screen_open = any(p not in d.ctx.values for p in self.triage.rulebase.screen.items) or d.screen_open
         if not result["flags"] and not screen_open:

@@ -70,7 +70,7 @@ class MissingList:
             (r.id, r.then.flag, r.then.level, r.when) for r in rb.rules if isinstance(r.then, SetDisposition)
         )
 
-    def _open(self, d: Decision, raised: dict[str, Flag]) -> list[tuple[Condition, str, int]]:
+    def open_rules(self, d: Decision, raised: dict[str, Flag]) -> list[tuple[Condition, str, int]]:
         """The undecided rules that could still raise a flag, raise it higher, or change the
         disposition of a flag raised at the level they apply at: (condition, flag, level)."""
         values = d.values
@@ -90,7 +90,7 @@ class MissingList:
         escalate, the highest level it could bring about, and its tier."""
         needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
         reach: dict[str, int] = {}  # field -> the highest level it could bring about
-        for when, flag, rank in self._open(d, raised):
+        for when, flag, rank in self.open_rules(d, raised):
             pending: set[str] = set()
             when.pending(d.ctx, pending)
             for path in pending:

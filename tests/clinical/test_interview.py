@@ -38,7 +38,8 @@ def test_when_no_answer_can_change_the_level_no_completion_of_the_unknowns_does(
     out = interview(enc)
     stop = out["stop"]
     level = out["result"]["risk_level"]
-    after = evaluate(_complete(decider, enc, data))["risk_level"]
+    completed = evaluate(_complete(decider, enc, data))
+    after = completed["risk_level"]
     # the upper bound holds for every stop reason
     assert LEVEL_RANK[after] <= LEVEL_RANK[stop["risk_upper_bound"]], (stop, after)
     if stop["reason"] == "emergency_raised":
@@ -46,6 +47,8 @@ def test_when_no_answer_can_change_the_level_no_completion_of_the_unknowns_does(
     if stop["reason"] == "no_answer_can_change_level":
         assert stop["should_stop"]
         assert after == level, (stop, level, after)
+        # nor what is done at that level: where, and how soon
+        assert completed["disposition"] == out["result"]["disposition"], (stop, completed["disposition"])
 
 
 def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
@@ -55,12 +58,29 @@ def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview
     stops = {interview(enc)["stop"]["reason"] for enc in BASES.values()}
     assert {"emergency_raised", "no_answer_can_change_level", "screen_complete", "screen_incomplete"} <= stops
     enc = copy.deepcopy(BASES["D04-complete"])  # pyelonephritis, urgent, every input known
-    for path in ("history.cancer", "history.iv_drug_use", "symptoms.rigors", "pain.trend"):
+    for path in ("history.cancer", "symptoms.rigors", "symptoms.reported_fever", "pain.duration_days"):
         put(enc, path, None)
     out = interview(enc)
     assert out["result"]["risk_level"] == "urgent"
     assert out["stop"] == {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": "urgent"}
     assert {"history.cancer", "symptoms.rigors"} <= set(_unknown(decider, enc))
+
+
+def test_the_interview_goes_on_while_an_answer_could_change_what_is_done_at_the_level(interview):
+    """Urgent pyelonephritis, every input known but one: injecting drug use could add urgent
+    spinal infection (same-day hospital) beside it, immunosuppression would move pyelonephritis
+    to same-day hospital assessment. Neither changes the level; both change where the patient
+    goes, so neither is a stop."""
+    for path, answer in (("history.iv_drug_use", True), ("history.immunosuppressed", True)):
+        enc = copy.deepcopy(BASES["D04-complete"])
+        put(enc, path, None)
+        out = interview(enc)
+        assert out["stop"]["should_stop"] is False, (path, out["stop"])
+        assert path in [q["field"] for q in out["next"]]
+        put(enc, path, answer)
+        after = interview(enc)["result"]
+        assert after["risk_level"] == out["result"]["risk_level"] == "urgent"
+        assert after["disposition"] != out["result"]["disposition"]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
