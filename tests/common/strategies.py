@@ -30,6 +30,8 @@ def value_of(spec):
             st.floats(spec.low, spec.high, allow_nan=False)
             .map(lambda x: round(x, 1))
             .filter(lambda x, s=spec: s.low <= x <= s.high),
+            # unrounded too: 0.000009 is written 9e-6, which durable's parser once crashed on
+            st.floats(spec.low, spec.high, allow_nan=False),
         )
     if spec.kind == "enum_list":
         return st.lists(st.sampled_from(spec.choices), min_size=1, max_size=len(spec.choices), unique=True)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import re
 import threading
 from typing import Any
 
@@ -48,7 +49,19 @@ _FACTS = itertools.count(1)
 _RULESETS = itertools.count(1)
 _OK = 0
 _NO_FACTS = "[]"
+# orjson writes 0.000009 as 9e-6 and 1e16 as 1e+16: an exponent on a mantissa without a point.
+# durable's C parser fails on that form (a segmentation fault, or no action for the fact) and
+# reads 9.0e-6 right. Keys and strings are quoted, so a number is the only thing after a colon.
+_BARE_EXPONENT = re.compile(rb":(-?[0-9]+)(e[-+][0-9]+)")
 SESSION_RUNS = 10_000
+
+
+def _durable_json(fact: dict[str, Any]) -> str:
+    """The fact as JSON durable parses: an exponent always follows a decimal point."""
+    text = orjson.dumps([fact])
+    if b"e-" in text or b"e+" in text:  # rare: a number below 0.00001 (or a string with "e-")
+        text = _BARE_EXPONENT.sub(rb":\1.0\2", text)
+    return text.decode()
 
 
 class EngineError(RuntimeError):
@@ -106,7 +119,7 @@ class Engine:
         in_action = clean = False
         state = 0
         try:
-            code, state = _core.assert_facts(handle, orjson.dumps([fact]).decode())
+            code, state = _core.assert_facts(handle, _durable_json(fact))
             if code != _OK:
                 raise EngineError(f"the engine did not accept the encounter (code {code})")
             first = _core.start_action_for_state(handle, state)

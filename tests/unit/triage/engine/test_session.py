@@ -7,7 +7,8 @@ import pytest
 
 from cds.triage.decide import Decider
 from cds.triage.encounter import load_encounter
-from cds.triage.engine.session import Engine, EngineError
+from cds.triage.engine.session import Engine, EngineError, _durable_json
+from cds.triage.fields import FIELDS
 from tests.common.vignettes import VIGNETTES, encounter
 
 
@@ -235,3 +236,27 @@ def test_the_stack_bound_counts_siblings_left_waiting():
         ]
     }
     assert alpha_stack_bound([deeper, fan]) == 3
+
+
+TINY = (5e-324, 1e-300, 1e-7, 9e-6, 0.00001, 1.5e-7)
+
+
+@pytest.mark.parametrize("value", TINY)
+def test_a_number_too_small_for_plain_decimals_reaches_durable_intact(decider, value):
+    """orjson writes 9e-6 for 0.000009, a form durable's parser failed on (the process died).
+    Every number field takes it, and both evaluators still agree (decide checks)."""
+    numbers = [f for f in FIELDS if f.kind == "number" and f.low <= value <= f.high]
+    assert {"labs.crp_mg_l", "labs.lactate_mmol_l", "pain.duration_days"} <= {f.path for f in numbers}
+    for field in numbers:
+        section, name = field.path.split(".")
+        enc = encounter("D01")
+        enc.setdefault(section, {})[name] = value
+        d = decider.decide(load_encounter(enc))
+        assert d.ctx.values[field.path] == value
+
+
+def test_a_bare_exponent_is_given_a_decimal_point_and_nothing_else_changes():
+    fact = {"labs__wbc_10e9_l": 9e-6, "x": 1e16, "y": -1e-7, "z": 1.5e-7, "s": "be-e+", "n": 12}
+    text = _durable_json(fact)
+    assert text == '[{"labs__wbc_10e9_l":9.0e-6,"x":1.0e+16,"y":-1.0e-7,"z":1.5e-7,"s":"be-e+","n":12}]'
+    assert json.loads(text) == [fact]
