@@ -220,6 +220,12 @@ CATEGORICAL = [
         "well",
         {"symptoms__leg_weakness": "unilateral", "symptoms__leg_weakness_progressive": True},
     ),
+    (
+        "cord_compression",
+        "emergency",
+        "well",
+        {"symptoms__leg_weakness": None, "symptoms__leg_weakness_progressive": True},
+    ),
     ("cord_compression", "emergency", "well", {"symptoms__bilateral_sciatica": True}),
     ("cord_compression", "emergency", "well", {"symptoms__leg_numbness": True, "symptoms__numbness_both_legs": True}),
     ("cord_compression", "emergency", "well", {"symptoms__numbness_both_legs": True, "symptoms__leg_numbness": None}),
@@ -406,6 +412,20 @@ def test_a_negative_kernig_sign_is_said_to_rule_little_out(evaluate):
     with_sign = evaluate(case("flu", exam__kernig_or_brudzinski=False))
     assert any("rules little out" in a for a in with_sign["advice"])
     assert not any("rules little out" in a for a in evaluate(case("flu", exam__kernig_or_brudzinski=None))["advice"])
+
+
+def test_weakness_getting_worse_is_weakness_while_its_side_is_unknown(evaluate):
+    """Section 5, "any leg weakness with leg_weakness_progressive": the answer says there is
+    weakness, so the side is not waited for; a new neurological deficit with fever is a spinal
+    infection emergency (section 6)."""
+    worse = {"symptoms__leg_weakness": None, "symptoms__leg_weakness_progressive": True}
+    result = evaluate(case("flu", **worse))
+    assert flag_level(result, "cord_compression") == "emergency"
+    assert flag_level(result, "spinal_infection") == "emergency"
+    assert {"CC-WEAKNESS-PROGRESSIVE", "DER-NEURO-DEFICIT"} <= fired(result)
+    assert "CC-CANCER-NEURO" in fired(evaluate(case("well", history__cancer=True, **worse)))
+    not_worse = evaluate(case("well", symptoms__leg_weakness=None, symptoms__leg_weakness_progressive=False))
+    assert flag_level(not_worse, "cord_compression") is None
 
 
 def test_numbness_in_one_leg_alone_is_routine(evaluate):
