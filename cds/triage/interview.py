@@ -119,7 +119,7 @@ class Interview:
         d = triage.decider.decide(encounter)
         result = triage.results.build(d)
         raised = {f["id"]: f for f in result["flags"]}
-        screen_unknown = [p for p in triage.rulebase.screen.items if p not in d.ctx.values]
+        screen_unknown = triage.rulebase.screen.unanswered(d.ctx.values)
         ranked = triage.results.missing.ranked(d, raised, screen_unknown)
         now = _Preview(result["risk_level"], {f: x["risk_level"] for f, x in raised.items()}, frozenset(d.fired))
         chosen = self._choose(ranked, d, now, limit)
@@ -302,7 +302,7 @@ class Interview:
         moving = any(at >= rank for _, _, at in self.triage.results.missing.open_rules(d, raised))
         if result["flags"] and bound == rank and settled and not moving:
             return {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": upper}
-        screen_open = any(p not in d.ctx.values for p in self.triage.rulebase.screen.items) or d.screen_open
+        screen_open = bool(self.triage.rulebase.screen.unanswered(d.ctx.values)) or d.screen_open
         if not result["flags"] and not screen_open:
             return {"should_stop": True, "reason": "screen_complete", "risk_upper_bound": upper}
         return {"should_stop": False, "reason": "screen_incomplete", "risk_upper_bound": upper}

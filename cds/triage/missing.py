@@ -1,8 +1,9 @@
-"""`missing`: the questions to ask next. The unknown inputs the self-care screen waits on come
-first (its unanswered items, and the answerable inputs that keep a criterion open: section 11),
-then the other unknowns that could still raise a flag or raise it higher, the ones a caller
-cannot give (vital signs, examination, laboratory values) last; within each, the highest level
-an answer could reach first."""
+"""`missing`: the questions to ask next. While no flag is raised, the unknown inputs the
+self-care screen waits on come first (its unanswered items, and the answerable inputs that keep a
+criterion open: section 11); then the other unknowns that could still raise a flag or raise it
+higher, the ones a caller cannot give (vital signs, examination, laboratory values) last; within
+each, the highest level an answer could reach first. Once a flag is raised self-care is out, so
+the screen's items are listed only for what they can still raise, most dangerous first."""
 
 from __future__ import annotations
 
@@ -110,7 +111,9 @@ class MissingList:
                 flags = needed.setdefault(imp.when.path, [])
                 flags += [f for f in needed[imp.target] if f not in flags]
                 reach[imp.when.path] = max(reach.get(imp.when.path, 0), reach[imp.target])
-        screen_set = set(screen_unknown) | d.screen_questions
+        # the screen decides between self-care and routine only while no flag is raised; after
+        # that its unanswered items are asked for what they can still raise, like any other
+        screen_set = set() if raised else set(screen_unknown) | d.screen_questions
         for path in screen_set:
             if path not in needed:
                 flags, level = self.static.get(path, ([], "routine"))

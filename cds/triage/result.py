@@ -97,7 +97,7 @@ class ResultBuilder:
         """The risk level and the raised flags alone (an interview's what-if)."""
         got = self._gather([self.rb.by_id[rid] for rid in d.fired])
         flags = self._flags(got)
-        screen_unknown = [p for p in self.rb.screen.items if p not in d.ctx.values]
+        screen_unknown = self.rb.screen.unanswered(d.ctx.values)
         return self._outcome(d, flags, got, screen_unknown)[0], flags
 
     def build(self, d: Decision) -> Result:
@@ -105,7 +105,7 @@ class ResultBuilder:
         fired_rules = [rb.by_id[rid] for rid in d.fired]
         got = self._gather(fired_rules)
         flags = self._flags(got)
-        screen_unknown = [p for p in rb.screen.items if p not in d.ctx.values]
+        screen_unknown = rb.screen.unanswered(d.ctx.values)
         risk_level, primary, disposition = self._outcome(d, flags, got, screen_unknown)
         # a flag's value in three-valued logic is the OR of its rules: false only when every
         # one of them is false (excluded); a flag no rule can raise is excluded

@@ -245,6 +245,7 @@ def test_self_care_only_with_the_myalgia_pattern_a_complete_screen_and_no_flag(e
         assert result["primary"] == "systemic_myalgia"
         assert not result["flags"]
         assert set(rulebase.screen.items) <= known(enc)
+        assert not {m["field"] for m in result["missing"]} & set(rulebase.screen.items)
 
 
 # --- unknown is never "no" -----------------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.common.vignettes import VIGNETTES
+from tests.common.vignettes import VIGNETTES, encounter
 
 IDS = sorted(VIGNETTES)
 
@@ -61,6 +61,35 @@ def test_d03_missing_lists_unanswered_screen_items_first(evaluate):
     fields = [m["field"] for m in result["missing"]]
     assert fields[:2] == ["symptoms.saddle_anaesthesia", "symptoms.urinary_retention"]
     assert result["missing"][0]["needed_for"] == ["cord_compression", "spinal_infection"]
+
+
+def test_once_a_flag_is_raised_missing_is_most_dangerous_first(evaluate):
+    """The screen's unanswered items come first only while they decide self-care against
+    routine: with meningitis raised (urgent), photophobia (emergency) comes before the pain's
+    duration (a routine red flag), and night pain, which can raise nothing now, is not asked."""
+    enc = encounter("D01", symptoms__headache="severe", pain__duration_days=None, pain__night_pain=None)
+    result = evaluate({**enc, "symptoms": {k: v for k, v in enc["symptoms"].items() if k != "photophobia"}})
+    assert (result["risk_level"], result["primary"]) == ("urgent", "meningitis")
+    fields = [m["field"] for m in result["missing"]]
+    assert fields[0] == "symptoms.photophobia"
+    assert fields.index("symptoms.photophobia") < fields.index("pain.duration_days")
+    assert "pain.night_pain" not in fields
+
+
+def test_once_a_flag_is_raised_an_answer_that_changes_nothing_is_not_missing(evaluate):
+    rash = {"symptoms__non_blanching_rash": True, "history__cancer": True}
+    result = evaluate(encounter("D01", **rash, symptoms__headache=None))
+    assert result["risk_level"] == "emergency"
+    assert "symptoms.headache" not in [m["field"] for m in result["missing"]]
+
+
+def test_a_partial_list_of_pain_sites_leaves_the_screen_incomplete(evaluate):
+    """Section 11: every item known; sites the caller has not finished naming are not."""
+    afebrile = {"vitals__temperature_c": 37.0, "symptoms__reported_fever": False}
+    assert evaluate(encounter("D01", **afebrile))["risk_level"] == "self_care"
+    result = evaluate(encounter("D01", **afebrile, pain__sites_partial=True))
+    assert (result["risk_level"], result["primary"]) == ("routine", "systemic_myalgia")
+    assert result["missing"][0]["field"] == "pain.sites"
 
 
 def test_d24_unknown_everything_lists_the_screen_first(evaluate, rulebase):

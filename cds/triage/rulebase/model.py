@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cds.triage.conditions import Condition, FieldAtom
+from cds.triage.context import PartialList
 
 LEVELS = ("self_care", "routine", "urgent", "emergency")
 LEVEL_RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -165,6 +166,11 @@ class SelfCareScreen:
     sources: tuple[str, ...]
     # format 1 (rule base 1.x) needed the items known and nothing else
     open_criteria: bool = True
+
+    def unanswered(self, known: dict[str, Any]) -> list[str]:
+        """The items not yet known: a partial list (pain sites the caller has not finished
+        naming) is not known either, as `missing` keeps asking for it."""
+        return [p for p in self.items if p not in known or known[p].__class__ is PartialList]
 
     def fill(self, known: dict[str, Any]) -> dict[str, Any]:
         """The known values, and the normal value of every unknown input a caller cannot give."""
