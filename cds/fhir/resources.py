@@ -186,11 +186,11 @@ def age_on(birth: str, today: date) -> int | None:
     if not m:
         return None
     year, month = int(m[1]), int(m[2] or 12)
-    if m[3]:
-        day = int(m[3])
-    else:
-        day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
-    try:
+    try:  # year 0, 9999-12 (no month after it) and month 13 are not dates either
+        if m[3]:
+            day = int(m[3])
+        else:
+            day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
         born = date(year, month, day)
     except ValueError:
         return None

@@ -233,3 +233,22 @@ def test_the_evaluation_time_can_be_given():
     assert "symptoms.reported_fever" in run(fever).unknown  # after the evaluation: not of it
     later = map_resources(resources_from([fever]), TODAY, now=datetime(2025, 3, 1, 12, tzinfo=UTC))
     assert flatten(later.encounter)["symptoms.reported_fever"] is True
+
+
+@pytest.mark.parametrize("birth", ["0000", "9999", "2000-13", "2000-00", "1980-02-30"])
+def test_a_birth_date_that_is_no_date_gives_no_age(birth):
+    """Not a 500 (a CDS Hooks call once failed on "9999"): the age is unknown and asked."""
+    from datetime import date
+
+    from cds.fhir.resources import age_on
+
+    assert age_on(birth, date(2026, 12, 1)) is None
+
+
+def test_a_partial_birth_date_gives_the_youngest_age_it_allows():
+    from datetime import date
+
+    from cds.fhir.resources import age_on
+
+    assert age_on("1980-02", date(2026, 12, 1)) == 46
+    assert age_on("1980", date(2026, 6, 1)) == 45
