@@ -67,9 +67,15 @@ def _items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 def answer(c: Collector, spec: Field, answers: list[dict[str, Any]]) -> tuple[Any, str | None]:
     """(field value, None), or (None, the reason it says nothing)."""
-    if spec.kind != "bool" and any(_said_unknown(c, a) for a in answers):
-        # the form's "Don't know" for a list of values: asked, not known
-        return None, "answered_unknown"
+    if spec.kind != "bool":
+        unknown = [_said_unknown(c, a) for a in answers]
+        if all(unknown):
+            # the form's "Don't know" for a list of values: asked, not known
+            return None, "answered_unknown"
+        if any(unknown):
+            # a value and "Don't know" together: which one the caller meant is not ours to guess,
+            # and dropping the value would lose the answer that may raise a flag
+            return None, "ambiguous_value"
     if spec.kind == "enum_list":
         values = [_choice(spec, a) for a in answers]
         if any(v is None for v in values) or len(set(values)) != len(values):

@@ -67,7 +67,11 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     mapped = map_resources(resources, now.date(), now=now)
     errors = [{"field": f"item.{e['field']}", "message": e["message"]} for e in mapped.errors]
-    errors += [{"field": "item", "message": m} for reason, m in _REFUSED.items() if mapped.ignored.get(reason)]
+    # a refused answer is named by its question where the reader knows which one it was
+    named = [(p, r) for p, reasons in mapped.coverage.items() for r in reasons if r in _REFUSED]
+    errors += [{"field": f"item.{p}", "message": _REFUSED[r]} for p, r in named]
+    unnamed = set(_REFUSED) - {r for _, r in named}
+    errors += [{"field": "item", "message": m} for r, m in _REFUSED.items() if r in unnamed and mapped.ignored.get(r)]
     if mapped.ignored.get("outside_episode") or mapped.ignored.get("not_final"):
         errors.append({"field": "authored", "message": "must be now, and the status in-progress, completed or amended"})
     if errors:

@@ -129,6 +129,22 @@ def test_a_questionnaire_response_is_an_interview_step(client):
         ),
         ({"resourceType": "Observation"}, "resourceType"),
         (_response(_item("symptoms.rigors", valueBoolean=True)), "patient"),
+        # a value with "Unknown" beside it: neither may be dropped for the other (heart rate 140
+        # is an emergency; read as "asked, not known" it was routine)
+        *(
+            (
+                _response(
+                    _item("patient.age_years", valueInteger=52),
+                    {"linkId": link, "answer": [value, _coding("LA4489-6", "Unknown")]},
+                ),
+                f"item.{link}",
+            )
+            for link, value in (
+                ("vitals.heart_rate", {"valueInteger": 140}),
+                ("pain.sites", _coding("LA4489-6", "Unknown") | {"valueCoding": {"code": "flank"}}),
+                ("vitals.consciousness", {"valueCoding": {"code": "voice"}}),
+            )
+        ),
     ],
 )
 def test_a_questionnaire_response_it_cannot_take_is_a_422(client, qr, field):
