@@ -49,19 +49,24 @@ class Answers:
 def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
     out = Answers(prefilled={p for p in form.get(PREFILLED, "").split() if p in catalogue.by_path})
     for q in catalogue.questions:
+        # an answer and "Don't know" together, or two answers to one question: neither is
+        # dropped for the other (a heart rate of 140 read as not known hid an emergency)
         if q.multiple:
             chosen = form.getlist(q.path)
-            if UNKNOWN in chosen:
+            if UNKNOWN in chosen and len(chosen) > 1:
+                out.errors[q.path] = "Choose the answers, or Don't know, not both"
+            elif UNKNOWN in chosen:
                 out.unknown.append(q.path)
             elif chosen:
                 _put(out, q, chosen)
             continue
-        given = [v.strip() for v in form.getlist(q.path) if v.strip()]  # a number and its "Not known"
-        raw = given[0] if given else ""
-        if UNKNOWN in given:
+        given = list(dict.fromkeys(v.strip() for v in form.getlist(q.path) if v.strip()))
+        if len(given) > 1:
+            out.errors[q.path] = "Give one answer: a value, or Not known" if UNKNOWN in given else "Give one answer"
+        elif given == [UNKNOWN]:
             out.unknown.append(q.path)
-        elif raw:
-            _put(out, q, raw)
+        elif given:
+            _put(out, q, given[0])
     return out
 
 

@@ -71,6 +71,27 @@ def test_a_bad_number_is_shown_beside_its_question_and_the_rest_still_decides(cl
     assert 'id="err-vitals-heart_rate"' in html and "Risk: EMERGENCY." in html
 
 
+@pytest.mark.parametrize(
+    ("path", "posted"),
+    [
+        ("vitals.heart_rate", ["140", "unknown"]),
+        ("vitals.heart_rate", ["80", "140"]),
+        ("symptoms.saddle_anaesthesia", ["no", "yes"]),
+        ("pain.sites", ["flank", "unknown"]),
+    ],
+)
+def test_two_answers_to_one_question_are_shown_as_an_error_not_one_dropped(client, path, posted):
+    """A value and its "Not known" both ticked, or two values: neither is taken for the other
+    (heart rate 140 read as not known hid an emergency)."""
+    from werkzeug.datastructures import MultiDict
+
+    form = MultiDict([("patient.age_years", "52"), ("symptoms.reported_fever", "yes")] + [(path, v) for v in posted])
+    response = client.post("/triage", data=form)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert f'id="err-{path.replace(".", "-")}"' in html
+
+
 def test_the_page_keeps_answers_out_of_the_log(client, capsys):
     client.post("/triage", data={"patient.age_years": "73", "symptoms.saddle_anaesthesia": "yes"})
     logged = capsys.readouterr()
