@@ -58,6 +58,7 @@ class ProblemType:
 
 MALFORMED_JSON = ProblemType("malformed-json", 400, "Malformed JSON body")
 UNREADABLE_INPUT = ProblemType("unreadable-input", 400)
+MALFORMED_REQUEST = ProblemType("malformed-request", 400, "Malformed HTTP request")
 INVALID_CDS_HOOKS_REQUEST = ProblemType("invalid-cds-hooks-request", 400)
 UNAUTHORIZED = ProblemType("unauthorized", 401)
 PREFETCH_MISSING = ProblemType("prefetch-missing", 412)
@@ -77,6 +78,7 @@ CATALOGUE: dict[str, ProblemType] = {
     for t in (
         MALFORMED_JSON,
         UNREADABLE_INPUT,
+        MALFORMED_REQUEST,
         INVALID_CDS_HOOKS_REQUEST,
         UNAUTHORIZED,
         PREFETCH_MISSING,

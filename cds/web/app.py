@@ -19,6 +19,7 @@ from cds.triage import load_rulebase, require_servable, triage_for
 from cds.triage.interview import Interview
 from cds.triage.questions import load_questions
 from cds.web import evaluate, fhir_form, health, interview, openapi, triage_page
+from cds.web.body_input import guard_body_reads
 from cds.web.errors import register_error_handlers
 from cds.web.observability import configure_logging, register_request_logging
 from cds.web.page_access import init_page_secret
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     app.register_blueprint(openapi.bp)
     register_error_handlers(app)
     register_request_logging(app, rb.version)
+    app.wsgi_app = guard_body_reads(app.wsgi_app)  # type: ignore[method-assign,assignment]
 
     @app.after_request
     def _security_headers(response: Response) -> Response:

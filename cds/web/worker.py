@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import selectors
 import socket
@@ -28,11 +29,20 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
+from cds.problems import MALFORMED_REQUEST, PROBLEM_MEDIA_TYPE, Problem
 from cds.settings import ServerSettings, Settings
 from cds.web.framing import Limits, Progress, progress
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-TIMED_OUT = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+# What gunicorn answers itself, before the application, says what it refuses and quotes nothing
+# of the request, as every other error of this service (cds.problems).
+_REFUSED = {
+    400: "The request is not valid HTTP/1.1 (request line, header fields or body framing); nothing was processed.",
+    403: "The request was refused before it reached the service; nothing was processed.",
+    408: "The request did not arrive whole in time; nothing was processed.",
+    414: "The request line is too long; nothing was processed.",
+    431: "The request's header fields are too many or too long; nothing was processed.",
+}
 # A worker holds at most this many unfinished requests, and this many bytes of them; past
 # either, the oldest is dropped: it is the slowest, and the likeliest attacker.
 MAX_PENDING = 512
@@ -238,6 +248,21 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         conn.client.settimeout(self.read_timeout)
         self.handle(conn.listener, BufferedSocket(conn.client, bytes(conn.data), conn.continued), conn.addr)
 
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        # gunicorn chooses the status; what changes is what quotes the request: its HTML page
+        # and its warning (a header line can hold a bearer token) become a problem and a
+        # warning that name the kind of error only
+        capture, log = _ErrorCapture(), self.log
+        self.log = _QuotingNothing(log, exc)
+        try:
+            super().handle_error(req, capture, addr, exc)
+        finally:
+            self.log = log
+        version, _, rest = capture.status_line.partition(b" ")
+        code, _, reason = rest.partition(b" ")
+        if version.startswith(b"HTTP/") and code.isdigit():
+            _send_quietly(client, problem_message(int(code), reason.decode("latin-1")))
+
     def _expire(self) -> None:
         now = time.monotonic()
         while self.pending:
@@ -251,6 +276,48 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         if answer:
             _send_quietly(conn.client, answer)
         util.close(conn.client)
+
+
+def problem_message(status: int, reason: str) -> bytes:
+    """A whole HTTP/1.1 response carrying the problem for a request gunicorn refused."""
+    detail = _REFUSED.get(status, "The request was refused before it reached the service; nothing was processed.")
+    problem = MALFORMED_REQUEST(detail) if status == 400 else Problem(status, detail)
+    body = json.dumps(problem.to_dict(), separators=(",", ":")).encode()
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {PROBLEM_MEDIA_TYPE}\r\n"
+        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+TIMED_OUT = problem_message(408, "Request Timeout")
+
+
+class _ErrorCapture:
+    """Stands for the client while gunicorn writes its error page: keeps the status line and
+    sends nothing (gunicorn's util.write_error asks for the timeout, then calls sendall)."""
+
+    def __init__(self) -> None:
+        self.status_line = b""
+
+    def gettimeout(self) -> float:
+        return 0.0
+
+    def sendall(self, data: bytes) -> None:
+        self.status_line = bytes(data).split(b"\r\n", 1)[0]
+
+
+class _QuotingNothing:
+    """gunicorn's logger with its warning about a refused request reduced to the error's kind."""
+
+    def __init__(self, log: Any, exc: BaseException) -> None:
+        self._log, self._kind = log, type(exc).__name__
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        self._log.warning("refused a request that is not valid HTTP/1.1: %s", self._kind)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:

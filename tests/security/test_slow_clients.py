@@ -67,6 +67,7 @@ def test_a_stalled_request_is_answered_408_after_the_read_timeout(tmp_path):
                 started = time.monotonic()
                 answer = sock.recv(1024)
                 assert answer.startswith(b"HTTP/1.1 408"), answer
+                assert b"Content-Type: application/problem+json" in answer and b'"status":408' in answer
                 assert time.monotonic() - started < 3
         assert request(port, "GET", "/healthz")[0] == 200
 
