@@ -97,12 +97,25 @@ def quantity(
         return
     vq = holder.get("valueQuantity")
     if not isinstance(vq, dict):
-        has_value = any(k.startswith("value") for k in holder)
-        c.read(path, when, None, source, "unrecognised_value" if has_value else "no_value")
+        sent = next((k for k in holder if k.startswith("value")), None)
+        if sent is not None:
+            # a measurement in another type (valueInteger 120: beats or mmHg?) is never guessed
+            # at; the clinician is told it was not read, as for a unit that is not accepted
+            c.error(
+                path,
+                f"{c.ref(source)}: {c.term.label(key)} sent as {sent} is not read (send valueQuantity); left unknown",
+            )
+        c.read(path, when, None, source, "unrecognised_value" if sent else "no_value")
         return
     value, code = vq.get("value"), vq.get("code")
     if vq.get("comparator") is not None:
-        c.read(path, when, None, source, "comparator")  # "<0.5" is a bound, not a value
+        # ">8" is a bound, not a value: which side of a threshold it lies depends on the
+        # threshold, so it is left unknown (asked for), and the clinician told why
+        c.error(
+            path,
+            f"{c.ref(source)}: {c.term.label(key)} recorded as a bound (with a comparator), not a value; left unknown",
+        )
+        c.read(path, when, None, source, "comparator")
         return
     accepted = ", ".join(q.units)
     if not isinstance(code, str) or vq.get("system") != UCUM:
@@ -118,6 +131,7 @@ def quantity(
         c.read(path, when, None, source, "wrong_unit" if code in c.term.known_units else "unrecognised_unit")
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        c.error(path, f"{c.ref(source)}: {c.term.label(key)} has no number in valueQuantity.value; left unknown")
         c.read(path, when, None, source, "unrecognised_value")
         return
     number(c, q, unit.convert(float(value)), code, when, source, key)

@@ -259,6 +259,18 @@ def test_a_wrong_unit_is_reported_on_a_card_not_converted(hooks):
     assert "temperature" in problem["detail"]
 
 
+def test_a_lactate_recorded_as_a_bound_is_reported_on_a_card(hooks):
+    hook_instance = str(uuid.uuid4())
+    encounter = {"patient": {"age_years": 60}, "symptoms": {"reported_fever": True}, "labs": {"lactate_mmol_l": 8.0}}
+    prefetch = prefetch_for(encounter)
+    lactate = next(e["resource"] for e in prefetch["vitals"]["entry"] if "valueQuantity" in e["resource"])
+    lactate["valueQuantity"]["comparator"] = ">"
+    response = call(hooks, prefetch, hookInstance=hook_instance)
+    cards = response.get_json()["cards"]
+    problem = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "data-problems"))
+    assert "lactate" in problem["detail"].lower() and "bound" in problem["detail"]
+
+
 def test_children_get_no_cards_and_unknown_age_says_so(hooks):
     child = call(hooks, prefetch_for({"patient": {"age_years": 12}, "vitals": {"temperature_c": 39.0}}))
     assert child.status_code == 200 and child.get_json() == {"cards": []}

@@ -354,9 +354,25 @@ def test_a_glasgow_score_outside_3_to_15_is_an_error():
     assert result.encounter == {} and [e["field"] for e in result.errors] == ["vitals.consciousness"]
 
 
-def test_a_bound_is_not_a_value():
-    lactate = obs("2524-7", valueQuantity={**quantity(0.5, "mmol/L"), "comparator": "<"})
-    assert run(lactate).ignored == {"comparator": 1}
+@pytest.mark.parametrize("comparator", ["<", ">", ">="])
+def test_a_bound_is_not_a_value_and_the_clinician_is_told(comparator):
+    result = run(obs("2524-7", valueQuantity={**quantity(8, "mmol/L"), "comparator": comparator}))
+    assert result.encounter == {} and result.ignored == {"comparator": 1}
+    assert [e["field"] for e in result.errors] == ["labs.lactate_mmol_l"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"valueInteger": 140},
+        {"valueString": "140"},
+        {"valueQuantity": {"unit": "/min", "system": UCUM, "code": "/min"}},
+    ],
+)
+def test_a_measurement_without_a_number_in_valuequantity_is_an_error_not_a_silent_drop(value):
+    result = run(obs("8867-4", **value))
+    assert result.encounter == {} and result.ignored == {"unrecognised_value": 1}
+    assert [e["field"] for e in result.errors] == ["vitals.heart_rate"]
 
 
 # --- statuses -----------------------------------------------------------------------------------
