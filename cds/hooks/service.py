@@ -10,16 +10,16 @@ from typing import Any
 
 import structlog
 
-from cds.fhir.mapping import map_resources, resources_from
+from cds.fhir.mapping import MappingResult, map_resources, resources_from
 from cds.hooks.cards import age_unknown_card, build_cards
 from cds.hooks.fhir_client import FhirReader
 from cds.hooks.fhir_servers import FhirTarget, fhir_target
 from cds.hooks.prefetch import TEMPLATES, gather
 from cds.hooks.triage_form import TriageForm, form_answers
-from cds.problems import INVALID_CDS_HOOKS_REQUEST
+from cds.problems import INVALID_CDS_HOOKS_REQUEST, Problem
 from cds.settings import Settings
 from cds.triage import Result, Triage
-from cds.triage.fields import ADULT_AGE
+from cds.triage.fields import ADULT_AGE, BY_PATH
 from cds.triage.questions import Catalogue
 
 SERVICE_ID = "back-pain-triage"
@@ -75,6 +75,24 @@ def _same_patient(call: dict[str, Any], documents: dict[str, Any]) -> None:
     )
 
 
+def _evaluate(triage: Triage, mapping: MappingResult) -> Result:
+    """The triage of the mapped encounter. Records the specification says cannot both be true
+    (no leg numbness, yet numbness in both legs) come from the EHR, not from the caller, so they
+    are not the call's error: as two values of one field at one time, they are left unknown and
+    reported on the data-problem card, and every other card still comes."""
+    try:
+        return triage.evaluate_document(mapping.encounter)
+    except Problem as problem:
+        refused = {e.get("field", ""): e.get("message", "") for e in problem.errors}
+        if problem.status != 422 or not refused or not all(path in BY_PATH for path in refused):
+            raise
+    for path, message in sorted(refused.items()):
+        section, name = path.split(".", 1)
+        mapping.encounter.get(section, {}).pop(name, None)
+        mapping.errors.append({"field": path, "message": f"{message}; both left unknown"})
+    return triage.evaluate_document(mapping.encounter)
+
+
 def answer(
     call: dict[str, Any], settings: Settings, triage: Triage, issuer: str | None, catalogue: Catalogue, base_url: str
 ) -> Answer:
@@ -116,7 +134,7 @@ def answer(
         return Answer([age_unknown_card(instance, rb)], None)
     if age < ADULT_AGE:
         return Answer([], None)  # out of scope: an adult service says nothing about children
-    result = triage.evaluate_document(mapping.encounter)
+    result = _evaluate(triage, mapping)
     # the form gets the clinical values only: nothing of the call (patient, user, hookInstance)
     form = TriageForm(
         catalogue, base_url, settings.form_link_key, settings.form_link_ttl_seconds, form_answers(mapping.encounter)

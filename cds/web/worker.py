@@ -24,7 +24,7 @@ import socket
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
@@ -252,12 +252,13 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         # gunicorn chooses the status; what changes is what quotes the request: its HTML page
         # and its warning (a header line can hold a bearer token) become a problem and a
         # warning that name the kind of error only
-        capture, log = _ErrorCapture(), self.log
-        self.log = _QuotingNothing(log, exc)
+        capture, worker = _ErrorCapture(), cast(Any, self)
+        log = worker.log
+        worker.log = _QuotingNothing(log, exc)
         try:
             super().handle_error(req, capture, addr, exc)
         finally:
-            self.log = log
+            worker.log = log
         version, _, rest = capture.status_line.partition(b" ")
         code, _, reason = rest.partition(b" ")
         if version.startswith(b"HTTP/") and code.isdigit():

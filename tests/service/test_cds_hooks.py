@@ -17,7 +17,7 @@ from cds.hooks.cards import INDICATOR, build_cards, card_uuid
 from cds.hooks.overrides import SYSTEM as OVERRIDE_SYSTEM
 from cds.hooks.triage_form import TriageForm
 from tests.common.contract import FLAG_IDS
-from tests.common.fhir_builders import bundle, encounter_to_resources
+from tests.common.fhir_builders import bundle, encounter_to_resources, recorded_at
 from tests.common.hooks_calls import EHR_KEY, hooks_app
 from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, SERVICE_AUD, bearer, claims, sign
 from tests.common.loopback import serve
@@ -269,6 +269,30 @@ def test_a_lactate_recorded_as_a_bound_is_reported_on_a_card(hooks):
     cards = response.get_json()["cards"]
     problem = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "data-problems"))
     assert "lactate" in problem["detail"].lower() and "bound" in problem["detail"]
+
+
+def test_records_that_contradict_each_other_are_left_unknown_on_a_card_and_every_other_card_still_comes(hooks):
+    hook_instance = str(uuid.uuid4())
+    encounter = {"patient": {"age_years": 60}, "symptoms": {"reported_fever": True}, "vitals": {"heart_rate": 135}}
+    prefetch = prefetch_for(encounter)
+    form = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "nurse-form",
+        "status": "completed",
+        "authored": recorded_at(date.today()),
+        "item": [
+            {"linkId": "symptoms.leg_numbness", "answer": [{"valueBoolean": False}]},
+            {"linkId": "symptoms.numbness_both_legs", "answer": [{"valueBoolean": True}]},
+        ],
+    }
+    prefetch["findings"] = bundle([form])
+    response = call(hooks, prefetch, hookInstance=hook_instance)
+    assert response.status_code == 200
+    cards = {c["uuid"]: c for c in response.get_json()["cards"]}
+    problem = cards[card_uuid(hook_instance, "data-problems")]
+    assert problem["summary"].startswith("2 FHIR values")
+    assert "both legs" in problem["detail"].lower() and "both left unknown" in problem["detail"]
+    assert cards[card_uuid(hook_instance, "flag/sepsis")]["indicator"] == INDICATOR["emergency"]
 
 
 def test_children_get_no_cards_and_unknown_age_says_so(hooks):
