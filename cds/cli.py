@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from cds.fhir.coverage import coverage
 from cds.fhir.resources import resources_from
 from cds.problems import UNREADABLE_INPUT, VALIDATION, Problem, payload_too_large
-from cds.settings import Settings
+from cds.settings import Settings, SettingsError
 from cds.strict_json import decode
 from cds.triage import EngineError, RuleBase, RuleBaseError, load_rulebase, triage_for
 from cds.triage.changes import read_cases, report
@@ -121,8 +121,20 @@ def _fhir_coverage(args: argparse.Namespace, out: TextIO) -> int:
             print(f"cannot read {name}: {err}", file=sys.stderr)
             return EXIT_INVALID_INPUT
     try:
+        settings = Settings.from_env()
+    except SettingsError as err:
+        print(f"cds: {err}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    try:
         as_of = None if args.as_of == "latest" else datetime.fromisoformat(args.as_of)
-        report = coverage(bundles, as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC))
+        # the windows the service reads with (CDS_FHIR_*_WINDOW_HOURS): the report says what
+        # this deployment would fill, not what the defaults would
+        report = coverage(
+            bundles,
+            as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC),
+            settings.fhir_observation_window_hours,
+            settings.fhir_finding_window_hours,
+        )
     except ValueError as err:
         print(f"cannot date the records: {err}", file=sys.stderr)
         return EXIT_INVALID_INPUT

@@ -90,11 +90,15 @@ class Coverage:
         }
 
 
-def coverage(bundles: Iterable[list[dict[str, Any]]], as_of: datetime | None) -> Coverage:
+def coverage(
+    bundles: Iterable[list[dict[str, Any]]], as_of: datetime | None, measured_hours: int, current_hours: int
+) -> Coverage:
     """The coverage of the given patients' resources, each evaluated at `as_of`, or, when None,
-    as of its own newest record."""
+    as of its own newest record, with the service's windows (map_resources)."""
     report = Coverage()
     for resources in bundles:
         now = as_of or latest_time(resources)
-        report.add(map_resources(resources, now.date(), now=now))
+        report.add(
+            map_resources(resources, now.date(), now=now, measured_hours=measured_hours, current_hours=current_hours)
+        )
     return report

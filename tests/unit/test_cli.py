@@ -198,6 +198,41 @@ def test_fhir_coverage_as_of_a_date_leaves_old_records_unknown(tmp_path):
     assert report["fields"]["vitals.systolic_bp"]["filled"] == 0
 
 
+def test_fhir_coverage_reads_with_the_windows_the_service_is_configured_with(tmp_path, monkeypatch, capsys):
+    def observation(rid, code, value, unit, when):
+        return {
+            "resourceType": "Observation",
+            "id": rid,
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
+            "subject": {"reference": "Patient/p"},
+            "effectiveDateTime": when,
+            "valueQuantity": {"value": value, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+        }
+
+    resources = [
+        {"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1970-01-01"},
+        observation("hr", "8867-4", 120, "/min", "2026-01-13T10:00:00Z"),  # 48 hours before the newest record
+        observation("t", "8310-5", 38.5, "Cel", "2026-01-15T10:00:00Z"),
+    ]
+    patient = tmp_path / "p.json"
+    patient.write_text(
+        json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in resources]})
+    )
+
+    def heart_rate() -> dict:
+        out = io.StringIO()
+        assert main(["fhir", "coverage", "--json", str(patient)], out) == 0
+        return json.loads(out.getvalue())["fields"]["vitals.heart_rate"]
+
+    assert heart_rate()["filled"] == 0  # the default window: 24 hours
+    monkeypatch.setenv("CDS_FHIR_OBSERVATION_WINDOW_HOURS", "72")
+    assert heart_rate()["filled"] == 1
+    monkeypatch.setenv("CDS_FHIR_OBSERVATION_WINDOW_HOURS", "0")
+    assert main(["fhir", "coverage", str(patient)], io.StringIO()) == 2
+    assert "CDS_FHIR_OBSERVATION_WINDOW_HOURS" in capsys.readouterr().err
+
+
 def test_fhir_coverage_refuses_what_it_cannot_read(tmp_path, capsys):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
