@@ -1,13 +1,15 @@
 """GET /fhir/Questionnaire/back-pain-triage: the triage form as a FHIR R4 Questionnaire
 (cds/fhir/questionnaire_form.py), generated from the question catalogue the service runs.
 
-No access control: the form holds no patient data, like GET /v1/questions. The ETag is the
-catalogue's digest (the form is a function of the catalogue and the configured public base URL,
-which is fixed for a process), so a form filler revalidates cheaply.
+No access control: the form holds no patient data, like GET /v1/questions. The ETag is a digest
+of the form's own bytes, so a form filler revalidates cheaply and a cache never keeps a stale
+form: the bytes depend on the catalogue, on the configured public base URL (two replicas may
+differ) and on this release's generator, not on the catalogue alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
 
 import orjson
@@ -22,16 +24,17 @@ FHIR_JSON = "application/fhir+json"
 
 
 @lru_cache(maxsize=8)
-def _form(catalogue: Catalogue, base_url: str) -> bytes:
-    return orjson.dumps(questionnaire(catalogue, base_url))
+def _form(catalogue: Catalogue, base_url: str) -> tuple[bytes, str]:
+    """The form's bytes and their digest, the ETag's opaque value."""
+    body = orjson.dumps(questionnaire(catalogue, base_url))
+    return body, hashlib.sha256(body).hexdigest()[:32]
 
 
 @bp.get(f"/Questionnaire/{FORM_ID}")
 def back_pain_triage() -> Response:
     interview: Interview = current_app.extensions["cds.interview"]
-    catalogue = interview.catalogue
-    etag = f'"{catalogue.digest}"'
-    if request.if_none_match.contains(catalogue.digest):
+    body, digest = _form(interview.catalogue, current_app.config["CDS_SETTINGS"].public_base_url)
+    etag = f'"{digest}"'
+    if request.if_none_match.contains(digest):
         return Response(status=304, headers={"ETag": etag})
-    body = _form(catalogue, current_app.config["CDS_SETTINGS"].public_base_url)
     return Response(body, mimetype=FHIR_JSON, headers={"ETag": etag})

@@ -1,11 +1,12 @@
 """The triage form over HTTP: GET /fhir/Questionnaire/back-pain-triage (FHIR JSON, the
-catalogue's digest as ETag, 304, no access control), and the round trip: every vignette's
+a digest of its bytes as ETag, 304, no access control), and the round trip: every vignette's
 encounter, answered on that form as a QuestionnaireResponse (tests/common/questionnaire_response.py)
 and posted to /v1/interview, gives the result /v1/evaluate gives for the encounter. Every
 response is validated against openapi.yaml by the client."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -41,11 +42,11 @@ def form(catalogue):
     return questionnaire(catalogue, "")
 
 
-def test_the_form_is_served_as_fhir_json_with_the_digest_as_etag(client, catalogue, form):
+def test_the_form_is_served_as_fhir_json_with_a_digest_of_its_bytes_as_etag(client, form):
     response = client.get(PATH)
     assert response.status_code == 200
     assert response.mimetype == FHIR
-    assert response.headers["ETag"] == f'"{catalogue.digest}"'
+    assert response.headers["ETag"] == f'"{hashlib.sha256(response.get_data()).hexdigest()[:32]}"'
     assert response.get_json() == form
     assert client.get(PATH).get_data() == response.get_data()  # the same bytes every time
 
@@ -56,6 +57,14 @@ def test_a_matching_if_none_match_is_304(client):
     assert again.status_code == 304
     assert again.headers["ETag"] == etag and again.get_data() == b""
     assert client.get(PATH, headers={"If-None-Match": '"another-digest"'}).status_code == 200
+
+
+def test_a_form_for_another_base_url_is_another_etag_so_no_cache_serves_it_stale(client):
+    here = client.get(PATH)
+    other = create_app(Settings(rules_dir=RULES_DIR, public_base_url="https://cds.example.org"), {"TESTING": True})
+    there = other.test_client().get(PATH, headers={"If-None-Match": here.headers["ETag"]})
+    assert there.status_code == 200 and there.get_data() != here.get_data()
+    assert there.headers["ETag"] != here.headers["ETag"]
 
 
 def test_it_needs_no_api_key_and_names_the_public_base_url():
