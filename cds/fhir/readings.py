@@ -71,11 +71,12 @@ class Collector:
         negative: bool = False,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
-        the field's episode, and a `negative` one (recorded absent) of this illness only within
-        the measured window."""
+        the field's episode, and a `negative` one (recorded absent, refuted) only within the
+        measured window, whatever the episode: a "no" is only as good as the moment it was
+        asked (a cancer ruled out in 2005 is not "no history of cancer" today)."""
         episode = self.term.episodes[path]
         if not admits(episode, when, self.windows, condition=condition) or (
-            negative and episode.kind == "current" and (when is None or when < self.windows.now - self.windows.measured)
+            negative and (when is None or when < self.windows.now - self.windows.measured)
         ):
             self.ignore("outside_episode", path)
             return
@@ -112,6 +113,23 @@ class Collector:
         return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage)
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
+        kind = self.term.episodes[path].kind
+        if kind in ("ever", "standing") and any(r.value is True for r in readings):
+            present = [r for r in readings if r.value is True]
+            absent = [r for r in readings if r.value is False]
+            if kind == "ever":
+                # any history: a record that it happened is not undone by a later "no" (a
+                # suspected recurrence ruled out does not unmake the cancer)
+                for _ in absent:
+                    self.ignore("superseded", path)
+                readings = present
+            elif absent and max(r.when for r in absent) > max(r.when for r in present):
+                # a lasting state recorded present and, later, absent or refuted: which holds is
+                # for a clinician, not for the newer date (it may be a wider or narrower record)
+                refs = ", ".join(self.ref(r.source) for r in (*present, *absent))
+                self.error(path, f"recorded present and, later, absent ({refs}); left unknown")
+                self.ignore("conflict", path)
+                return None
         newest = max(r.when for r in readings)
         latest = [r for r in readings if r.when == newest]
         for r in readings:

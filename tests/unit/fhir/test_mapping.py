@@ -441,6 +441,39 @@ def test_a_refutation_recorded_later_wins():
     assert value_of(run(earlier, later), "symptoms.reported_fever") is False
 
 
+def test_a_later_no_does_not_unmake_a_history_of_cancer():
+    breast = condition("254837009", rid="breast", onsetDateTime="2012-03-01")
+    ruled_out = condition("363346000", "inactive", "refuted", rid="recurrence", recordedDate="2025-01-15T08:00:00Z")
+    result = run(breast, ruled_out)
+    assert value_of(result, "history.cancer") is True and result.errors == []
+
+
+@pytest.mark.parametrize("recorded", ["2005-06-01", "2025-01-13T09:00:00Z", None])
+def test_a_no_to_a_lasting_or_past_state_counts_only_when_just_asked(recorded):
+    """A cancer ruled out in 2005, or two days ago, or at no known time, is not "no history of
+    cancer" today: unknown, and asked."""
+    refuted = condition("363346000", "inactive", "refuted", recordedDate=recorded)
+    if recorded is None:
+        del refuted["recordedDate"]
+    result = run(refuted)
+    assert value_of(result, "history.cancer") is None
+    assert result.coverage["history.cancer"] == {"outside_episode": 1}
+
+
+def test_a_lasting_state_recorded_present_then_refuted_is_a_conflict_for_a_clinician():
+    diabetes = condition("44054006", rid="t2dm", onsetDateTime="2015-05-01")
+    refuted = condition("73211009", "inactive", "refuted", rid="dm-refuted", recordedDate="2025-01-15T08:00:00Z")
+    result = run(diabetes, refuted)
+    assert value_of(result, "history.diabetes") is None
+    assert [e["field"] for e in result.errors] == ["history.diabetes"]
+    assert (
+        value_of(
+            run(refuted, condition("44054006", rid="t2dm", recordedDate="2025-01-15T09:00:00Z")), "history.diabetes"
+        )
+        is True
+    )
+
+
 # --- findings and coded answers -------------------------------------------------------------
 
 
