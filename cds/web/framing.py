@@ -15,11 +15,15 @@ from enum import Enum
 
 _HEAD_END = b"\r\n\r\n"
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# the bytes a request's method (a token, RFC 9110 section 5.6.2) can begin with
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
 
 class Progress(Enum):
     WAIT = "wait"  # more bytes are needed
     WHOLE = "whole"  # hand the request over
+    TOO_LARGE = "too_large"  # a chunked body already declared past the limit: refuse it, 413
+    NOT_HTTP = "not_http"  # bytes no HTTP/1.1 request begins with (a TLS hello): refuse it, 400
 
 
 @dataclass(frozen=True)
@@ -62,9 +66,13 @@ def read_head(head: bytes) -> Head:
 def progress(data: bytes, limits: Limits) -> tuple[Progress, Head | None]:
     """How far `data` (everything received on the connection) is from a whole request, and
     its head once the head is complete."""
+    if data and data[0] not in _TOKEN:
+        return Progress.NOT_HTTP, None
     end = data.find(_HEAD_END)
     if end < 0:
-        return (Progress.WHOLE if len(data) > limits.max_head_bytes else Progress.WAIT), None
+        # a head ended by bare line feeds will never be followed by a proper one: hand it over
+        # for the parser to refuse now, rather than wait for the read timeout
+        return (Progress.WHOLE if b"\n\n" in data or len(data) > limits.max_head_bytes else Progress.WAIT), None
     head = read_head(data[:end])
     if head.malformed:
         return Progress.WHOLE, head
@@ -92,7 +100,7 @@ def _chunked_progress(body: memoryview, limits: Limits) -> Progress:
             return _trailer_progress(body, at, limits)
         total += size
         if total > limits.max_body_bytes:
-            return Progress.WHOLE
+            return Progress.TOO_LARGE
         at += size + 2  # the chunk and its CRLF
         if at > len(body):
             return Progress.WAIT

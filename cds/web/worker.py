@@ -22,22 +22,27 @@ import os
 import selectors
 import socket
 import time
+import uuid
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any, cast
 
 from gunicorn import util
 from gunicorn.workers.sync import SyncWorker
 
-from cds.problems import MALFORMED_REQUEST, PROBLEM_MEDIA_TYPE, Problem
+from cds.problems import MALFORMED_REQUEST, PROBLEM_MEDIA_TYPE, Problem, payload_too_large
 from cds.settings import ServerSettings, Settings
 from cds.web.framing import Limits, Progress, progress
+from cds.web.observability import REQUEST_ID_HEADER
 
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 # What gunicorn answers itself, before the application, says what it refuses and quotes nothing
 # of the request, as every other error of this service (cds.problems).
 _REFUSED = {
-    400: "The request is not valid HTTP/1.1 (request line, header fields or body framing); nothing was processed.",
+    400: "The request is not valid HTTP/1.1 (request line, header fields, body framing, or a transfer coding "
+    "other than chunked); nothing was processed.",
     403: "The request was refused before it reached the service; nothing was processed.",
     408: "The request did not arrive whole in time; nothing was processed.",
     414: "The request line is too long; nothing was processed.",
@@ -83,7 +88,18 @@ class BufferedSocket:
                 return self._sock.recv(size)
             except (BlockingIOError, OSError):
                 return b""
-        return self._sock.recv(size, flags)
+        # Past the buffered request, gunicorn reads on only for a request the framing handed
+        # over in doubt (two Transfer-Encoding lines, an endless chunk extension): waiting there
+        # would hold the worker for the read timeout, and a few such clients would starve it
+        # until the arbiter kills it. What has arrived is all there is: the parser refuses it.
+        timeout = self._sock.gettimeout()
+        try:
+            self._sock.setblocking(False)
+            return self._sock.recv(size)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        finally:
+            self._sock.settimeout(timeout)
 
     def send(self, data: bytes, flags: int = 0) -> int:
         if self._continued and data == CONTINUE:
@@ -216,8 +232,16 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         if parked:
             self.pending_bytes += len(conn.data) - before
         state, head = progress(bytes(conn.data), self.limits)
-        if state is Progress.WHOLE or (ended and conn.data):
+        if state is Progress.WHOLE:
             self._serve(conn)
+        elif state is Progress.NOT_HTTP:
+            self._drop(conn, lambda: problem_message(400))
+        elif state is Progress.TOO_LARGE:
+            self._drop(conn, lambda: problem_message(413, payload_too_large(self.limits.max_body_bytes)))
+        elif ended and conn.data:
+            # the client closed its side before the request was whole: what arrived is not the
+            # request it meant (a form cut before its last answer), so nothing of it is used
+            self._drop(conn, _truncated)
         elif ended:
             self._drop(conn)
         else:
@@ -233,7 +257,7 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
             self.pending_bytes += len(conn.data)
             self.selector.register(conn.client, selectors.EVENT_READ, conn)
         while len(self.pending) > MAX_PENDING or self.pending_bytes > MAX_PENDING_BYTES:
-            self._drop(next(iter(self.pending.values())), TIMED_OUT)
+            self._drop(next(iter(self.pending.values())), _timed_out)
 
     def _unpark(self, conn: _Pending) -> None:
         if self.pending.pop(conn.client, None) is not None:
@@ -260,9 +284,9 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         finally:
             worker.log = log
         version, _, rest = capture.status_line.partition(b" ")
-        code, _, reason = rest.partition(b" ")
-        if version.startswith(b"HTTP/") and code.isdigit():
-            _send_quietly(client, problem_message(int(code), reason.decode("latin-1")))
+        code = rest.partition(b" ")[0]
+        if version.startswith(b"HTTP/") and code.isdigit() and int(code) in _KNOWN_STATUSES:
+            _send_quietly(client, problem_message(int(code)))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -270,28 +294,30 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
             oldest = next(iter(self.pending.values()))
             if oldest.deadline > now:
                 return
-            self._drop(oldest, TIMED_OUT)
+            self._drop(oldest, _timed_out)
 
-    def _drop(self, conn: _Pending, answer: bytes | None = None) -> None:
+    def _drop(self, conn: _Pending, answer: Callable[[], bytes] | None = None) -> None:
         self._unpark(conn)
         if answer:
-            _send_quietly(conn.client, answer)
+            _send_quietly(conn.client, answer())
         util.close(conn.client)
 
 
-def problem_message(status: int, reason: str) -> bytes:
-    """A whole HTTP/1.1 response carrying the problem for a request gunicorn refused."""
-    detail = _REFUSED.get(status, "The request was refused before it reached the service; nothing was processed.")
-    problem = MALFORMED_REQUEST(detail) if status == 400 else Problem(status, detail)
+def problem_message(status: int, problem: Problem | None = None) -> bytes:
+    """A whole HTTP/1.1 response carrying the problem for a request refused before the app.
+    gunicorn answers an unknown transfer coding 501 (RFC 9112's SHOULD); it is the client's
+    error, and a 5xx here means a fault of the service, so it is a 400."""
+    status = 400 if status == 501 else status
+    if problem is None:
+        detail = _REFUSED.get(status, "The request was refused before it reached the service; nothing was processed.")
+        problem = MALFORMED_REQUEST(detail) if status == 400 else Problem(status, detail)
     body = json.dumps(problem.to_dict(), separators=(",", ":")).encode()
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: {PROBLEM_MEDIA_TYPE}\r\n"
-        f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+        f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\nCache-Control: no-store\r\n"
+        f"X-Content-Type-Options: nosniff\r\n{REQUEST_ID_HEADER}: {uuid.uuid4().hex}\r\n\r\n"
     )
     return head.encode("latin-1") + body
-
-
-TIMED_OUT = problem_message(408, "Request Timeout")
 
 
 class _ErrorCapture:
@@ -319,6 +345,21 @@ class _QuotingNothing:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._log, name)
+
+
+def _timed_out() -> bytes:
+    return problem_message(408)
+
+
+def _truncated() -> bytes:
+    detail = (
+        "The request ended before it was whole (a body shorter than its Content-Length, or no last chunk); "
+        "nothing was processed."
+    )
+    return problem_message(400, MALFORMED_REQUEST(detail))
+
+
+_KNOWN_STATUSES = frozenset(int(s) for s in HTTPStatus)
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:

@@ -66,3 +66,22 @@ def test_a_bad_chunk_size_is_handed_over():
 def test_expect_continue_is_read():
     head = read_head(HEAD + b"Expect: 100-Continue\r\nContent-Length: 3")
     assert head.expects_continue and head.length == 3 and not head.chunked and not head.malformed
+
+
+def test_bytes_no_request_begins_with_are_not_http_at_once():
+    assert state(bytes.fromhex("160301")) is Progress.NOT_HTTP  # a TLS client hello
+    assert state(b"\r\nGET / HTTP/1.1") is Progress.NOT_HTTP
+    assert state(b"G") is Progress.WAIT
+
+
+def test_a_head_ended_by_bare_line_feeds_is_handed_over_for_the_parser_to_refuse():
+    assert state(b"GET /healthz HTTP/1.1\nHost: x\n\n") is Progress.WHOLE
+    assert state(b"GET /healthz HTTP/1.1\nHost: x\n") is Progress.WAIT
+
+
+def test_chunks_declared_past_the_body_limit_are_too_large_before_they_arrive():
+    assert state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n1001\r\n{") is Progress.TOO_LARGE
+    assert (
+        state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n800\r\n" + b"a" * 2048 + b"\r\n801\r\n") is Progress.TOO_LARGE
+    )
+    assert state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n1000\r\n{") is Progress.WAIT
