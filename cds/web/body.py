@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 import orjson
 from flask import Request, Response
+from werkzeug.datastructures import ImmutableMultiDict
 
 from cds.problems import MALFORMED_JSON, PROBLEM_MEDIA_TYPE, UNSUPPORTED_MEDIA_TYPE, Problem, payload_too_large
 from cds.settings import BodyLimits
 from cds.strict_json import decode
 
 JSON_MEDIA_TYPE = "application/json"
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -48,3 +51,27 @@ def json_body(request: Request, limits: BodyLimits, media_types: tuple[str, ...]
     if not raw.strip():
         raise MALFORMED_JSON("The body is empty; send a JSON document.")
     return decode(raw, limits.max_depth, limits.max_items)
+
+
+def read_form_strictly(request: Request, max_bytes: int) -> tuple[int, str] | None:
+    """Read a posted form into `request.form`, or say why it cannot be read: (status, message).
+
+    werkzeug's own reading is lenient where a triage form must not be: a body in another media
+    type, or with one byte that is not UTF-8, reads as an empty form, and a chunked body is cut
+    at the size limit; each would be triaged as if the nurse had answered nothing, or less."""
+    if request.mimetype != FORM_MEDIA_TYPE:
+        return 415, "The answers must be sent as a form (application/x-www-form-urlencoded)."
+    if request.mimetype_params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        return 415, "The answers must be sent encoded as UTF-8."
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        return 413, f"The form is larger than {max_bytes} bytes."
+    raw = request.stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        return 413, f"The form is larger than {max_bytes} bytes."
+    try:
+        pairs = urllib.parse.parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return 400, "The form could not be read: it is not valid UTF-8."
+    request.form = ImmutableMultiDict(pairs)
+    return None

@@ -69,7 +69,10 @@ def same_origin(request: Request) -> bool:
     origin = request.headers.get("Origin")
     if origin is None:
         return True
-    return urllib.parse.urlsplit(origin).hostname == urllib.parse.urlsplit(request.host_url).hostname
+    try:
+        return urllib.parse.urlsplit(origin).hostname == urllib.parse.urlsplit(request.host_url).hostname
+    except ValueError:  # "http://[::1": not an origin at all, so not this one
+        return False
 
 
 def set_session(response: Response, request: Request, secret: bytes, key: str, settings: Settings) -> None:

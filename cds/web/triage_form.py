@@ -10,6 +10,7 @@ error shown beside its question, never dropped.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ from cds.triage.questions import Answer, Catalogue, Question
 
 UNKNOWN = "unknown"  # the posted value of "Don't know"
 PREFILLED = "_prefilled"  # hidden field: the paths whose answers came from the EHR, unconfirmed
+_NUMBER = re.compile(r"-?[0-9]+(?:[.,][0-9]+)?")
 
 
 @dataclass
@@ -86,10 +88,11 @@ def _typed(q: Question, raw: Any) -> Any:
         return raw if raw in q.field.choices else None
     if kind == "enum_list":
         return [c for c in q.field.choices if c in raw] if set(raw) <= set(q.field.choices) else None
-    try:
-        number = float(raw.replace(",", "."))
-    except ValueError:
+    # digits with one decimal point or comma, and nothing else: float() would also take "1_40"
+    # (140), "1e2", "nan" and "infinity", none of which a nurse types for a reading
+    if not _NUMBER.fullmatch(raw):
         return None
+    number = float(raw.replace(",", "."))
     if kind == "int":
         return int(number) if number.is_integer() else None
     return number

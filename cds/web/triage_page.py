@@ -23,6 +23,7 @@ from cds.triage.interview import Interview, InterviewResult
 from cds.triage.labels import LEVEL_LABEL
 from cds.triage.missing import Ranked
 from cds.triage.rulebase import LEVEL_RANK
+from cds.web.body import read_form_strictly
 from cds.web.page_access import may_use, same_origin, set_session
 from cds.web.triage_form import UNKNOWN, Answers, answers_from, checked, chosen, posted, read_form, words
 from cds.web.triage_note import triage_note
@@ -37,6 +38,10 @@ _CSP = (
 
 @bp.before_request
 def _access() -> Response | None:
+    if request.method == "POST":
+        refused = read_form_strictly(request, current_app.config["CDS_SETTINGS"].max_body_bytes)
+        if refused is not None:
+            return _page("triage/message.html", refused[0], message=refused[1])
     if request.endpoint in ("triage_page.static", "triage_page.signin"):
         return None
     if request.method == "POST" and not same_origin(request):
