@@ -222,6 +222,14 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
         value, reason = presence(f, True)
     else:
         value, reason = None, "no_value"
+    if reason in ("unrecognised_value", "ambiguous_value"):
+        # the record says something of a finding this service reads, in words it cannot: the
+        # clinician is told, as for a measurement in a unit it does not accept
+        kind = "an answer it cannot read" if reason == "unrecognised_value" else "answers that disagree"
+        c.error(
+            f.field.path,
+            f"{c.ref(source)}: {c.term.label((source['system'], source['code']))} recorded with {kind}; left unknown",
+        )
     c.read(f.field.path, when, value, source, reason, negative=state is False)
 
 

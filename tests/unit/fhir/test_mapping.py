@@ -494,13 +494,14 @@ def test_a_lasting_state_recorded_present_then_refuted_is_a_conflict_for_a_clini
             {"interpretation": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "NEG")]},
             False,
         ),
-        ({"valueString": "yes"}, None),
         ({"valueCodeableConcept": coding(SNOMED, "373066001")}, True),  # Yes
         ({"valueCodeableConcept": coding(SNOMED, "373067005")}, False),  # No
         ({"valueCodeableConcept": coding(LOINC, "LA33-6")}, True),
         ({"valueCodeableConcept": coding(LOINC, "LA32-8")}, False),
         ({"valueCodeableConcept": coding(SNOMED, "261665006")}, None),  # Unknown: as the patient said
         ({"valueCodeableConcept": coding(LOINC, "LA4489-6")}, None),
+        ({"valueCodeableConcept": coding(LOINC, "LA6576-8")}, True),  # Positive: US dipsticks
+        ({"valueCodeableConcept": coding(LOINC, "LA6577-6")}, False),  # Negative
         ({"valueCodeableConcept": coding(SNOMED, "260415000")}, False),  # Not detected
         ({"valueCodeableConcept": coding(SNOMED, "419984006")}, None),  # Inconclusive
         ({}, True),  # a clinical finding recorded with no value asserts itself
@@ -511,6 +512,29 @@ def test_observation_findings(value, expected):
     result = run(obs("49727002", system=SNOMED, **value))
     assert value_of(result, "symptoms.cough") is expected
     assert result.errors == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"valueString": "yes"},
+        {"valueString": "2+"},
+        {"valueCodeableConcept": {"text": "Positive"}},
+        {"valueCodeableConcept": coding("http://terminology.hl7.org/CodeSystem/v2-0136", "Y")},
+        {"interpretation": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "A")]},
+        {
+            "valueCodeableConcept": {
+                "coding": [{"system": SNOMED, "code": "373066001"}, {"system": SNOMED, "code": "373067005"}]
+            }
+        },
+    ],
+)
+def test_a_finding_recorded_in_words_the_service_cannot_read_is_an_error_not_a_silent_drop(value):
+    """Finding: saddle numbness recorded "Y" (v2-0136) or as text "Yes" triaged routine, with
+    nothing on the card to say the record was there."""
+    result = run(obs("49727002", system=SNOMED, **value))
+    assert value_of(result, "symptoms.cough") is None
+    assert [e["field"] for e in result.errors] == ["symptoms.cough"]
 
 
 @pytest.mark.parametrize(
