@@ -5,7 +5,9 @@ The code is a finding of terminology.yaml, or, for a history field, a member of 
 as the code's `absent` allows: a member of a value set refuted says nothing). Any other
 verification (confirmed, provisional, differential, unconfirmed, or none given) reads as present
 when clinicalStatus is active, recurrence or relapse, or not given: a suspected red flag must
-raise the flag for a clinician to review, and a recorded but unconfirmed finding is not a "no".
+raise the flag for a clinician to review, and a recorded but unconfirmed finding is not a "no";
+for the same reason an unconfirmed record whose presence means "no" (Not pregnant) says nothing,
+and a confirmed one is a "no", counted only as recent as any other (readings.py).
 inactive, remission and resolved say nothing about today (the field stays unknown), except for
 a field whose episode is `ever` (any history of malignancy). The time is the onset, else the
 recorded date: the field's episode decides whether it counts.
@@ -24,6 +26,7 @@ from cds.triage.fields import BY_PATH
 CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
 CLINICAL_PAST = frozenset({"inactive", "remission", "resolved"})
 VERIFICATION_PRESENT = frozenset({"confirmed", "provisional", "differential", "unconfirmed"})
+UNCONFIRMED = frozenset({"provisional", "differential", "unconfirmed"})
 
 
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
@@ -60,6 +63,12 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
         if finding is not None and finding.grades is not None and cond.get("severity"):
             graded, _ = coded_answer(c, finding, cond["severity"])
             value, reason = (graded, None) if graded is not None else (value, reason)
+        if value is False or value == "none":
+            # a record whose presence means "no" (Not pregnant) is a "no", as good as its moment;
+            # and reading the unconfirmed as present is there to raise flags, never to close one
+            negative = True
+            if verification in UNCONFIRMED:
+                value, reason = None, "unconfirmed_no"
     elif clinical in CLINICAL_PAST:
         value, reason = None, "inactive"
     else:

@@ -474,6 +474,22 @@ def test_a_lasting_state_recorded_present_then_refuted_is_a_conflict_for_a_clini
     )
 
 
+@pytest.mark.parametrize(
+    ("verification", "recorded", "expected"),
+    [
+        ("confirmed", "2025-01-15T08:00:00Z", False),
+        (None, "2025-01-15T08:00:00Z", False),
+        ("provisional", "2025-01-15T08:00:00Z", None),  # unconfirmed: raises flags, never closes one
+        ("unconfirmed", "2025-01-15T08:00:00Z", None),
+        ("differential", "2025-01-15T08:00:00Z", None),
+        ("confirmed", "2019-03-01", None),  # a "no" of 2019 is not today's
+    ],
+)
+def test_a_condition_whose_presence_means_no_is_a_no_only_when_confirmed_and_recent(verification, recorded, expected):
+    not_pregnant = condition("60001007", verification=verification, recordedDate=recorded)
+    assert value_of(run(not_pregnant), "patient.pregnant") is expected
+
+
 # --- findings and coded answers -------------------------------------------------------------
 
 
