@@ -27,6 +27,8 @@ CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
 CLINICAL_PAST = frozenset({"inactive", "remission", "resolved"})
 VERIFICATION_PRESENT = frozenset({"confirmed", "provisional", "differential", "unconfirmed"})
 UNCONFIRMED = frozenset({"provisional", "differential", "unconfirmed"})
+CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 
 
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
@@ -35,8 +37,8 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
         c.ignore(matched)
         return
     finding, path, key = matched
-    verification = status_code(cond.get("verificationStatus"))
-    clinical = status_code(cond.get("clinicalStatus"))
+    verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEM)
+    clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEM)
     if verification == "entered-in-error":
         c.ignore("entered_in_error", path)
         return
@@ -73,6 +75,12 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
         value, reason = None, "inactive"
     else:
         value, reason = None, "unrecognised_status"
+    if reason == "unrecognised_status":
+        # a finding this service reads, recorded with a status it cannot: the clinician is told
+        c.error(
+            path,
+            f"{c.ref(source)}: {c.term.label(key)} with a clinical or verification status it cannot read; left unknown",
+        )
     c.read(path, when, value, source, reason, condition=True, negative=negative)
 
 

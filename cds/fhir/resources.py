@@ -170,12 +170,15 @@ def concept_keys(concept: Any) -> list[Key]:
     return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
 
 
-def status_code(concept: Any) -> str | None:
-    """The code of a status CodeableConcept: None when not given, "" when given but unreadable."""
+def status_code(concept: Any, system: str) -> str | None:
+    """The code of a status CodeableConcept in its HL7 `system` (a coding without a system is
+    taken as one of it): None when not given, "" when given but unreadable. An EHR may put its
+    own coding first ("1" Active), so codings of other systems are passed over, not read."""
     if concept is None:
         return None
-    codes = [code for _, code in concept_keys(concept)]
-    return codes[0] if codes else ""
+    keys = concept_keys(concept)
+    codes = {code for s, code in keys if s == system} or {code for s, code in keys if not s}
+    return codes.pop() if len(codes) == 1 else ""
 
 
 def age_on(birth: str, today: date) -> int | None:

@@ -424,6 +424,43 @@ def test_condition_statuses(clinical, verification, expected):
         assert result.ignored == {"inactive": 1}
 
 
+@pytest.mark.parametrize(
+    "clinical",
+    [
+        {
+            "coding": [
+                {"system": "urn:ehr:local-status", "code": "1", "display": "Active"},
+                {"system": CLINICAL, "code": "active"},
+            ]
+        },
+        {"coding": [{"code": "active"}]},
+    ],
+)
+def test_a_condition_status_is_read_from_its_hl7_coding_wherever_it_stands(clinical):
+    """Finding: a local coding first made saddle numbness unreadable, dropped without a word."""
+    saddle = condition("449813001")
+    saddle["clinicalStatus"] = clinical
+    result = run(saddle)
+    assert value_of(result, "symptoms.saddle_anaesthesia") is True and result.errors == []
+
+
+@pytest.mark.parametrize(
+    "clinical",
+    [
+        {"text": "Active"},
+        {"coding": [{"system": "urn:ehr:local-status", "code": "1"}]},
+        {"coding": [{"system": CLINICAL, "code": "active"}, {"system": CLINICAL, "code": "resolved"}]},
+    ],
+)
+def test_a_condition_status_it_cannot_read_is_a_data_problem(clinical):
+    saddle = condition("449813001")
+    saddle["clinicalStatus"] = clinical
+    result = run(saddle)
+    assert value_of(result, "symptoms.saddle_anaesthesia") is None
+    assert [e["field"] for e in result.errors] == ["symptoms.saddle_anaesthesia"]
+    assert result.ignored == {"unrecognised_status": 1}
+
+
 def test_an_entered_in_error_condition_is_ignored():
     result = run(condition("49727002", None, "entered-in-error"))
     assert result.encounter == {}
