@@ -7,7 +7,8 @@ nest (groups, and items under an answer). The answers are read by the field's ki
 - true/false: valueBoolean; a coded Yes/No (SNOMED 373066001/373067005, LOINC LA33-6/LA32-8);
   Unknown (SNOMED 261665006, LOINC LA4489-6) leaves the field unknown, as the patient said;
 - one of a list of values: valueCoding whose code is the value (system ANSWERS), or valueString;
-- a number: valueInteger or valueDecimal, in the unit the field's name gives, range-checked;
+- a number: valueInteger or valueDecimal, in the unit the field's name gives, or valueQuantity in
+  a UCUM unit the terminology accepts for the measurement (converted), range-checked;
 - pain sites: one answer per site; the answers are the whole list.
 
 An item without an answer was not answered: unknown. The time is `authored`: the field's episode
@@ -17,12 +18,13 @@ answer given is an answer); entered-in-error and stopped are ignored.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_time
-from cds.fhir.terminology import field_problem, terminology
+from cds.fhir.terminology import UCUM, CodedQuantity, field_problem, terminology
 from cds.triage.fields import BY_PATH, Field
 from cds.triage.questions import Catalogue, QuestionsError
 
@@ -52,6 +54,9 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
             c.ignore("not_answered", path)
             continue
         value, reason = answer(c, spec, answers)
+        if reason in ("unrecognised_value", "ambiguous_value"):
+            what = "an answer it cannot read" if reason == "unrecognised_value" else "answers that disagree"
+            c.error(path, f"QuestionnaireResponse/{rid}: the item has {what}; left unknown")
         source = {"resource_type": "QuestionnaireResponse", "id": rid, "linkId": path, "field": path}
         negative = value is False or (isinstance(value, str) and value in NEGATIVE_VALUES)
         c.read(path, when, value, source, reason, negative=negative)
@@ -103,9 +108,28 @@ def _one(c: Collector, spec: Field, given: dict[str, Any]) -> tuple[Any, str | N
         for name in ("valueInteger", "valueDecimal"):
             if name in given:
                 return given[name], None
+        if "valueQuantity" in given:
+            return _quantity(c, spec, given["valueQuantity"])
         return None, "unrecognised_value"
     value = _choice(spec, given)
     return value, None if value is not None else "unrecognised_value"
+
+
+def _quantity(c: Collector, spec: Field, vq: Any) -> tuple[Any, str | None]:
+    """A valueQuantity answer (the FHIR type of a quantity item), in a UCUM unit the
+    terminology accepts for the field's measurement, converted to the field's unit as an
+    Observation's would be; anything else is not guessed at."""
+    units = next(
+        (e.units for e in c.term.by_code.values() if isinstance(e, CodedQuantity) and e.field.path == spec.path and not e.bands),
+        {},
+    )
+    if not isinstance(vq, dict) or vq.get("comparator") is not None or vq.get("system") != UCUM:
+        return None, "unrecognised_value"
+    unit, value = units.get(str(vq.get("code"))), vq.get("value")
+    if unit is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None, "unrecognised_value"
+    converted = unit.convert(float(value))
+    return (math.floor(converted + 0.5) if spec.kind == "int" else converted), None
 
 
 _NOT_PRESENCE = object()

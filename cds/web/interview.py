@@ -68,7 +68,9 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
     mapped = map_resources(resources, now.date(), now=now)
     errors = [{"field": f"item.{e['field']}", "message": e["message"]} for e in mapped.errors]
     # a refused answer is named by its question where the reader knows which one it was
+    said = {e["field"] for e in errors}
     named = [(p, r) for p, reasons in mapped.coverage.items() for r in reasons if r in _REFUSED]
+    named = [(p, r) for p, r in named if f"item.{p}" not in said]
     errors += [{"field": f"item.{p}", "message": _REFUSED[r]} for p, r in named]
     unnamed = set(_REFUSED) - {r for _, r in named}
     errors += [{"field": "item", "message": m} for r, m in _REFUSED.items() if r in unnamed and mapped.ignored.get(r)]

@@ -220,7 +220,44 @@ def test_an_old_response_says_nothing_about_now():
     ],
 )
 def test_a_bad_answer_is_never_guessed(link, answer):
-    assert link in run(response(item(link, answer))).unknown
+    result = run(response(item(link, answer)))
+    assert link in result.unknown
+    assert [e["field"] for e in result.errors] == [link]  # and the clinician is told
+
+
+@pytest.mark.parametrize(
+    ("link", "quantity", "expected"),
+    [
+        ("vitals.temperature_c", {"value": 39.4, "unit": "°C", "system": UCUM, "code": "Cel"}, 39.4),
+        ("vitals.temperature_c", {"value": 102.2, "system": UCUM, "code": "[degF]"}, 39.0),
+        ("vitals.heart_rate", {"value": 118, "system": UCUM, "code": "/min"}, 118),
+        ("vitals.respiratory_rate", {"value": 23, "system": UCUM, "code": "/min"}, 23),
+    ],
+)
+def test_a_quantity_answer_is_read_in_an_accepted_unit(link, quantity, expected):
+    """Finding: valueQuantity, the FHIR answer type of a quantity item, was dropped without a word
+    (temperature 39.4, heart rate 118 and respiratory rate 23 gave routine, not sepsis)."""
+    result = run(response(item(link, {"valueQuantity": quantity})))
+    assert flatten(result.encounter)[link] == pytest.approx(expected) and result.errors == []
+
+
+@pytest.mark.parametrize(
+    ("link", "quantity"),
+    [
+        ("vitals.temperature_c", {"value": 39.4, "unit": "C"}),  # no UCUM code
+        ("vitals.heart_rate", {"value": 118, "system": UCUM, "code": "mm[Hg]"}),
+        ("vitals.heart_rate", {"value": 118, "comparator": ">", "system": UCUM, "code": "/min"}),
+    ],
+)
+def test_a_quantity_answer_in_no_accepted_unit_is_an_error(link, quantity):
+    result = run(response(item(link, {"valueQuantity": quantity})))
+    assert link in result.unknown and [e["field"] for e in result.errors] == [link]
+
+
+def test_a_list_answer_with_one_unreadable_site_is_an_error_not_a_silent_drop():
+    sites = item("pain.sites", {"valueCoding": {"system": ANSWERS, "code": "lower_back"}}, {"valueString": "Thoracic"})
+    result = run(response(sites))
+    assert "pain.sites" in result.unknown and [e["field"] for e in result.errors] == ["pain.sites"]
 
 
 def test_an_entered_in_error_response_is_ignored():
