@@ -120,7 +120,11 @@ def _quantity(c: Collector, spec: Field, vq: Any) -> tuple[Any, str | None]:
     terminology accepts for the field's measurement, converted to the field's unit as an
     Observation's would be; anything else is not guessed at."""
     units = next(
-        (e.units for e in c.term.by_code.values() if isinstance(e, CodedQuantity) and e.field.path == spec.path and not e.bands),
+        (
+            e.units
+            for e in c.term.by_code.values()
+            if isinstance(e, CodedQuantity) and e.field.path == spec.path and not e.bands
+        ),
         {},
     )
     if not isinstance(vq, dict) or vq.get("comparator") is not None or vq.get("system") != UCUM:

@@ -46,9 +46,11 @@ class Unit:
     offset: float = 0.0
     factor: float = 1.0
     divisor: float = 1.0
+    decimals: int | None = None  # the precision the field is reported in (terminology.yaml)
 
     def convert(self, value: float) -> float:
-        return (value + self.offset) * self.factor / self.divisor
+        converted = (value + self.offset) * self.factor / self.divisor
+        return converted if self.decimals is None else round(converted, self.decimals)
 
     @property
     def identity(self) -> bool:
@@ -272,7 +274,9 @@ class _Builder:
         elif not spec.numeric:
             self.problems.append(f"{where}: {spec.path} is not numeric; map it with bands")
         units = {
-            u["code"]: Unit(u["code"], u.get("offset", 0.0), u.get("factor", 1.0), u.get("divisor", 1.0))
+            u["code"]: Unit(
+                u["code"], u.get("offset", 0.0), u.get("factor", 1.0), u.get("divisor", 1.0), u.get("decimals")
+            )
             for u in raw["units"]
         }
         if len(units) != len(raw["units"]):

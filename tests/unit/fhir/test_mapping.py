@@ -343,12 +343,11 @@ def test_a_value_outside_the_plausible_range_is_an_error_and_stays_unknown(resou
 
 
 def test_unit_conversions():
-    assert value_of(run(obs("2524-7", valueQuantity=quantity(36.0, "mg/dL"))), "labs.lactate_mmol_l") == (
-        pytest.approx(36.0 / 9.008)
-    )
-    assert value_of(run(obs("59032-3", valueQuantity=quantity(9.0, "mg/dL"))), "labs.lactate_mmol_l") == (
-        pytest.approx(0.999, abs=0.001)
-    )
+    # lactate to 0.1 mmol/L, as it is reported: 36 mg/dL (3.996) is 4.0, and meets the >= 4 of sepsis
+    assert value_of(run(obs("2524-7", valueQuantity=quantity(36.0, "mg/dL"))), "labs.lactate_mmol_l") == 4.0
+    assert value_of(run(obs("2524-7", valueQuantity=quantity(18.0, "mg/dL"))), "labs.lactate_mmol_l") == 2.0
+    assert value_of(run(obs("2524-7", valueQuantity=quantity(35.0, "mg/dL"))), "labs.lactate_mmol_l") == 3.9
+    assert value_of(run(obs("59032-3", valueQuantity=quantity(9.0, "mg/dL"))), "labs.lactate_mmol_l") == 1.0
     for unit in ("10*3/uL", "10*9/L"):
         assert value_of(run(obs("6690-2", valueQuantity=quantity(14.2, unit))), "labs.wbc_10e9_l") == 14.2
     assert value_of(run(obs("8867-4", valueQuantity=quantity(88.6, "{beats}/min"))), "vitals.heart_rate") == 89
