@@ -1,8 +1,9 @@
 """Reading a Condition into the collector (mapping.py).
 
 The code is a finding of terminology.yaml, or, for a history field, a member of its value set
-(valuesets.py). verificationStatus entered-in-error is ignored; refuted reads as absent (as far
-as the code's `absent` allows: a member of a value set refuted says nothing). Any other
+(valuesets.py); a member of several (a myeloma: cancer, and immunosuppression) fills each.
+verificationStatus entered-in-error is ignored; refuted reads as absent (as far as the code's
+`absent` allows: a member of a value set refuted says nothing). Any other
 verification (confirmed, provisional, differential, unconfirmed, or none given) reads as present
 when clinicalStatus is active, recurrence or relapse, or not given: a suspected red flag must
 raise the flag for a clinician to review, and a recorded but unconfirmed finding is not a "no";
@@ -36,7 +37,11 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     if isinstance(matched, str):
         c.ignore(matched)
         return
-    finding, path, key = matched
+    for finding, path, key in matched:
+        _read_field(c, cond, finding, path, key)
+
+
+def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, path: str, key: Key) -> None:
     verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEM)
     clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEM)
     if verification == "entered-in-error":
@@ -84,23 +89,23 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     c.read(path, when, value, source, reason, condition=True, negative=negative)
 
 
-def _match(c: Collector, concept: Any) -> tuple[Finding | None, str, Key] | str:
-    """The finding a code names (or None, for a member of a history field's value set), the field
-    and the code that matched; a reason string when nothing matches."""
+def _match(c: Collector, concept: Any) -> list[tuple[Finding | None, str, Key]] | str:
+    """The finding a code names, or, for a member of history fields' value sets, each of those
+    fields (with None for the finding); the field and the code that matched; a reason string
+    when nothing matches."""
     entry = entry_for(c, concept, panels=False)
     if isinstance(entry, Finding):
         key = next(k for k in concept_keys(concept) if c.term.by_code.get(k) is entry)
-        return entry, entry.field.path, key
+        return [(entry, entry.field.path, key)]
     if isinstance(entry, CodedQuantity):
         return "unrecognised_code"  # a measurement code is not a condition
     if entry != "unrecognised_code":
         return entry if isinstance(entry, str) else "unrecognised_code"
-    members = {(vs.field, k) for k in concept_keys(concept) if (vs := c.term.value_set_field(k)) is not None}
-    fields = {path for path, _ in members}
-    if len(fields) > 1:
-        return "ambiguous_code"
-    if not fields:
+    members: dict[str, Key] = {}
+    for k in concept_keys(concept):
+        for vs in c.term.value_sets_holding(k):
+            members.setdefault(vs.field, k)
+    if not members:
         return "unrecognised_code"
-    path, key = next(iter(members))
-    assert BY_PATH[path].kind == "bool"
-    return None, path, key
+    assert all(BY_PATH[path].kind == "bool" for path in members)
+    return [(None, path, key) for path, key in members.items()]

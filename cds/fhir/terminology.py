@@ -129,9 +129,10 @@ class Terminology:
     observables: dict[Key, Observable]
     value_sets: tuple[ValueSet, ...]
 
-    def value_set_field(self, key: Key) -> ValueSet | None:
-        """The value set that holds a code no finding names exactly, if any."""
-        return next((vs for vs in self.value_sets if vs.holds(key)), None)
+    def value_sets_holding(self, key: Key) -> list[ValueSet]:
+        """The value sets that hold a code no finding names exactly: a myeloma is a cancer and
+        an immunosuppressing disease, and fills both fields."""
+        return [vs for vs in self.value_sets if vs.holds(key)]
 
     def label(self, key: Key) -> str:
         names = {uri: name for name, uri in self.systems.items()}

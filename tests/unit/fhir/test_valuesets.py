@@ -56,6 +56,15 @@ def test_a_non_member_fills_no_history_field(code):
     assert "history.cancer" in result.unknown
 
 
+@pytest.mark.parametrize("code", ["109989006", "118599009"])  # Multiple myeloma, Hodgkin's disease
+def test_a_member_of_two_lists_fills_both_fields(code):
+    """Finding: a myeloma filled history.cancer only, and immunosuppression stayed unknown with
+    nothing counted: the same-day hospital of spinal infection was lost."""
+    assert code in _members("history.cancer") and code in _members("history.immunosuppressed")
+    filled = values(condition(code, "2024-06-01"))
+    assert filled["history.cancer"] is True and filled["history.immunosuppressed"] is True
+
+
 @pytest.mark.parametrize(("code", "path"), MEMBERS)
 def test_a_member_recorded_absent_says_nothing(code, path):
     """'No breast cancer' is not 'no cancer': only the field's own concept refuted says no."""
@@ -83,6 +92,10 @@ def _icd(system: str, code: str, when: str = "2015-02-01") -> dict:
         (ICD10, "B20", "history.immunosuppressed"),
         (ICD10_CM, "D84.821", "history.immunosuppressed"),
         (ICD10, "Z94.0", "history.immunosuppressed"),
+        (ICD10_CM, "Z85.3", "history.cancer"),  # personal history of breast cancer: coded once treated
+        (ICD10, "Z85.0", "history.cancer"),
+        (ICD10, "Z21", "history.immunosuppressed"),  # asymptomatic HIV infection status
+        (ICD10_CM, "Z79.52", "history.immunosuppressed"),  # long term use of systemic steroids
         (ICD10, "F10.2", "history.alcohol_misuse"),
         (ICD10_CM, "K70.30", "history.alcohol_misuse"),
         (ICD10_CM, "Z79.01", "history.anticoagulant"),
@@ -101,6 +114,7 @@ def test_icd10_ranges(system, code, path):
         (ICD10, "E16.2"),  # hypoglycaemia, not diabetes
         (ICD10_CM, "E15"),  # nondiabetic hypoglycaemic coma
         (ICD10, "Z94.7"),  # corneal transplant: no immunosuppression
+        (ICD10_CM, "Z79.51"),  # long term inhaled steroids: not systemic
         (ICD10, "F10.0"),  # acute intoxication is not misuse
         (ICD10, "J45.9"),
     ],
