@@ -44,6 +44,8 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
 def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, path: str, key: Key) -> None:
     verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEM)
     clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEM)
+    if clinical is None and any(k.startswith("abatement") for k in cond):
+        clinical = "resolved"  # an abated condition is past (FHIR R4's invariant con-4)
     if verification == "entered-in-error":
         c.ignore("entered_in_error", path)
         return

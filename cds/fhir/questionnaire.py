@@ -42,6 +42,9 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     stamp = response_time(response)
     when = None if stamp == UNDATED else stamp
     rid = str(response.get("id", ""))
+    if when is None and response.get("item"):
+        # every answer would fall outside its episode one by one, with nothing said
+        c.error("fhir", f"QuestionnaireResponse/{rid} has no authored time, so its answers were not used")
     for item in _items(response.get("item") or []):
         path = item["linkId"]
         spec = BY_PATH.get(path)

@@ -150,8 +150,13 @@ def observation_time(obs: dict[str, Any]) -> datetime:
 
 def condition_time(cond: dict[str, Any]) -> datetime:
     """When a Condition began: onsetDateTime, else onsetPeriod.start, else recordedDate. The onset
-    comes first: a problem recorded today that began years ago is not new."""
+    comes first: a problem recorded today that began years ago is not new. An onset given in a
+    form that has no date (onsetAge, onsetRange, onsetString, a Period without a start) says it
+    began at a time this reader cannot place: the record is undated, not as new as its
+    recording (incontinence since the age of 40, recorded today, is not a new incontinence)."""
     onset = _dict(cond.get("onsetPeriod"))
+    if any(k.startswith("onset") for k in cond) and not (cond.get("onsetDateTime") or onset.get("start")):
+        return UNDATED
     return _first_time(cond.get("onsetDateTime"), onset.get("start"), cond.get("recordedDate"))
 
 

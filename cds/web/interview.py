@@ -66,7 +66,10 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
         raise validation_problem([{"field": "QuestionnaireResponse", "message": resources.malformed[0][1]}])
     now = datetime.now(UTC)
     mapped = map_resources(resources, now.date(), now=now)
-    errors = [{"field": f"item.{e['field']}", "message": e["message"]} for e in mapped.errors]
+    errors = [
+        {"field": "QuestionnaireResponse" if e["field"] == "fhir" else f"item.{e['field']}", "message": e["message"]}
+        for e in mapped.errors
+    ]
     # a refused answer is named by its question where the reader knows which one it was
     said = {e["field"] for e in errors}
     named = [(p, r) for p, reasons in mapped.coverage.items() for r in reasons if r in _REFUSED]

@@ -159,6 +159,30 @@ def test_a_back_pain_record_without_a_region_gives_no_site():
     assert "pain.sites" in run(condition("161891005", NOW)).unknown
 
 
+@pytest.mark.parametrize(
+    "onset",
+    [
+        {"onsetAge": {"value": 40, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
+        {"onsetString": "since her forties"},
+        {"onsetRange": {"low": {"value": 40, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}}},
+        {"onsetPeriod": {"end": "2000-01-01"}},
+    ],
+)
+def test_an_onset_that_cannot_be_dated_is_not_as_new_as_its_recording(onset):
+    """Finding: incontinence since the age of 40, recorded today, read as a new incontinence
+    (cauda equina: emergency)."""
+    old = condition("165232002", None, recordedDate=NOW, **onset)
+    result = run(old)
+    assert "symptoms.urinary_incontinence" in result.unknown
+    assert result.coverage["symptoms.urinary_incontinence"] == {"outside_episode": 1}
+
+
+def test_an_abated_condition_without_a_clinical_status_is_past():
+    abated = condition("165232002", NOW, abatementDateTime=NOW)
+    del abated["clinicalStatus"]
+    assert "symptoms.urinary_incontinence" in run(abated).unknown
+
+
 # --- QuestionnaireResponse -----------------------------------------------------------------------
 
 
@@ -258,6 +282,14 @@ def test_a_list_answer_with_one_unreadable_site_is_an_error_not_a_silent_drop():
     sites = item("pain.sites", {"valueCoding": {"system": ANSWERS, "code": "lower_back"}}, {"valueString": "Thoracic"})
     result = run(response(sites))
     assert "pain.sites" in result.unknown and [e["field"] for e in result.errors] == ["pain.sites"]
+
+
+def test_a_response_without_an_authored_time_is_reported_not_silently_unused():
+    qr = response(item("symptoms.saddle_anaesthesia", {"valueBoolean": True}))
+    del qr["authored"]
+    result = run(qr)
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+    assert [e["field"] for e in result.errors] == ["fhir"] and "authored" in result.errors[0]["message"]
 
 
 def test_an_entered_in_error_response_is_ignored():

@@ -348,6 +348,8 @@ def test_unit_conversions():
     assert value_of(run(obs("2524-7", valueQuantity=quantity(18.0, "mg/dL"))), "labs.lactate_mmol_l") == 2.0
     assert value_of(run(obs("2524-7", valueQuantity=quantity(35.0, "mg/dL"))), "labs.lactate_mmol_l") == 3.9
     assert value_of(run(obs("59032-3", valueQuantity=quantity(9.0, "mg/dL"))), "labs.lactate_mmol_l") == 1.0
+    assert value_of(run(obs("32693-4", valueQuantity=quantity(4.2, "mmol/L"))), "labs.lactate_mmol_l") == 4.2
+    assert value_of(run(obs("1988-5", valueQuantity=quantity(12.5, "mg/dL"))), "labs.crp_mg_l") == 125
     for unit in ("10*3/uL", "10*9/L"):
         assert value_of(run(obs("6690-2", valueQuantity=quantity(14.2, unit))), "labs.wbc_10e9_l") == 14.2
     assert value_of(run(obs("8867-4", valueQuantity=quantity(88.6, "{beats}/min"))), "vitals.heart_rate") == 89
