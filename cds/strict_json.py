@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cds.problems import MALFORMED_JSON, Problem
-from cds.text import unpaired_surrogate_at
+from cds.text import safe_key, unpaired_surrogate_at
 
 
 class _Duplicate(ValueError):
@@ -110,7 +110,9 @@ def _decode_strict(raw: bytes, max_depth: int, max_items: int) -> Any:
         raise _malformed(f"The body is not valid JSON (line {err.lineno}, column {err.colno}).") from None
     except RecursionError:
         raise _malformed(f"The body is nested deeper than {max_depth} levels.") from None
-    except ValueError:
+    except ValueError as err:
+        if "digits" in str(err):  # Python's limit on the digits of an integer it will convert
+            raise _malformed("The body holds a number with more digits than any value here can have.") from None
         raise _malformed("The body is not valid JSON (NaN and Infinity are not numbers in JSON).") from None
     if (type(data) is dict or type(data) is list) and _keys(data, 1, max_depth, max_items, wide_floats=True) < 0:
         _explain_shape(data, max_depth, max_items)
@@ -130,9 +132,7 @@ def _safe_path(path: str) -> str:
 
 
 def _safe_key(key: str) -> str:
-    # a key is a name, not a value, but it is still caller text: keep it short and plain
-    cleaned = "".join(c for c in key if c.isalnum() or c in "_-.")[:64]
-    return cleaned or "$"
+    return ".".join(safe_key(part) for part in key.split("."))
 
 
 def _explain_shape(data: Any, max_depth: int, max_items: int) -> None:

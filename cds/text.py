@@ -34,3 +34,10 @@ def unpaired_surrogate_at(node: Any, path: str = "$") -> str | None:
         elif isinstance(value, list):
             stack.extend((item, f"{where}.{i}") for i, item in enumerate(value))
     return None
+
+
+def safe_key(key: str) -> str:
+    """A key a caller sent, as an error may name it: a name, not a value, but still caller text,
+    so kept short and plain."""
+    cleaned = "".join(c for c in key if c.isascii() and (c.isalnum() or c in "_-"))[:64]
+    return cleaned or "$"

@@ -43,7 +43,9 @@ def _authenticate() -> str | None:
 @bp.route(f"/{SERVICE_ID}", methods=["OPTIONS"])
 @bp.route(f"/{SERVICE_ID}/feedback", methods=["OPTIONS"])
 def preflight() -> Response:
-    return Response(status=204)
+    response = Response(status=204)
+    del response.headers["Content-Type"]  # no content, so no type (werkzeug's default is HTML)
+    return response
 
 
 @bp.get("")

@@ -34,3 +34,10 @@ def test_marshmallow_messages_become_errors_with_dotted_paths():
         {"field": "$", "message": "bad"},
         {"field": "x", "message": "unknown field (misspelt? unknown fields are rejected, never ignored)"},
     ]
+
+
+def test_a_key_the_caller_sent_is_named_short_and_plain():
+    long_key = "<script>" + "k" * 500
+    errors = flatten_messages({"symptoms": {long_key: ["Unknown field."]}, "_schema": ["bad"]})
+    fields = {e["field"] for e in errors}
+    assert fields == {"symptoms.script" + "k" * 58, "$"}

@@ -105,3 +105,9 @@ def test_bodies_only_the_strict_path_reads_are_still_accepted(raw, expected):
 def test_refusals_are_the_strict_paths(raw):
     assert outcome(decode, raw) == outcome(_decode_strict, raw)
     assert outcome(decode, raw)[0] == "problem"
+
+
+def test_a_number_with_more_digits_than_python_converts_is_named_for_what_it_is():
+    with pytest.raises(Problem) as refused:
+        decode(b'{"age": ' + b"9" * 5000 + b"}", DEPTH, ITEMS)
+    assert "digits" in refused.value.detail and "NaN" not in refused.value.detail
