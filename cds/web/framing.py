@@ -15,6 +15,8 @@ from enum import Enum
 
 _HEAD_END = b"\r\n\r\n"
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+# a Host field's value: a registered name, an IPv4 or a bracketed IPv6 literal, and a port
+_HOST = re.compile(rb"[a-z0-9._~%!$&'()*+,;=-]*(?::[0-9]*)?|\[[0-9a-f:.]+\](?::[0-9]*)?")
 # the bytes a request's method (a token, RFC 9110 section 5.6.2) can begin with
 _TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 
@@ -23,7 +25,7 @@ class Progress(Enum):
     WAIT = "wait"  # more bytes are needed
     WHOLE = "whole"  # hand the request over
     TOO_LARGE = "too_large"  # a chunked body already declared past the limit: refuse it, 413
-    NOT_HTTP = "not_http"  # bytes no HTTP/1.1 request begins with (a TLS hello): refuse it, 400
+    INVALID = "invalid"  # no HTTP/1.1 request this service serves (a TLS hello, no Host): refuse it, 400
 
 
 @dataclass(frozen=True)
@@ -40,12 +42,16 @@ class Head:
     chunked: bool
     expects_continue: bool
     malformed: bool  # framing the parser will refuse: hand over at once
+    refused: bool = False  # what gunicorn's parser lets through and RFC 9112 refuses: refuse it here
 
 
 def read_head(head: bytes) -> Head:
     length: int | None = None
     chunked = expects = malformed = False
-    for line in head.split(b"\r\n")[1:]:
+    lines = head.split(b"\r\n")
+    hosts: list[bytes] = []
+    codings: list[bytes] = []
+    for line in lines[1:]:
         name, sep, value = line.partition(b":")
         if not sep:
             continue
@@ -56,24 +62,33 @@ def read_head(head: bytes) -> Head:
             else:
                 length = int(value)
         elif name == b"transfer-encoding":
+            codings.append(value)
             chunked = chunked or value.split(b",")[-1].strip() == b"chunked"
             malformed = malformed or not chunked
+        elif name == b"host":
+            hosts.append(value)
         elif name == b"expect":
             expects = value == b"100-continue"
-    return Head(length, chunked, expects, malformed or (chunked and length is not None))
+    # RFC 9112 section 3.2: an HTTP/1.1 request has exactly one Host, and it is a host; section
+    # 6.1: this server decodes chunked alone (a body in gzip would reach the app undecoded)
+    bad_host = (lines[0].endswith(b"HTTP/1.1") and len(hosts) != 1) or any(not _HOST.fullmatch(h) for h in hosts)
+    bad_coding = bool(codings) and codings != [b"chunked"]
+    return Head(length, chunked, expects, malformed or (chunked and length is not None), refused=bad_host or bad_coding)
 
 
 def progress(data: bytes, limits: Limits) -> tuple[Progress, Head | None]:
     """How far `data` (everything received on the connection) is from a whole request, and
     its head once the head is complete."""
     if data and data[0] not in _TOKEN:
-        return Progress.NOT_HTTP, None
+        return Progress.INVALID, None
     end = data.find(_HEAD_END)
     if end < 0:
         # a head ended by bare line feeds will never be followed by a proper one: hand it over
         # for the parser to refuse now, rather than wait for the read timeout
         return (Progress.WHOLE if b"\n\n" in data or len(data) > limits.max_head_bytes else Progress.WAIT), None
     head = read_head(data[:end])
+    if head.refused:
+        return Progress.INVALID, head
     if head.malformed:
         return Progress.WHOLE, head
     body = memoryview(data)[end + len(_HEAD_END) :]

@@ -234,7 +234,7 @@ class BufferedSyncWorker(SyncWorker):  # type: ignore[misc]
         state, head = progress(bytes(conn.data), self.limits)
         if state is Progress.WHOLE:
             self._serve(conn)
-        elif state is Progress.NOT_HTTP:
+        elif state is Progress.INVALID:
             self._drop(conn, lambda: problem_message(400))
         elif state is Progress.TOO_LARGE:
             self._drop(conn, lambda: problem_message(413, payload_too_large(self.limits.max_body_bytes)))

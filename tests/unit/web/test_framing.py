@@ -46,12 +46,15 @@ def test_a_request_without_a_body_is_whole_at_the_end_of_its_head():
         b"Content-Length: -1\r\n",
         b"Content-Length: 1e3\r\n",
         b"Content-Length: 3\r\nContent-Length: 4\r\n",
-        b"Transfer-Encoding: gzip\r\n",
         b"Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
     ],
 )
 def test_doubtful_framing_is_handed_over_at_once_for_the_parser_to_judge(head):
     assert state(HEAD + head + b"\r\n") is Progress.WHOLE
+
+
+def test_a_transfer_coding_other_than_chunked_is_refused_at_once():
+    assert state(HEAD + b"Transfer-Encoding: gzip\r\n\r\n") is Progress.INVALID
 
 
 def test_a_head_that_never_ends_is_handed_over_past_the_limit():
@@ -69,8 +72,8 @@ def test_expect_continue_is_read():
 
 
 def test_bytes_no_request_begins_with_are_not_http_at_once():
-    assert state(bytes.fromhex("160301")) is Progress.NOT_HTTP  # a TLS client hello
-    assert state(b"\r\nGET / HTTP/1.1") is Progress.NOT_HTTP
+    assert state(bytes.fromhex("160301")) is Progress.INVALID  # a TLS client hello
+    assert state(b"\r\nGET / HTTP/1.1") is Progress.INVALID
     assert state(b"G") is Progress.WAIT
 
 
@@ -85,3 +88,23 @@ def test_chunks_declared_past_the_body_limit_are_too_large_before_they_arrive():
         state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n800\r\n" + b"a" * 2048 + b"\r\n801\r\n") is Progress.TOO_LARGE
     )
     assert state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n1000\r\n{") is Progress.WAIT
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        b"",  # no Host
+        b"Host: a\r\nHost: b\r\n",
+        b"Host: a b\r\n",
+        b"Host: x\r\nTransfer-Encoding: gzip, chunked\r\n",
+        b"Host: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+    ],
+)
+def test_heads_rfc_9112_refuses_are_refused_here(fields):
+    assert state(b"POST /v1/evaluate HTTP/1.1\r\n" + fields + b"Content-Length: 2\r\n\r\n{}") is Progress.INVALID
+
+
+@pytest.mark.parametrize("host", [b"127.0.0.1:8000", b"[::1]:8000", b"cds.example.org", b"CDS.Example.ORG", b""])
+def test_a_proper_host_passes(host):
+    assert state(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n") is Progress.WHOLE
+    assert state(b"GET /healthz HTTP/1.0\r\n\r\n") is Progress.WHOLE  # HTTP/1.0 may leave Host out
