@@ -24,6 +24,7 @@ from typing import Any
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, concept_keys, observation_time
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, field_problem
+from cds.numbers import finite_number
 
 READ = frozenset({"final", "amended", "corrected", "preliminary"})
 SNOMED = "http://snomed.info/sct"
@@ -130,7 +131,7 @@ def quantity(
         c.error(path, f"{c.ref(source)}: {c.term.label(key)} in UCUM '{code}' is not accepted (accepted: {accepted})")
         c.read(path, when, None, source, "wrong_unit" if code in c.term.known_units else "unrecognised_unit")
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not finite_number(value):
         c.error(path, f"{c.ref(source)}: {c.term.label(key)} has no number in valueQuantity.value; left unknown")
         c.read(path, when, None, source, "unrecognised_value")
         return

@@ -25,6 +25,7 @@ from typing import Any
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_time
 from cds.fhir.terminology import UCUM, CodedQuantity, field_problem, terminology
+from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field
 from cds.triage.questions import Catalogue, QuestionsError
 
@@ -133,7 +134,7 @@ def _quantity(c: Collector, spec: Field, vq: Any) -> tuple[Any, str | None]:
     if not isinstance(vq, dict) or vq.get("comparator") is not None or vq.get("system") != UCUM:
         return None, "unrecognised_value"
     unit, value = units.get(str(vq.get("code"))), vq.get("value")
-    if unit is None or isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if unit is None or not finite_number(value):
         return None, "unrecognised_value"
     converted = unit.convert(float(value))
     return (math.floor(converted + 0.5) if spec.kind == "int" else converted), None

@@ -16,7 +16,6 @@ answer (ReplayStoreUnavailable, 503: fail closed).
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import urllib.parse
@@ -29,6 +28,7 @@ import jwt
 from cds.hooks.jwks import KeysUnavailable, RemoteKeys, StaticKeys, load_jwks_file
 from cds.hooks.replay import Outcome, ReplayStore, ReplayStoreUnavailable, SqliteReplayStore
 from cds.net import is_loopback_host
+from cds.numbers import finite_number
 from cds.settings import Settings
 
 ALLOWED_ALGORITHMS = frozenset({"ES384", "RS384"})
@@ -241,7 +241,7 @@ def _bearer_token(authorization_header: str | None) -> str:
 def _number(claims: Mapping[str, Any], name: str) -> float:
     # PyJWT would accept "123" or true through int(); a NumericDate is a JSON number (RFC 7519 §2).
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not finite_number(value):
         raise AuthError("malformed")
     return float(value)
 

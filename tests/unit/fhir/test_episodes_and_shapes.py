@@ -271,6 +271,7 @@ def test_a_quantity_answer_is_read_in_an_accepted_unit(link, quantity, expected)
         ("vitals.temperature_c", {"value": 39.4, "unit": "C"}),  # no UCUM code
         ("vitals.heart_rate", {"value": 118, "system": UCUM, "code": "mm[Hg]"}),
         ("vitals.heart_rate", {"value": 118, "comparator": ">", "system": UCUM, "code": "/min"}),
+        ("vitals.heart_rate", {"value": 10**400, "system": UCUM, "code": "/min"}),  # once a 500
     ],
 )
 def test_a_quantity_answer_in_no_accepted_unit_is_an_error(link, quantity):

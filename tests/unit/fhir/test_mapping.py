@@ -375,6 +375,7 @@ def test_a_bound_is_not_a_value_and_the_clinician_is_told(comparator):
 @pytest.mark.parametrize(
     "value",
     [
+        {"valueQuantity": {"value": 10**400, "system": UCUM, "code": "/min"}},  # once a 500 (OverflowError)
         {"valueInteger": 140},
         {"valueString": "140"},
         {"valueQuantity": {"unit": "/min", "system": UCUM, "code": "/min"}},
