@@ -28,8 +28,15 @@ CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
 CLINICAL_PAST = frozenset({"inactive", "remission", "resolved"})
 VERIFICATION_PRESENT = frozenset({"confirmed", "provisional", "differential", "unconfirmed"})
 UNCONFIRMED = frozenset({"provisional", "differential", "unconfirmed"})
-CLINICAL_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-clinical"
-VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+# R4's code systems, and the URLs of earlier FHIR versions that EHRs still send
+CLINICAL_SYSTEMS = (
+    "http://terminology.hl7.org/CodeSystem/condition-clinical",
+    "http://hl7.org/fhir/condition-clinical",
+)
+VERIFICATION_SYSTEMS = (
+    "http://terminology.hl7.org/CodeSystem/condition-ver-status",
+    "http://hl7.org/fhir/condition-ver-status",
+)
 
 
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
@@ -42,10 +49,8 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
 
 
 def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, path: str, key: Key) -> None:
-    verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEM)
-    clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEM)
-    if clinical is None and any(k.startswith("abatement") for k in cond):
-        clinical = "resolved"  # an abated condition is past (FHIR R4's invariant con-4)
+    verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS)
+    clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEMS)
     if verification == "entered-in-error":
         c.ignore("entered_in_error", path)
         return
@@ -58,6 +63,23 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
         "code": key[1],
         "field": path,
     }
+    # A status this reader cannot read (a local code, text only, two that disagree) is named on
+    # the card, and the record is read as an unconfirmed one: it may raise a flag for a
+    # clinician to review, never close one. Reading it as unknown lost a saddle numbness coded
+    # with a local verification status: routine for an emergency.
+    unreadable = verification not in (None, "refuted", *VERIFICATION_PRESENT) or clinical not in (
+        None,
+        *CLINICAL_PRESENT,
+        *CLINICAL_PAST,
+    )
+    if unreadable:
+        c.error(
+            path,
+            f"{c.ref(source)}: {c.term.label(key)} with a clinical or verification status it cannot read; "
+            "read as unconfirmed",
+        )
+        verification = "refuted" if verification == "refuted" else "unconfirmed"
+        clinical = None if clinical not in (*CLINICAL_PRESENT, *CLINICAL_PAST) else clinical
     episode = c.term.episodes[path]
     value: Any
     reason: str | None = None
@@ -65,8 +87,6 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
     if verification == "refuted":
         value, reason = presence(finding, False) if finding is not None else (None, "narrower_or_wider_code")
         negative = True
-    elif verification is not None and verification not in VERIFICATION_PRESENT:
-        value, reason = None, "unrecognised_status"
     elif clinical is None or clinical in CLINICAL_PRESENT or (clinical in CLINICAL_PAST and episode.kind == "ever"):
         value, reason = presence(finding, True) if finding is not None else (True, None)
         if finding is not None and finding.grades is not None and cond.get("severity"):
@@ -74,20 +94,14 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
             value, reason = (graded, None) if graded is not None else (value, reason)
         if value is False or value == "none":
             # a record whose presence means "no" (Not pregnant) is a "no", as good as its moment;
-            # and reading the unconfirmed as present is there to raise flags, never to close one
+            # and reading the unconfirmed as present is there to raise flags, never to close one,
+            # so an unconfirmed "no" is not read at all (it does not hide an older reading)
             negative = True
             if verification in UNCONFIRMED:
-                value, reason = None, "unconfirmed_no"
-    elif clinical in CLINICAL_PAST:
-        value, reason = None, "inactive"
+                c.ignore("unconfirmed_no", path)
+                return
     else:
-        value, reason = None, "unrecognised_status"
-    if reason == "unrecognised_status":
-        # a finding this service reads, recorded with a status it cannot: the clinician is told
-        c.error(
-            path,
-            f"{c.ref(source)}: {c.term.label(key)} with a clinical or verification status it cannot read; left unknown",
-        )
+        value, reason = None, "inactive"
     c.read(path, when, value, source, reason, condition=True, negative=negative)
 
 

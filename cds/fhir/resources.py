@@ -150,13 +150,10 @@ def observation_time(obs: dict[str, Any]) -> datetime:
 
 def condition_time(cond: dict[str, Any]) -> datetime:
     """When a Condition began: onsetDateTime, else onsetPeriod.start, else recordedDate. The onset
-    comes first: a problem recorded today that began years ago is not new. An onset given in a
-    form that has no date (onsetAge, onsetRange, onsetString, a Period without a start) says it
-    began at a time this reader cannot place: the record is undated, not as new as its
-    recording (incontinence since the age of 40, recorded today, is not a new incontinence)."""
+    comes first: a problem recorded today that began years ago is not new. An onset in a form
+    with no date (onsetAge, onsetString "this morning") falls back to the recording: a red flag
+    recorded today must not vanish because its onset cannot be placed."""
     onset = _dict(cond.get("onsetPeriod"))
-    if any(k.startswith("onset") for k in cond) and not (cond.get("onsetDateTime") or onset.get("start")):
-        return UNDATED
     return _first_time(cond.get("onsetDateTime"), onset.get("start"), cond.get("recordedDate"))
 
 
@@ -175,14 +172,14 @@ def concept_keys(concept: Any) -> list[Key]:
     return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
 
 
-def status_code(concept: Any, system: str) -> str | None:
-    """The code of a status CodeableConcept in its HL7 `system` (a coding without a system is
-    taken as one of it): None when not given, "" when given but unreadable. An EHR may put its
-    own coding first ("1" Active), so codings of other systems are passed over, not read."""
+def status_code(concept: Any, systems: tuple[str, ...]) -> str | None:
+    """The code of a status CodeableConcept in one of its HL7 `systems` (a coding without a
+    system is taken as one of them): None when not given, "" when given but unreadable. An EHR
+    may put its own coding first ("1" Active), so codings of other systems are passed over."""
     if concept is None:
         return None
     keys = concept_keys(concept)
-    codes = {code for s, code in keys if s == system} or {code for s, code in keys if not s}
+    codes = {code for s, code in keys if s in systems} or {code for s, code in keys if not s}
     return codes.pop() if len(codes) == 1 else ""
 
 

@@ -162,25 +162,26 @@ def test_a_back_pain_record_without_a_region_gives_no_site():
 @pytest.mark.parametrize(
     "onset",
     [
-        {"onsetAge": {"value": 40, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
-        {"onsetString": "since her forties"},
-        {"onsetRange": {"low": {"value": 40, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}}},
-        {"onsetPeriod": {"end": "2000-01-01"}},
+        {"onsetAge": {"value": 55, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}},
+        {"onsetString": "this morning"},
+        {"onsetRange": {"low": {"value": 55, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}}},
+        {"onsetPeriod": {"end": "2025-01-15"}},
     ],
 )
-def test_an_onset_that_cannot_be_dated_is_not_as_new_as_its_recording(onset):
-    """Finding: incontinence since the age of 40, recorded today, read as a new incontinence
-    (cauda equina: emergency)."""
-    old = condition("165232002", None, recordedDate=NOW, **onset)
-    result = run(old)
-    assert "symptoms.urinary_incontinence" in result.unknown
-    assert result.coverage["symptoms.urinary_incontinence"] == {"outside_episode": 1}
+def test_a_red_flag_recorded_today_with_an_onset_that_cannot_be_dated_still_counts(onset):
+    """An onset this reader cannot place falls back to the recording: saddle numbness "since this
+    morning", recorded today, must not vanish (undating it gave routine for an emergency)."""
+    saddle = condition("449813001", None, recordedDate=NOW, **onset)
+    assert values(saddle)["symptoms.saddle_anaesthesia"] is True
 
 
-def test_an_abated_condition_without_a_clinical_status_is_past():
-    abated = condition("165232002", NOW, abatementDateTime=NOW)
-    del abated["clinicalStatus"]
-    assert "symptoms.urinary_incontinence" in run(abated).unknown
+def test_an_abated_condition_without_a_clinical_status_still_raises():
+    """No status is read as present, abatement or not: "abatementString: ongoing" or a date to
+    come must not drop a red flag (reading abatement as past did)."""
+    for abatement in ({"abatementDateTime": "2025-02-01"}, {"abatementString": "ongoing"}):
+        saddle = condition("449813001", NOW, **abatement)
+        del saddle["clinicalStatus"]
+        assert values(saddle)["symptoms.saddle_anaesthesia"] is True
 
 
 # --- QuestionnaireResponse -----------------------------------------------------------------------

@@ -457,20 +457,39 @@ def test_a_condition_status_is_read_from_its_hl7_coding_wherever_it_stands(clini
 
 
 @pytest.mark.parametrize(
-    "clinical",
+    ("status", "given"),
     [
-        {"text": "Active"},
-        {"coding": [{"system": "urn:ehr:local-status", "code": "1"}]},
-        {"coding": [{"system": CLINICAL, "code": "active"}, {"system": CLINICAL, "code": "resolved"}]},
+        ("clinicalStatus", {"text": "Active"}),
+        ("clinicalStatus", {"coding": [{"system": "urn:ehr:local-status", "code": "1"}]}),
+        (
+            "clinicalStatus",
+            {"coding": [{"system": CLINICAL, "code": "active"}, {"system": CLINICAL, "code": "resolved"}]},
+        ),
+        ("verificationStatus", {"coding": [{"system": "urn:ehr:local-status", "code": "C"}]}),
     ],
 )
-def test_a_condition_status_it_cannot_read_is_a_data_problem(clinical):
+def test_a_status_it_cannot_read_raises_as_unconfirmed_and_is_a_data_problem(status, given):
+    """Read as unknown, a saddle numbness with a local verification code gave routine for an
+    emergency: unreadable, it is read as unconfirmed (raises, never closes) and named on the card."""
     saddle = condition("449813001")
-    saddle["clinicalStatus"] = clinical
+    saddle[status] = given
     result = run(saddle)
-    assert value_of(result, "symptoms.saddle_anaesthesia") is None
+    assert value_of(result, "symptoms.saddle_anaesthesia") is True
     assert [e["field"] for e in result.errors] == ["symptoms.saddle_anaesthesia"]
-    assert result.ignored == {"unrecognised_status": 1}
+    not_pregnant = condition("60001007", recordedDate="2025-01-15T08:00:00Z")
+    not_pregnant[status] = given
+    assert value_of(run(not_pregnant), "patient.pregnant") is None  # an unreadable "no" closes nothing
+
+
+def test_the_status_systems_of_earlier_fhir_versions_are_read():
+    saddle = condition("449813001", "inactive", "confirmed")
+    saddle["clinicalStatus"] = coding("http://hl7.org/fhir/condition-clinical", "active")
+    saddle["verificationStatus"] = coding("http://hl7.org/fhir/condition-ver-status", "confirmed")
+    result = run(saddle)
+    assert value_of(result, "symptoms.saddle_anaesthesia") is True and result.errors == []
+    refuted = condition("386661006", recordedDate="2025-01-15T08:00:00Z")
+    refuted["verificationStatus"] = coding("http://hl7.org/fhir/condition-ver-status", "refuted")
+    assert value_of(run(refuted), "symptoms.reported_fever") is False
 
 
 def test_an_entered_in_error_condition_is_ignored():
