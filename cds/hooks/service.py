@@ -78,18 +78,27 @@ def _same_patient(call: dict[str, Any], documents: dict[str, Any]) -> None:
 def _evaluate(triage: Triage, mapping: MappingResult) -> Result:
     """The triage of the mapped encounter. Records the specification says cannot both be true
     (no leg numbness, yet numbness in both legs) come from the EHR, not from the caller, so they
-    are not the call's error: as two values of one field at one time, they are left unknown and
-    reported on the data-problem card, and every other card still comes."""
+    are not the call's error: the "no" of the pair is left unknown and the "yes" kept (it is the
+    one that can raise a flag, and it implies the other), both named on the data-problem card,
+    and every card still comes."""
     try:
         return triage.evaluate_document(mapping.encounter)
     except Problem as problem:
         refused = {e.get("field", ""): e.get("message", "") for e in problem.errors}
         if problem.status != 422 or not refused or not all(path in BY_PATH for path in refused):
             raise
-    for path, message in sorted(refused.items()):
+
+    def value(path: str) -> Any:
+        section, name = path.split(".", 1)
+        return mapping.encounter.get(section, {}).get(name)
+
+    noes = [path for path in refused if value(path) is False or value(path) == "none"]
+    for path in sorted(noes or refused):
         section, name = path.split(".", 1)
         mapping.encounter.get(section, {}).pop(name, None)
-        mapping.errors.append({"field": path, "message": f"{message}; both left unknown"})
+    for path, message in sorted(refused.items()):
+        kept = "left unknown" if path in (noes or refused) else "kept"
+        mapping.errors.append({"field": path, "message": f"{message}; this one {kept}"})
     return triage.evaluate_document(mapping.encounter)
 
 

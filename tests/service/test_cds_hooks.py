@@ -291,8 +291,11 @@ def test_records_that_contradict_each_other_are_left_unknown_on_a_card_and_every
     cards = {c["uuid"]: c for c in response.get_json()["cards"]}
     problem = cards[card_uuid(hook_instance, "data-problems")]
     assert problem["summary"].startswith("2 FHIR values")
-    assert "both legs" in problem["detail"].lower() and "both left unknown" in problem["detail"]
+    assert "both legs" in problem["detail"].lower() and "this one left unknown" in problem["detail"]
+    assert "this one kept" in problem["detail"]
     assert cards[card_uuid(hook_instance, "flag/sepsis")]["indicator"] == INDICATOR["emergency"]
+    # the "yes" (numbness in both legs) is kept: it raises cord compression, as it would alone
+    assert cards[card_uuid(hook_instance, "flag/cord_compression")]["indicator"] == INDICATOR["emergency"]
 
 
 def test_children_get_no_cards_and_unknown_age_says_so(hooks):
