@@ -150,6 +150,8 @@ def number(
         if band is None:
             c.error(path, f"{c.ref(source)}: {c.term.label(key)} value is outside every band the terminology defines")
             c.read(path, when, None, source, "out_of_range")
+        elif band.value is None:
+            c.ignore("says_nothing", path)  # a band that tells nothing about the field: no reading
         else:
             c.read(path, when, band.value, source)
         return

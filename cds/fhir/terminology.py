@@ -271,7 +271,8 @@ class _Builder:
         bands = tuple(Band(**b) for b in raw.get("bands", ()))
         if bands:
             for b in bands:
-                self.valid(spec, b.value, f"{where}/bands")
+                if b.value is not None:  # null: a band that says nothing about the field
+                    self.valid(spec, b.value, f"{where}/bands")
         elif not spec.numeric:
             self.problems.append(f"{where}: {spec.path} is not numeric; map it with bands")
         units = {

@@ -160,14 +160,17 @@ def test_a_us_core_pulse_oximetry_with_oxygen_flow_sets_on_oxygen():
     assert run(resource).encounter == {"vitals": {"spo2": 99, "on_oxygen": False}}
 
 
-@pytest.mark.parametrize(("percent", "expected"), [(40, True), (24, True), (21, False), (21.5, True)])
+@pytest.mark.parametrize(("percent", "expected"), [(40, True), (24, True), (21.5, True), (21, None), (0.28, None)])
 def test_a_us_core_pulse_oximetry_with_oxygen_concentration_sets_on_oxygen(percent, expected):
     """Finding: the concentration component (3150-0) was not read, so SpO2 95 on 40 % oxygen
-    gave NEWS2 5 (incomplete) and urgent, not 7 and emergency."""
+    gave NEWS2 5 (incomplete) and urgent, not 7 and emergency. At or below room air it says
+    nothing (a device's default 21 % beside a flow, a fraction sent as %)."""
     resource = us_core("oxygen-saturation")
     resource["component"] = [{"code": coding(LOINC, "3150-0"), "valueQuantity": quantity(percent, "%")}]
     result = run(resource)
-    assert result.encounter == {"vitals": {"spo2": 99, "on_oxygen": expected}} and result.errors == []
+    assert value_of(result, "vitals.on_oxygen") is expected and result.errors == []
+    resource["component"].append({"code": coding(LOINC, "3151-8"), "valueQuantity": quantity(2, "L/min")})
+    assert value_of(run(resource), "vitals.on_oxygen") is True  # a flow beside 21 % is oxygen
 
 
 # --- the Synthea bundles --------------------------------------------------------------------
