@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from cds.text import safe_key
+from cds.text import safe_dotted_key
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://cds.invalid/problems/"
@@ -119,7 +119,7 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(messages, dict):
         for key, value in messages.items():
             # a key the caller sent (an unknown field) is named, but short and plain
-            key = str(key) if isinstance(key, int) or key == "_schema" else _plain(str(key))
+            key = str(key) if isinstance(key, int) or key == "_schema" else safe_dotted_key(str(key))
             if key == "_schema":
                 path = prefix or "$"
             else:
@@ -134,10 +134,6 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     else:
         out.append({"field": prefix or "$", "message": _normalise(str(messages))})
     return out
-
-
-def _plain(key: str) -> str:
-    return ".".join(safe_key(part) for part in key.split("."))
 
 
 def _normalise(message: str) -> str:

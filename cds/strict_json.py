@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from cds.problems import MALFORMED_JSON, Problem
-from cds.text import safe_key, unpaired_surrogate_at
+from cds.text import safe_dotted_key, unpaired_surrogate_at
 
 
 class _Duplicate(ValueError):
@@ -104,7 +104,7 @@ def _decode_strict(raw: bytes, max_depth: int, max_items: int) -> Any:
     except _Duplicate as dup:
         raise _malformed(
             "The body repeats a key; a repeated key would silently replace a value.",
-            [{"field": _safe_key(dup.key), "message": "duplicate key"}],
+            [{"field": safe_dotted_key(dup.key), "message": "duplicate key"}],
         ) from None
     except json.JSONDecodeError as err:
         raise _malformed(f"The body is not valid JSON (line {err.lineno}, column {err.colno}).") from None
@@ -128,11 +128,7 @@ def _decode_strict(raw: bytes, max_depth: int, max_items: int) -> Any:
 
 
 def _safe_path(path: str) -> str:
-    return ".".join(_safe_key(part) for part in path.split(".")) if path != "$" else "$"
-
-
-def _safe_key(key: str) -> str:
-    return ".".join(safe_key(part) for part in key.split("."))
+    return ".".join(safe_dotted_key(part) for part in path.split(".")) if path != "$" else "$"
 
 
 def _explain_shape(data: Any, max_depth: int, max_items: int) -> None:
@@ -157,5 +153,5 @@ def _explain_shape(data: Any, max_depth: int, max_items: int) -> None:
             )
         for key, value in children:
             if isinstance(value, (dict, list)):
-                child = _safe_key(key)
+                child = safe_dotted_key(key)
                 stack.append((value, depth + 1, child if path == "$" else f"{path}.{child}"))

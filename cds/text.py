@@ -41,3 +41,9 @@ def safe_key(key: str) -> str:
     so kept short and plain."""
     cleaned = "".join(c for c in key if c.isascii() and (c.isalnum() or c in "_-"))[:64]
     return cleaned or "$"
+
+
+def safe_dotted_key(key: str) -> str:
+    """A caller's key that may itself hold dots, each part kept plain, and the whole kept short
+    (a key of a million dots would otherwise make a megabyte of error)."""
+    return ".".join(safe_key(part) for part in key.split(".")[:8])[:200]

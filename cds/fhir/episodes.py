@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 Kind = Literal["ever", "standing", "recent", "measured", "current"]
-# a record dated after the evaluation is not of it, beyond this much clock difference
-SKEW = timedelta(hours=1)
+# a record dated after the evaluation is not of it, beyond this much: the time zone furthest
+# ahead of UTC (UTC+14), since a date without a time is read as its first moment in UTC, and a
+# "today" recorded in Sydney or Auckland is tomorrow in UTC for half the day
+SKEW = timedelta(hours=14)
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,11 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     rid = str(response.get("id", ""))
     if when is None and response.get("item"):
         # every answer would fall outside its episode one by one, with nothing said
-        c.error("fhir", f"QuestionnaireResponse/{rid} has no authored time, so its answers were not used")
+        c.error(
+            "fhir",
+            f"QuestionnaireResponse/{rid} has no authored time: its answers about this illness and recent "
+            "events were not used (only those about any time, such as a history of cancer)",
+        )
     for item in _items(response.get("item") or []):
         path = item["linkId"]
         spec = BY_PATH.get(path)

@@ -114,7 +114,7 @@ class Collector:
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
         kind = self.term.episodes[path].kind
-        if kind in ("ever", "standing") and any(r.value is True for r in readings):
+        if kind in ("ever", "standing", "recent") and any(r.value is True for r in readings):
             present = [r for r in readings if r.value is True]
             absent = [r for r in readings if r.value is False]
             if kind == "ever":
@@ -124,8 +124,9 @@ class Collector:
                     self.ignore("superseded", path)
                 readings = present
             elif absent and max(r.when for r in absent) > max(r.when for r in present):
-                # a lasting state recorded present and, later, absent or refuted: which holds is
-                # for a clinician, not for the newer date (it may be a wider or narrower record)
+                # a lasting state, or an event of the field's period, recorded present and, later,
+                # absent or refuted: which holds is for a clinician, not for the newer date (it
+                # may be a wider or narrower record)
                 refs = ", ".join(self.ref(r.source) for r in (*present, *absent))
                 self.error(path, f"recorded present and, later, absent ({refs}); left unknown")
                 self.ignore("conflict", path)

@@ -79,7 +79,8 @@ def read_head(head: bytes) -> Head:
 def progress(data: bytes, limits: Limits) -> tuple[Progress, Head | None]:
     """How far `data` (everything received on the connection) is from a whole request, and
     its head once the head is complete."""
-    if data and data[0] not in _TOKEN:
+    first = data.lstrip(b"\r\n")[:1]  # RFC 9112 section 2.2: empty lines before a request are ignored
+    if first and first[0] not in _TOKEN:
         return Progress.INVALID, None
     end = data.find(_HEAD_END)
     if end < 0:

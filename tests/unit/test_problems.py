@@ -41,3 +41,8 @@ def test_a_key_the_caller_sent_is_named_short_and_plain():
     errors = flatten_messages({"symptoms": {long_key: ["Unknown field."]}, "_schema": ["bad"]})
     fields = {e["field"] for e in errors}
     assert fields == {"symptoms.script" + "k" * 58, "$"}
+
+
+def test_a_key_of_many_dots_is_named_short_too():
+    errors = flatten_messages({"." * 20_000: ["Unknown field."]})
+    assert len(errors[0]["field"]) <= 200

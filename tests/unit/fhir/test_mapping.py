@@ -4,7 +4,7 @@ every vignette through FHIR and back."""
 
 import copy
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import yaml
@@ -559,6 +559,37 @@ def test_a_lasting_state_recorded_present_then_refuted_is_a_conflict_for_a_clini
 def test_a_condition_whose_presence_means_no_is_a_no_only_when_confirmed_and_recent(verification, recorded, expected):
     not_pregnant = condition("60001007", verification=verification, recordedDate=recorded)
     assert value_of(run(not_pregnant), "patient.pregnant") is expected
+
+
+def test_an_event_of_the_fields_period_recorded_then_denied_is_a_conflict():
+    endocarditis = condition("56819008", rid="endo", onsetDateTime="2024-12-26")
+    denied = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "form",
+        "status": "completed",
+        "authored": "2025-01-15T08:00:00Z",
+        "item": [{"linkId": "history.recent_infection_elsewhere", "answer": [{"valueBoolean": False}]}],
+    }
+    result = run(endocarditis, denied)
+    assert value_of(result, "history.recent_infection_elsewhere") is None
+    assert [e["field"] for e in result.errors] == ["history.recent_infection_elsewhere"]
+
+
+def test_an_unconfirmed_no_does_not_hide_an_older_yes():
+    pregnant = condition("77386006", rid="yes", recordedDate="2025-01-10")
+    maybe_not = condition("60001007", verification="provisional", rid="no", recordedDate="2025-01-15T08:00:00Z")
+    assert value_of(run(pregnant, maybe_not), "patient.pregnant") is True
+
+
+def test_a_date_recorded_today_east_of_utc_is_not_a_record_from_the_future():
+    """An evaluation at 2025-01-15T11:00Z is 2025-01-16 in Auckland: a red flag recorded there
+    "today" (2025-01-16, read as its first moment in UTC, 13 hours ahead) must count."""
+    saddle = condition("449813001", recordedDate="2025-01-16")
+    at = datetime(2025, 1, 15, 11, tzinfo=UTC)
+    assert value_of(run(saddle, now=at), "symptoms.saddle_anaesthesia") is True
+    assert (
+        value_of(run(condition("449813001", recordedDate="2025-01-17"), now=at), "symptoms.saddle_anaesthesia") is None
+    )
 
 
 # --- findings and coded answers -------------------------------------------------------------

@@ -73,7 +73,8 @@ def test_expect_continue_is_read():
 
 def test_bytes_no_request_begins_with_are_not_http_at_once():
     assert state(bytes.fromhex("160301")) is Progress.INVALID  # a TLS client hello
-    assert state(b"\r\nGET / HTTP/1.1") is Progress.INVALID
+    assert state(b"\r\n\x16\x03") is Progress.INVALID
+    assert state(b"\r\nGET / HTTP/1.1") is Progress.WAIT  # empty lines before a request are ignored
     assert state(b"G") is Progress.WAIT
 
 
