@@ -25,6 +25,7 @@ from cds.strict_json import decode
 from cds.triage import EngineError, RuleBase, RuleBaseError, load_rulebase, triage_for
 from cds.triage.changes import read_cases, report
 from cds.triage.explain import render
+from cds.triage.thresholds import number_cuts
 
 EXIT_INVALID_INPUT = 2
 EXIT_INVALID_RULES = 3
@@ -122,9 +123,13 @@ def _fhir_coverage(args: argparse.Namespace, out: TextIO) -> int:
             return EXIT_INVALID_INPUT
     try:
         settings = Settings.from_env()
+        rb = load_rulebase(settings.rules_dir)
     except SettingsError as err:
         print(f"cds: {err}", file=sys.stderr)
         return EXIT_INVALID_INPUT
+    except RuleBaseError as err:
+        print(err, file=sys.stderr)
+        return EXIT_INVALID_RULES
     try:
         as_of = None if args.as_of == "latest" else datetime.fromisoformat(args.as_of)
         # the windows the service reads with (CDS_FHIR_*_WINDOW_HOURS): the report says what
@@ -134,6 +139,7 @@ def _fhir_coverage(args: argparse.Namespace, out: TextIO) -> int:
             as_of if as_of is None or as_of.tzinfo else as_of.replace(tzinfo=UTC),
             settings.fhir_observation_window_hours,
             settings.fhir_finding_window_hours,
+            number_cuts(rb),
         )
     except ValueError as err:
         print(f"cannot date the records: {err}", file=sys.stderr)

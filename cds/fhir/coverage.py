@@ -7,7 +7,7 @@ which questions its EHR data can answer and which the service will still have to
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from cds.fhir.mapping import MAPPED_TYPES, MappingResult, map_resources
 from cds.fhir.resources import UNDATED, condition_time, observation_time, response_time
 from cds.triage.fields import FIELDS
+from cds.triage.thresholds import Cut
 
 
 def latest_time(resources: Iterable[dict[str, Any]]) -> datetime:
@@ -91,14 +92,21 @@ class Coverage:
 
 
 def coverage(
-    bundles: Iterable[list[dict[str, Any]]], as_of: datetime | None, measured_hours: int, current_hours: int
+    bundles: Iterable[list[dict[str, Any]]],
+    as_of: datetime | None,
+    measured_hours: int,
+    current_hours: int,
+    cuts: Mapping[str, tuple[Cut, ...]] | None = None,
 ) -> Coverage:
     """The coverage of the given patients' resources, each evaluated at `as_of`, or, when None,
-    as of its own newest record, with the service's windows (map_resources)."""
+    as of its own newest record, with the service's windows and its rule base's thresholds
+    (map_resources)."""
     report = Coverage()
     for resources in bundles:
         now = as_of or latest_time(resources)
         report.add(
-            map_resources(resources, now.date(), now=now, measured_hours=measured_hours, current_hours=current_hours)
+            map_resources(
+                resources, now.date(), now=now, measured_hours=measured_hours, current_hours=current_hours, cuts=cuts
+            )
         )
     return report

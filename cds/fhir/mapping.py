@@ -33,7 +33,7 @@ Every reading that does not fill its field is counted by field and reason (`cove
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -43,6 +43,7 @@ from cds.fhir.readings import Collector, MappingResult
 from cds.fhir.resources import about_patient, age_on, resources_from
 from cds.fhir.terminology import field_problem, terminology
 from cds.triage.fields import ADULT_AGE, BY_PATH
+from cds.triage.thresholds import Cut
 
 # resources_from is re-exported: callers read a payload and map it through this one module.
 __all__ = ["MappingResult", "map_resources", "resources_from"]
@@ -112,16 +113,19 @@ def map_resources(
     now: datetime | None = None,
     measured_hours: int = 24,
     current_hours: int = 168,
+    cuts: Mapping[str, tuple[Cut, ...]] | None = None,
 ) -> MappingResult:
     """Map FHIR R4 resources onto an encounter (see the module docstring for the rules).
 
     `today` fixes the age; `now` (default: the end of `today`, UTC) is when the episodes end;
     `measured_hours` and `current_hours` are how far back vital signs and results, and the
     findings of this illness, reach (CDS_FHIR_OBSERVATION_WINDOW_HOURS,
-    CDS_FHIR_FINDING_WINDOW_HOURS)."""
+    CDS_FHIR_FINDING_WINDOW_HOURS); `cuts`, the rule base's thresholds per number field
+    (cds.triage.thresholds), are what a measurement recorded as a bound is weighed against:
+    without them every bound is left unknown."""
     if now is None:
         now = datetime.combine(today, time.max, tzinfo=UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     windows = Windows(now, timedelta(hours=measured_hours), timedelta(hours=current_hours))
-    return run(Collector(terminology(), today, windows), resources)
+    return run(Collector(terminology(), today, windows, cuts), resources)

@@ -21,6 +21,7 @@ import math
 from datetime import datetime
 from typing import Any
 
+from cds.fhir.bounds import COMPARATORS, reads_as
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, concept_keys, observation_time
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, field_problem
@@ -109,15 +110,6 @@ def quantity(
         c.read(path, when, None, source, "unrecognised_value" if sent else "no_value")
         return
     value, code = vq.get("value"), vq.get("code")
-    if vq.get("comparator") is not None:
-        # ">8" is a bound, not a value: which side of a threshold it lies depends on the
-        # threshold, so it is left unknown (asked for), and the clinician told why
-        c.error(
-            path,
-            f"{c.ref(source)}: {c.term.label(key)} recorded as a bound (with a comparator), not a value; left unknown",
-        )
-        c.read(path, when, None, source, "comparator")
-        return
     accepted = ", ".join(q.units)
     if not isinstance(code, str) or vq.get("system") != UCUM:
         # A code without its system, or the free-text unit, is never guessed at; the reading is
@@ -135,7 +127,31 @@ def quantity(
         c.error(path, f"{c.ref(source)}: {c.term.label(key)} has no number in valueQuantity.value; left unknown")
         c.read(path, when, None, source, "unrecognised_value")
         return
-    number(c, q, unit.convert(float(value)), code, when, source, key)
+    comparator = vq.get("comparator")
+    if comparator is None:
+        number(c, q, unit.convert(float(value)), code, when, source, key)
+        return
+    # ">8" is a bound, not a value: read as 8 only where no threshold lies within it (bounds.py);
+    # otherwise left unknown (asked for), and the clinician told why
+    cuts = c.cuts.get(path)
+    plain = as_field(q, unit.convert(float(value)))
+    if cuts and not q.bands and reads_as(str(comparator), unit.exact(float(value)), plain, cuts):
+        number(c, q, plain, code, when, {**source, "comparator": str(comparator)}, key)
+        return
+    if comparator not in (*COMPARATORS, "ad"):
+        why = "its comparator is not one FHIR defines"
+    elif comparator == "ad" or not cuts:
+        why = "it is not weighed for this field"
+    else:
+        why = "a threshold the rules test lies within it"
+    shown = f" '{comparator}'" if comparator in (*COMPARATORS, "ad") else ""
+    c.error(path, f"{c.ref(source)}: {c.term.label(key)} recorded as a bound (comparator{shown}), {why}; left unknown")
+    c.read(path, when, None, source, "comparator")
+
+
+def as_field(q: CodedQuantity, value: float) -> float | int:
+    """A number as its field holds it: an integer field's value rounded half up."""
+    return math.floor(value + 0.5) if q.field.kind == "int" else value
 
 
 def number(
@@ -155,7 +171,7 @@ def number(
         else:
             c.read(path, when, band.value, source)
         return
-    result: float | int = math.floor(value + 0.5) if q.field.kind == "int" else value
+    result = as_field(q, value)
     problem = field_problem(q.field, result)
     if problem:
         c.error(path, f"{c.ref(source)}: {c.term.label(key)} {problem} (from '{unit}'); left unknown")

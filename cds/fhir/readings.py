@@ -7,6 +7,7 @@ the encounter: the newest reading wins, pain sites from single records make a pa
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from cds.fhir.resources import UNDATED
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
+from cds.triage.thresholds import Cut
 
 
 @dataclass
@@ -41,8 +43,11 @@ class Collector:
     """The readings of one mapping, with what was ignored and why. Each resource module reads a
     resource into it (read, error, ignore); result() decides the encounter."""
 
-    def __init__(self, term: Terminology, today: date, windows: Windows) -> None:
+    def __init__(
+        self, term: Terminology, today: date, windows: Windows, cuts: Mapping[str, tuple[Cut, ...]] | None = None
+    ) -> None:
         self.term = term
+        self.cuts = cuts or {}  # the rule base's thresholds per number field: how a bound is weighed
         self.today = today
         self.windows = windows
         self.readings: list[Reading] = []

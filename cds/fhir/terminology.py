@@ -48,8 +48,11 @@ class Unit:
     divisor: float = 1.0
     decimals: int | None = None  # the precision the field is reported in (terminology.yaml)
 
+    def exact(self, value: float) -> float:
+        return (value + self.offset) * self.factor / self.divisor
+
     def convert(self, value: float) -> float:
-        converted = (value + self.offset) * self.factor / self.divisor
+        converted = self.exact(value)
         return converted if self.decimals is None else round(converted, self.decimals)
 
     @property

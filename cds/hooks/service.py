@@ -126,6 +126,7 @@ def answer(
         now=now,
         measured_hours=settings.fhir_observation_window_hours,
         current_hours=settings.fhir_finding_window_hours,
+        cuts=triage.cuts,
     )
     log.info(
         "cds_hooks_call",

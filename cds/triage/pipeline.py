@@ -11,6 +11,7 @@ from cds.triage.encounter import load_encounter
 from cds.triage.result import ResultBuilder
 from cds.triage.result_types import Result
 from cds.triage.rulebase import RuleBase
+from cds.triage.thresholds import number_cuts
 
 
 class Triage:
@@ -18,6 +19,7 @@ class Triage:
         self.rulebase = rb
         self.decider = Decider(rb)
         self.results = ResultBuilder(rb)
+        self.cuts = number_cuts(rb)  # what a FHIR measurement recorded as a bound is weighed against
 
     def evaluate(self, encounter: dict[str, Any]) -> Result:
         """The result for an encounter that load_encounter has validated."""

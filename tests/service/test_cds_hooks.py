@@ -259,15 +259,26 @@ def test_a_wrong_unit_is_reported_on_a_card_not_converted(hooks):
     assert "temperature" in problem["detail"]
 
 
-def test_a_lactate_recorded_as_a_bound_is_reported_on_a_card(hooks):
+def lactate_bound(hooks, comparator, value):
     hook_instance = str(uuid.uuid4())
-    encounter = {"patient": {"age_years": 60}, "symptoms": {"reported_fever": True}, "labs": {"lactate_mmol_l": 8.0}}
+    encounter = {"patient": {"age_years": 60}, "symptoms": {"reported_fever": True}, "labs": {"lactate_mmol_l": value}}
     prefetch = prefetch_for(encounter)
     lactate = next(e["resource"] for e in prefetch["vitals"]["entry"] if "valueQuantity" in e["resource"])
-    lactate["valueQuantity"]["comparator"] = ">"
+    lactate["valueQuantity"]["comparator"] = comparator
     response = call(hooks, prefetch, hookInstance=hook_instance)
-    cards = response.get_json()["cards"]
-    problem = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "data-problems"))
+    return hook_instance, {c["uuid"]: c for c in response.get_json()["cards"]}
+
+
+def test_a_lactate_recorded_above_every_threshold_counts_as_at_least_its_bound(hooks):
+    # an analyser's ">8": whatever it is, it is 4 or more (sepsis, high risk, with a suspected infection)
+    hook_instance, cards = lactate_bound(hooks, ">", 8.0)
+    assert cards[card_uuid(hook_instance, "flag/sepsis")]["indicator"] == INDICATOR["emergency"]
+    assert card_uuid(hook_instance, "data-problems") not in cards
+
+
+def test_a_lactate_recorded_as_a_bound_a_threshold_lies_within_is_reported_on_a_card(hooks):
+    hook_instance, cards = lactate_bound(hooks, ">", 3.0)  # may or may not reach 4
+    problem = cards[card_uuid(hook_instance, "data-problems")]
     assert "lactate" in problem["detail"].lower() and "bound" in problem["detail"]
 
 

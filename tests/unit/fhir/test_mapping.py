@@ -13,6 +13,7 @@ from cds.fhir import TerminologyError, load_terminology, map_resources, resource
 from cds.fhir.coverage import latest_time
 from cds.triage.encounter import load_encounter
 from cds.triage.fields import BY_PATH, FIELDS
+from cds.triage.thresholds import number_cuts
 from tests.common import paths
 from tests.common.fhir_builders import (
     TODAY,
@@ -369,10 +370,54 @@ def test_a_glasgow_score_outside_3_to_15_is_an_error():
 
 
 @pytest.mark.parametrize("comparator", ["<", ">", ">="])
-def test_a_bound_is_not_a_value_and_the_clinician_is_told(comparator):
+def test_without_the_rule_base_s_thresholds_a_bound_is_not_a_value_and_the_clinician_is_told(comparator):
     result = run(obs("2524-7", valueQuantity={**quantity(8, "mmol/L"), "comparator": comparator}))
     assert result.encounter == {} and result.ignored == {"comparator": 1}
     assert [e["field"] for e in result.errors] == ["labs.lactate_mmol_l"]
+
+
+def bounded(code, value, unit, comparator):
+    return obs(code, valueQuantity={**quantity(value, unit), "comparator": comparator})
+
+
+@pytest.mark.parametrize(
+    ("resource", "path", "value"),
+    [
+        # above every lactate threshold: at least 4 whatever it is
+        (bounded("2524-7", 8, "mmol/L", ">"), "labs.lactate_mmol_l", 8.0),
+        (bounded("2524-7", 4, "mmol/L", ">="), "labs.lactate_mmol_l", 4.0),
+        # an analyser's upper limit for CRP, and its lower limit
+        (bounded("1988-5", 250, "mg/L", ">"), "labs.crp_mg_l", 250.0),
+        (bounded("1988-5", 5, "mg/L", "<"), "labs.crp_mg_l", 5.0),
+        # converted as a plain value is (lactate in mg/dL to 0.1 mmol/L): 90 mg/dL is 10.0
+        (bounded("2524-7", 90, "mg/dL", ">"), "labs.lactate_mmol_l", 10.0),
+    ],
+)
+def test_a_bound_no_threshold_lies_within_is_read_as_its_number(rulebase, resource, path, value):
+    result = run(resource, cuts=number_cuts(rulebase))
+    assert value_of(result, path) == value and result.errors == [] and result.ignored == {}
+    assert result.used[0]["comparator"] == resource["valueQuantity"]["comparator"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "path"),
+    [
+        (bounded("2524-7", 3, "mmol/L", ">"), "labs.lactate_mmol_l"),  # may or may not reach 4
+        (bounded("2524-7", 2, "mmol/L", "<"), "labs.lactate_mmol_l"),  # below 2, but 2 is not
+        (bounded("1988-5", 100, "mg/L", ">"), "labs.crp_mg_l"),  # above 100, but 100 is not
+        # below 4.04 mmol/L: rounded to 4.0 it would read "not 4 or more", which 4.03 is
+        (bounded("2524-7", 36.4, "mg/dL", "<"), "labs.lactate_mmol_l"),
+        (bounded("2524-7", 8, "mmol/L", "ad"), "labs.lactate_mmol_l"),
+        (bounded("2524-7", 8, "mmol/L", "about"), "labs.lactate_mmol_l"),
+        # NEWS2 reads a vital sign in bands: not weighed
+        (obs("8867-4", valueQuantity={**quantity(130, "/min"), "comparator": ">"}), "vitals.heart_rate"),
+    ],
+)
+def test_a_bound_a_threshold_lies_within_is_left_unknown_and_the_clinician_told(rulebase, resource, path):
+    result = run(resource, cuts=number_cuts(rulebase))
+    assert result.encounter == {} and result.ignored == {"comparator": 1}
+    assert [e["field"] for e in result.errors] == [path] and "bound" in result.errors[0]["message"]
+    assert "about" not in result.errors[0]["message"]  # an unknown comparator is not echoed
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,52 @@
+"""A measurement recorded as a bound (valueQuantity.comparator: a lactate of ">8", a CRP of
+"<5"): a range, not a value. It is read as the number it names only when that number answers
+every threshold the rule base sets on the field (cds.triage.thresholds) as the whole range
+does. A lactate of ">8" is then 8 (at least 4, and at least 2, whatever it is), and a CRP of
+"<5" is 5 (not above 100); a lactate of ">3" stays unknown (it may or may not reach 4), and so
+does a CRP of ">100" (it is above 100, but 100 itself is not). The test is made on the bound as
+recorded, converted without the rounding a plain value gets: rounding could carry a bound across
+a threshold (a lactate of "<36.4 mg/dL" is below 4.04 mmol/L, not below 4.0)."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterable
+
+from cds.triage.context import Tri
+
+COMPARATORS = ("<", "<=", ">=", ">")  # FHIR's "ad" (sufficient to achieve) is not a bound on a value
+_TEST: dict[str, Callable[[float, float], bool]] = {
+    "gte": operator.ge,
+    "gt": operator.gt,
+    "lte": operator.le,
+    "lt": operator.lt,
+}
+
+
+def _whole(comparator: str, bound: float, op: str, t: float) -> Tri:
+    """The answer of `x op t` for every x the bound allows; None when it differs within."""
+    closed = comparator in ("<=", ">=")
+    if comparator in (">", ">="):  # x from the bound upwards, without end
+        if op in ("gte", "lt"):  # x >= t everywhere once the bound is at least t
+            holds = bound >= t
+        else:  # gt, lte: x > t everywhere; the bound itself must be above t when it is allowed
+            holds = bound > t if closed else bound >= t
+        return (op == "gte" or op == "gt") if holds else None
+    # x from the bound downwards
+    if op in ("lte", "gt"):
+        holds = bound <= t
+    else:  # lt, gte: x < t everywhere; the bound itself must be below t when it is allowed
+        holds = bound < t if closed else bound <= t
+    return (op == "lte" or op == "lt") if holds else None
+
+
+def reads_as(comparator: str, bound: float, value: float, cuts: Iterable[tuple[str, float]]) -> bool:
+    """Whether `value` (the bound as a plain reading would give it) answers every threshold in
+    `cuts` as every value the recorded bound allows does."""
+    if comparator not in COMPARATORS:
+        return False
+    for op, t in cuts:
+        whole = _whole(comparator, bound, op, t)
+        if whole is None or whole is not _TEST[op](value, t):
+            return False
+    return True
