@@ -3,9 +3,11 @@
 every threshold the rule base sets on the field (cds.triage.thresholds) as the whole range
 does. A lactate of ">8" is then 8 (at least 4, and at least 2, whatever it is), and a CRP of
 "<5" is 5 (not above 100); a lactate of ">3" stays unknown (it may or may not reach 4), and so
-does a CRP of ">100" (it is above 100, but 100 itself is not). The test is made on the bound as
-recorded, converted without the rounding a plain value gets: rounding could carry a bound across
-a threshold (a lactate of "<36.4 mg/dL" is below 4.04 mmol/L, not below 4.0)."""
+does a CRP of ">100" (it is above 100, but 100 itself is not). The range is the bound as
+recorded, converted without the rounding a plain value gets, which could carry it across a
+threshold (a lactate of ">35.7 mg/dL" is above 3.963 mmol/L, not above 4.0); the number it is
+read as is converted as a plain value is, and must answer alike too (a lactate of "<17.9 mg/dL"
+is below 1.987, but 17.9 mg/dL reads 2.0, which is 2 or more: unknown)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 from cds.triage.context import Tri
 
+Bound = tuple[str, float]  # (comparator, the number it bounds by, in the field's unit)
 COMPARATORS = ("<", "<=", ">=", ">")  # FHIR's "ad" (sufficient to achieve) is not a bound on a value
 _TEST: dict[str, Callable[[float, float], bool]] = {
     "gte": operator.ge,
@@ -50,3 +53,24 @@ def reads_as(comparator: str, bound: float, value: float, cuts: Iterable[tuple[s
         if whole is None or whole is not _TEST[op](value, t):
             return False
     return True
+
+
+def allows(bound: Bound, value: float) -> bool:
+    """Whether a value lies within a bound (a plain reading made at the same time as it)."""
+    comparator, number = bound
+    return _BY_COMPARATOR[comparator](value, number)
+
+
+_BY_COMPARATOR: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">=": operator.ge,
+    ">": operator.gt,
+}
+
+
+def alike(values: Iterable[float], cuts: Iterable[tuple[str, float]]) -> bool:
+    """Whether the values answer every threshold alike (two bounds read at the same time: ">8"
+    and ">10" both say "4 or more")."""
+    answers = {tuple(_TEST[op](v, t) for op, t in cuts) for v in values}
+    return len(answers) <= 1

@@ -17,14 +17,13 @@ not_final; cancelled and entered-in-error are ignored.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any
 
-from cds.fhir.bounds import COMPARATORS, reads_as
+from cds.fhir.bounds import COMPARATORS, Bound, reads_as
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, concept_keys, observation_time
-from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, field_problem
+from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, as_field, field_problem
 from cds.numbers import finite_number
 
 READ = frozenset({"final", "amended", "corrected", "preliminary"})
@@ -134,9 +133,10 @@ def quantity(
     # ">8" is a bound, not a value: read as 8 only where no threshold lies within it (bounds.py);
     # otherwise left unknown (asked for), and the clinician told why
     cuts = c.cuts.get(path)
-    plain = as_field(q, unit.convert(float(value)))
-    if cuts and not q.bands and reads_as(str(comparator), unit.exact(float(value)), plain, cuts):
-        number(c, q, plain, code, when, {**source, "comparator": str(comparator)}, key)
+    plain = as_field(q.field, unit.convert(float(value)))
+    exact = unit.exact(float(value))
+    if cuts and not q.bands and reads_as(str(comparator), exact, plain, cuts):
+        number(c, q, plain, code, when, {**source, "comparator": str(comparator)}, key, (str(comparator), exact))
         return
     if comparator not in (*COMPARATORS, "ad"):
         why = "its comparator is not one FHIR defines"
@@ -149,13 +149,15 @@ def quantity(
     c.read(path, when, None, source, "comparator")
 
 
-def as_field(q: CodedQuantity, value: float) -> float | int:
-    """A number as its field holds it: an integer field's value rounded half up."""
-    return math.floor(value + 0.5) if q.field.kind == "int" else value
-
-
 def number(
-    c: Collector, q: CodedQuantity, value: Any, unit: str, when: datetime | None, source: dict[str, str], key: Key
+    c: Collector,
+    q: CodedQuantity,
+    value: Any,
+    unit: str,
+    when: datetime | None,
+    source: dict[str, str],
+    key: Key,
+    bound: Bound | None = None,
 ) -> None:
     path = q.field.path
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -171,13 +173,13 @@ def number(
         else:
             c.read(path, when, band.value, source)
         return
-    result = as_field(q, value)
+    result = as_field(q.field, value)
     problem = field_problem(q.field, result)
     if problem:
         c.error(path, f"{c.ref(source)}: {c.term.label(key)} {problem} (from '{unit}'); left unknown")
         c.read(path, when, None, source, "out_of_range")
     else:
-        c.read(path, when, result, source)
+        c.read(path, when, result, source, bound=bound)
 
 
 def coded_answer(c: Collector, f: Finding, concept: Any) -> tuple[Any, str | None]:

@@ -18,13 +18,12 @@ answer given is an answer); entered-in-error and stopped are ignored.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from typing import Any
 
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_time
-from cds.fhir.terminology import UCUM, CodedQuantity, field_problem, terminology
+from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
 from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field
 from cds.triage.questions import Catalogue, QuestionsError
@@ -141,7 +140,7 @@ def _quantity(c: Collector, spec: Field, vq: Any) -> tuple[Any, str | None]:
     if unit is None or not finite_number(value):
         return None, "unrecognised_value"
     converted = unit.convert(float(value))
-    return (math.floor(converted + 0.5) if spec.kind == "int" else converted), None
+    return as_field(spec, converted), None
 
 
 _NOT_PRESENCE = object()

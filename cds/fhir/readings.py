@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from cds.fhir.bounds import Bound, alike, allows
 from cds.fhir.episodes import Windows, admits
 from cds.fhir.resources import UNDATED
 from cds.fhir.terminology import Terminology
@@ -37,6 +38,7 @@ class Reading:
     when: datetime
     value: Any  # None: this reading leaves the field unknown
     source: dict[str, str]
+    bound: Bound | None = None  # read from a bound (">8"), as the number it names (bounds.py)
 
 
 class Collector:
@@ -74,6 +76,7 @@ class Collector:
         *,
         condition: bool = False,
         negative: bool = False,
+        bound: Bound | None = None,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
         the field's episode, and a `negative` one (recorded absent, refuted) only within the
@@ -87,7 +90,7 @@ class Collector:
             return
         if value is None and reason:
             self.ignore(reason, path)
-        self.readings.append(Reading(path, when or UNDATED, value, source))
+        self.readings.append(Reading(path, when or UNDATED, value, source, bound))
 
     @staticmethod
     def ref(source: dict[str, str]) -> str:
@@ -141,7 +144,8 @@ class Collector:
         for r in readings:
             if r.when < newest and r.value is not None:
                 self.ignore("superseded", path)
-        distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest if r.value is not None}
+        latest = self.without_bounds_beside_values(path, [r for r in latest if r.value is not None])
+        distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
         if len(distinct) > 1:
             self.error(
                 path,
@@ -156,6 +160,26 @@ class Collector:
         winner = next(iter(distinct.values()))
         self.used.append(winner.source)
         return winner.value
+
+    def without_bounds_beside_values(self, path: str, latest: list[Reading]) -> list[Reading]:
+        """The readings of one time, less those read from a bound that another says as much as:
+        a plain value the bound allows (">8" beside 9.2: the 9.2), or another bound that answers
+        every threshold alike (">8" beside ">10": one of them). A bound that disagrees stays, to
+        make the conflict."""
+        bounds = [r for r in latest if r.bound is not None]
+        if not bounds:
+            return latest
+        plain = [r for r in latest if r.bound is None]
+        if plain:
+            agree = [b for b in bounds if b.bound is not None and all(allows(b.bound, r.value) for r in plain)]
+            keep = plain + [b for b in bounds if b not in agree]
+        elif alike([r.value for r in bounds], self.cuts.get(path, ())):
+            keep = bounds[:1]
+        else:
+            keep = bounds
+        for _ in range(len(latest) - len(keep)):
+            self.ignore("superseded", path)
+        return keep
 
     def sites(self, readings: list[Reading]) -> Any:
         """A whole answer (a list) wins when it is the newest; otherwise the sites that single

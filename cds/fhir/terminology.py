@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources as importlib_resources
 from typing import Any
@@ -140,6 +141,11 @@ class Terminology:
     def label(self, key: Key) -> str:
         names = {uri: name for name, uri in self.systems.items()}
         return f"{names.get(key[0], key[0]).upper()} {key[1]}"
+
+
+def as_field(spec: Field, value: float) -> float | int:
+    """A measurement as its field holds it: an integer field's value rounded half up."""
+    return math.floor(value + 0.5) if spec.kind == "int" else value
 
 
 def field_problem(spec: Field, value: Any) -> str | None:

@@ -2,12 +2,14 @@
 answers every threshold as every value the bound allows does (cds.fhir.bounds)."""
 
 import operator
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cds.fhir.bounds import COMPARATORS, _whole, reads_as
+from cds.triage.conditions import All, Any_, AtLeast, FieldAtom, NotEstablished
 from cds.triage.thresholds import number_cuts
 
 TEST = {"gte": operator.ge, "gt": operator.gt, "lte": operator.le, "lt": operator.lt}
@@ -70,3 +72,51 @@ def test_the_fields_weighed_are_those_only_comparisons_read(rulebase):
     assert not {"vitals.temperature_c", "vitals.heart_rate", "vitals.systolic_bp", "vitals.usual_systolic_bp"} & set(
         cuts
     )
+
+
+def fake_rulebase(rules=(), qsofa=(), news2_fields=(), differences=(), implied=()):
+    """Just what number_cuts reads of a rule base."""
+    return SimpleNamespace(
+        rules=[SimpleNamespace(when=w) for w in rules],
+        qsofa_criteria={f"c{i}": c for i, c in enumerate(qsofa)},
+        news2={"parameters": {f"p{i}": {"field": f} for i, f in enumerate(news2_fields)}},
+        quantities={f"q{i}": SimpleNamespace(inputs=pair) for i, pair in enumerate(differences)},
+        implications=[SimpleNamespace(when=SimpleNamespace(path=a), target=b) for a, b in implied],
+    )
+
+
+LACTATE, CRP, SEVERITY = "labs.lactate_mmol_l", "labs.crp_mg_l", "pain.severity"
+
+
+def test_comparisons_inside_every_kind_of_condition_are_gathered():
+    rules = [
+        All((FieldAtom(LACTATE, bounds=(("gte", 2), ("lt", 4))),)),
+        NotEstablished(Any_((FieldAtom(CRP, bounds=(("gt", 100),)),))),
+    ]
+    cuts = number_cuts(fake_rulebase(rules, qsofa=[AtLeast(1, (FieldAtom(SEVERITY, bounds=(("gte", 7),)),))]))
+    assert cuts == {
+        CRP: (("gt", 100.0),),
+        LACTATE: (("gte", 2.0), ("lt", 4.0)),
+        SEVERITY: (("gte", 7.0),),
+    }
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        {"rules": [FieldAtom(LACTATE, absent=True)]},
+        {"rules": [FieldAtom(LACTATE, is_=2.0)]},
+        {"rules": [FieldAtom(LACTATE, in_=(2.0, 4.0))]},
+        {"news2_fields": [LACTATE]},
+        {"differences": [(CRP, LACTATE)]},
+        {"implied": [(LACTATE, CRP)]},
+        {"implied": [(CRP, LACTATE)]},
+    ],
+)
+def test_a_field_read_other_than_by_comparison_is_not_weighed(other):
+    rules = [FieldAtom(LACTATE, bounds=(("gte", 4),)), *other.pop("rules", [])]
+    assert LACTATE not in number_cuts(fake_rulebase(rules, **other))
+
+
+def test_a_field_no_rule_compares_is_not_weighed():
+    assert number_cuts(fake_rulebase([FieldAtom(LACTATE, bounds=(("gte", 4),))])).keys() == {LACTATE}

@@ -400,6 +400,32 @@ def test_a_bound_no_threshold_lies_within_is_read_as_its_number(rulebase, resour
 
 
 @pytest.mark.parametrize(
+    ("readings", "value"),
+    [
+        # a point-of-care ">8" beside the laboratory's 9.2, at the same time: the 9.2
+        ([bounded("2524-7", 8, "mmol/L", ">"), obs("32693-4", valueQuantity=quantity(9.2, "mmol/L"))], 9.2),
+        # ">8" and ">10" both say 4 or more: either is the reading
+        ([bounded("2524-7", 8, "mmol/L", ">"), bounded("32693-4", 10, "mmol/L", ">")], 8.0),
+    ],
+)
+def test_a_bound_beside_a_reading_that_says_as_much_at_the_same_time_is_no_conflict(rulebase, readings, value):
+    result = run(*readings, cuts=number_cuts(rulebase))
+    assert value_of(result, "labs.lactate_mmol_l") == value and result.errors == []
+
+
+@pytest.mark.parametrize(
+    "readings",
+    [
+        [bounded("2524-7", 8, "mmol/L", ">"), obs("32693-4", valueQuantity=quantity(1.2, "mmol/L"))],
+        [bounded("2524-7", 8, "mmol/L", ">"), bounded("32693-4", 1, "mmol/L", "<")],
+    ],
+)
+def test_a_bound_that_disagrees_with_a_reading_at_the_same_time_is_a_conflict(rulebase, readings):
+    result = run(*readings, cuts=number_cuts(rulebase))
+    assert result.encounter == {} and "conflicting" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize(
     ("resource", "path"),
     [
         (bounded("2524-7", 3, "mmol/L", ">"), "labs.lactate_mmol_l"),  # may or may not reach 4
@@ -407,6 +433,10 @@ def test_a_bound_no_threshold_lies_within_is_read_as_its_number(rulebase, resour
         (bounded("1988-5", 100, "mg/L", ">"), "labs.crp_mg_l"),  # above 100, but 100 is not
         # below 4.04 mmol/L: rounded to 4.0 it would read "not 4 or more", which 4.03 is
         (bounded("2524-7", 36.4, "mg/dL", "<"), "labs.lactate_mmol_l"),
+        # above 3.963 mmol/L: rounded first it would be above 4.0, which 3.97 is not
+        (bounded("2524-7", 35.7, "mg/dL", ">"), "labs.lactate_mmol_l"),
+        # below 1.987 mmol/L, which is not 2 or more, but 2.0 (as 17.9 mg/dL is read) is
+        (bounded("2524-7", 17.9, "mg/dL", "<"), "labs.lactate_mmol_l"),
         (bounded("2524-7", 8, "mmol/L", "ad"), "labs.lactate_mmol_l"),
         (bounded("2524-7", 8, "mmol/L", "about"), "labs.lactate_mmol_l"),
         # NEWS2 reads a vital sign in bands: not weighed
