@@ -136,7 +136,8 @@ def quantity(
     plain = as_field(q.field, unit.convert(float(value)))
     exact = unit.exact(float(value))
     if cuts and not q.bands and reads_as(str(comparator), exact, plain, cuts):
-        number(c, q, plain, code, when, {**source, "comparator": str(comparator)}, key, (str(comparator), exact))
+        recorded = f"{comparator}{float(value):g} {code}"  # as the clinician's card shows it (cards.py)
+        number(c, q, plain, code, when, {**source, "recorded": recorded}, key, (str(comparator), exact))
         return
     if comparator not in (*COMPARATORS, "ad"):
         why = "its comparator is not one FHIR defines"

@@ -52,13 +52,24 @@ def _footer(result: Result) -> str:
     return f"{news2_text} · {qsofa_text} · rule base {rb['version']} ({rb['digest'][:12]})"
 
 
-def flag_card(result: Result, flag: Flag, hook_instance: str, rb: RuleBase) -> dict[str, Any]:
+def flag_card(
+    result: Result, flag: Flag, hook_instance: str, rb: RuleBase, bounds: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """`bounds`: the fields read from a measurement recorded as a bound, and how it was recorded
+    (">8 mmol/L"): the card says so beside the number the rules were given."""
     trace = {entry["rule"]: entry for entry in result["trace"]}
     lines = [f"**{LEVEL_WORD[flag['risk_level']]}.** {flag['disposition']}", "", "**Why**"]
     for rule_id in flag["rules"]:
         entry = trace[rule_id]
+        recorded = [
+            f"{field_label(path)} recorded as {markdown_text(text)}, read as its bound"
+            for path, text in (bounds or {}).items()
+            if path in entry["matched"]
+        ]
         lines.append(
-            f"- {entry['title']} ({rule_id}): {pairs_text(entry['matched'], labelled=True)}. *{entry['source']}*"
+            f"- {entry['title']} ({rule_id}): {pairs_text(entry['matched'], labelled=True)}"
+            + "".join(f" ({note})" for note in recorded)
+            + f". *{entry['source']}*"
         )
     missing = [m["field"] for m in result["missing"] if flag["id"] in m["needed_for"]][:ASK_NEXT_COUNT]
     if missing:
@@ -141,9 +152,14 @@ def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[
 
 
 def build_cards(
-    result: Result, mapping_errors: list[dict[str, str]], hook_instance: str, rb: RuleBase, form: TriageForm
+    result: Result,
+    mapping_errors: list[dict[str, str]],
+    hook_instance: str,
+    rb: RuleBase,
+    form: TriageForm,
+    bounds: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    cards = [flag_card(result, flag, hook_instance, rb) for flag in result["flags"]]
+    cards = [flag_card(result, flag, hook_instance, rb, bounds) for flag in result["flags"]]
     for extra in (
         ask_next_card(result, hook_instance, rb, form),
         self_care_card(result, hook_instance, rb),

@@ -272,7 +272,9 @@ def lactate_bound(hooks, comparator, value):
 def test_a_lactate_recorded_above_every_threshold_counts_as_at_least_its_bound(hooks):
     # an analyser's ">8": whatever it is, it is 4 or more (sepsis, high risk, with a suspected infection)
     hook_instance, cards = lactate_bound(hooks, ">", 8.0)
-    assert cards[card_uuid(hook_instance, "flag/sepsis")]["indicator"] == INDICATOR["emergency"]
+    sepsis = cards[card_uuid(hook_instance, "flag/sepsis")]
+    assert sepsis["indicator"] == INDICATOR["emergency"]
+    assert "recorded as \\>8 mmol/L, read as its bound" in sepsis["detail"]  # markdown-escaped
     assert card_uuid(hook_instance, "data-problems") not in cards
 
 
