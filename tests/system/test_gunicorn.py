@@ -58,7 +58,9 @@ def test_a_killed_worker_is_replaced_and_service_continues(tmp_path):
             while not stop.is_set():
                 try:
                     outcomes.append(request(port, "POST", "/v1/evaluate", VIGNETTES[ids[i % len(ids)]]["encounter"])[0])
-                except OSError:
+                except (OSError, http.client.HTTPException):
+                    # a request in flight on the killed worker is cut, even after its headers
+                    # (IncompleteRead): what is tested is that the service continues
                     outcomes.append(-1)
                 i += 1
 
