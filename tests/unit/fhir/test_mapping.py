@@ -1059,3 +1059,26 @@ def test_a_terminology_file_with_a_duplicate_key_is_refused():
 
 def test_the_packaged_file_is_valid():
     assert load_terminology(TERMINOLOGY.read_text()).by_code.keys() == terminology().by_code.keys()
+
+
+@pytest.mark.parametrize(
+    ("code", "value", "unit", "path", "expected"),
+    [
+        ("2519-7", 4.5, "mmol/L", "labs.lactate_mmol_l", 4.5),  # venous lactate
+        ("2518-9", 4.5, "mmol/L", "labs.lactate_mmol_l", 4.5),  # arterial lactate
+        ("33256-9", 13.1, "10*3/uL", "labs.wbc_10e9_l", 13.1),  # corrected for nucleated red cells
+        ("8331-1", 38.6, "Cel", "vitals.temperature_c", 38.6),  # oral
+        ("8889-8", 131, "/min", "vitals.heart_rate", 131),  # by pulse oximetry
+        ("8459-0", 88, "mm[Hg]", "vitals.systolic_bp", 88),  # sitting
+        ("76534-7", 88, "mm[Hg]", "vitals.systolic_bp", 88),  # non-invasive
+        ("20564-1", 90, "%", "vitals.spo2", 90),
+    ],
+)
+def test_the_more_specific_loinc_codes_of_a_measurement_are_read(code, value, unit, path, expected):
+    assert value_of(run(obs(code, valueQuantity=quantity(value, unit))), path) == expected
+
+
+@pytest.mark.parametrize(("code", "path"), [("50558-6", "labs.urine_nitrite"), ("60026-2", "labs.urine_leukocytes")])
+def test_an_automated_urine_strip_is_read_as_a_manual_one(code, path):
+    positive = obs(code, valueCodeableConcept=coding(SNOMED, "10828004"))
+    assert value_of(run(positive), path) is True
