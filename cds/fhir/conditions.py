@@ -11,7 +11,9 @@ for the same reason an unconfirmed record whose presence means "no" (Not pregnan
 and a confirmed one is a "no", counted only as recent as any other (readings.py).
 inactive, remission and resolved say nothing about today (the field stays unknown), except for
 a field whose episode is `ever` (any history of malignancy). The time is the onset, else the
-recorded date: the field's episode decides whether it counts.
+recorded date: the field's episode decides whether it counts. Against other records of the field
+a Condition stands at its recorded date, when it was said (readings.py): a saddle numbness
+recorded at 11:00 with its onset last night is newer than a "no" asked at 08:00.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, concept_keys, condition_time, status_code
+from cds.fhir.resources import UNDATED, concept_keys, condition_recorded, condition_time, status_code
 from cds.fhir.terminology import CodedQuantity, Finding, Key
 from cds.triage.fields import BY_PATH
 
@@ -102,7 +104,8 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
                 return
     else:
         value, reason = None, "inactive"
-    c.read(path, when, value, source, reason, condition=True, negative=negative)
+    said = None if (recorded := condition_recorded(cond)) == UNDATED else recorded
+    c.read(path, when, value, source, reason, condition=True, negative=negative, said=said)
 
 
 def _match(c: Collector, concept: Any) -> list[tuple[Finding | None, str, Key]] | str:

@@ -37,16 +37,20 @@ class Windows:
 
 def admits(episode: Episode, when: datetime | None, windows: Windows, *, condition: bool) -> bool:
     """Whether a record made at `when` (None: no usable time) can describe a field of `episode`.
-    A Condition of a standing state counts at any date: its clinical status says whether it
-    still holds."""
+    A Condition of a standing state counts at any date, and one of a measured field (acute
+    confusion) from within this illness: its clinical status says whether it still holds."""
     if when is not None and when > windows.now + SKEW:
         return False
     if episode.kind == "ever" or (episode.kind == "standing" and condition):
         return True
     if when is None:
         return False
-    if episode.kind == "measured":
+    if episode.kind == "measured" and not condition:
         reach = windows.measured
+    elif episode.kind == "measured":
+        # a measurement is of its moment, but a Condition still active (an acute confusion that
+        # began yesterday) says what holds now: it counts from within this illness
+        reach = windows.current
     elif episode.kind == "current":
         reach = windows.current
     else:

@@ -11,7 +11,8 @@ that are FHIR semantics, and safety, are these:
   a result, the contract's own period for "in the last 6 weeks", any time for a history of
   cancer. A "no" counts only within the last 24 hours. An undated reading of a timed field says
   nothing. Outside, the field stays unknown and is asked, never read as "no".
-- Newest wins, per contract field, among the readings that count. When the newest reading cannot
+- Newest wins, per contract field, among the readings that count, by when each was recorded (a
+  Condition's recordedDate, not its onset). When the newest reading cannot
   be read (wrong unit, out of range, an indeterminate answer, a resolved Condition) the field
   stays unknown: an older value is not today's value. Two different values at the same newest
   time are a conflict, reported, and the field stays unknown.

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from cds.fhir.bounds import Bound, alike, allows
-from cds.fhir.episodes import Windows, admits
+from cds.fhir.episodes import SKEW, Windows, admits
 from cds.fhir.resources import UNDATED
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
@@ -39,6 +39,7 @@ class Reading:
     value: Any  # None: this reading leaves the field unknown
     source: dict[str, str]
     bound: Bound | None = None  # read from a bound (">8"), as the number it names (bounds.py)
+    said: datetime = UNDATED  # when it was recorded, which orders readings (newest wins)
 
 
 class Collector:
@@ -77,20 +78,35 @@ class Collector:
         condition: bool = False,
         negative: bool = False,
         bound: Bound | None = None,
+        said: datetime | None = None,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
         the field's episode, and a `negative` one (recorded absent, refuted) only within the
         measured window, whatever the episode: a "no" is only as good as the moment it was
         asked (a cancer ruled out in 2005 is not "no history of cancer" today)."""
         episode = self.term.episodes[path]
-        if not admits(episode, when, self.windows, condition=condition) or (
-            negative and (when is None or when < self.windows.now - self.windows.measured)
-        ):
+        admitted = admits(episode, when, self.windows, condition=condition)
+        if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
+            if not admitted and condition and value is not None and not negative and when is not None:
+                self.began_before(path, episode.kind, when, source)
             return
         if value is None and reason:
             self.ignore(reason, path)
-        self.readings.append(Reading(path, when or UNDATED, value, source, bound))
+        if said is None or said > self.windows.now + SKEW:
+            said = when  # recorded when it was made (an Observation), or recorded in the future
+        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED))
+
+    def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
+        """A finding still recorded as present, which began before this illness: not read as new
+        (a years-old incontinence is not cauda equina's), but not dropped in silence either,
+        since a red flag that began last week may still be one."""
+        if kind in ("current", "measured") and when <= self.windows.now:
+            self.error(
+                path,
+                f"{self.ref(source)}: recorded as present, with an onset ({when:%Y-%m-%d}) before this "
+                "illness's window, so not read as new; left unknown (ask whether it is new)",
+            )
 
     @staticmethod
     def ref(source: dict[str, str]) -> str:
@@ -131,7 +147,7 @@ class Collector:
                 for _ in absent:
                     self.ignore("superseded", path)
                 readings = present
-            elif absent and max(r.when for r in absent) > max(r.when for r in present):
+            elif absent and max(r.said for r in absent) > max(r.said for r in present):
                 # a lasting state, or an event of the field's period, recorded present and, later,
                 # absent or refuted: which holds is for a clinician, not for the newer date (it
                 # may be a wider or narrower record)
@@ -139,10 +155,10 @@ class Collector:
                 self.error(path, f"recorded present and, later, absent ({refs}); left unknown")
                 self.ignore("conflict", path)
                 return None
-        newest = max(r.when for r in readings)
-        latest = [r for r in readings if r.when == newest]
+        newest = max(r.said for r in readings)
+        latest = [r for r in readings if r.said == newest]
         for r in readings:
-            if r.when < newest and r.value is not None:
+            if r.said < newest and r.value is not None:
                 self.ignore("superseded", path)
         latest = self.without_bounds_beside_values(path, [r for r in latest if r.value is not None])
         distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
@@ -186,7 +202,7 @@ class Collector:
         records name, as a partial list."""
         whole = [r for r in readings if isinstance(r.value, list)]
         named = [r for r in readings if isinstance(r.value, str)]
-        if whole and max(r.when for r in whole) >= max((r.when for r in named), default=UNDATED):
+        if whole and max(r.said for r in whole) >= max((r.said for r in named), default=UNDATED):
             return self.newest("pain.sites", whole)
         if not named:
             return None

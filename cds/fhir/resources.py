@@ -157,6 +157,12 @@ def condition_time(cond: dict[str, Any]) -> datetime:
     return _first_time(cond.get("onsetDateTime"), onset.get("start"), cond.get("recordedDate"))
 
 
+def condition_recorded(cond: dict[str, Any]) -> datetime:
+    """When a Condition was recorded (recordedDate): when it was said, which is what orders it
+    against other records of the same field, whatever its onset."""
+    return _first_time(cond.get("recordedDate"))
+
+
 def response_time(response: dict[str, Any]) -> datetime:
     """When a QuestionnaireResponse was answered: authored."""
     return _first_time(response.get("authored"))

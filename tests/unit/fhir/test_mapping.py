@@ -1082,3 +1082,47 @@ def test_the_more_specific_loinc_codes_of_a_measurement_are_read(code, value, un
 def test_an_automated_urine_strip_is_read_as_a_manual_one(code, path):
     positive = obs(code, valueCodeableConcept=coding(SNOMED, "10828004"))
     assert value_of(run(positive), path) is True
+
+
+def test_a_condition_recorded_after_a_no_wins_over_it_whatever_its_onset():
+    # the nurse's "no" at 08:00; the doctor's record at 11:00 of a numbness that began overnight
+    asked = obs("449813001", system=SNOMED, when="2025-01-15T08:00:00Z", valueBoolean=False)
+    recorded = condition("449813001", onsetDateTime="2025-01-15", recordedDate="2025-01-15T11:00:00Z")
+    for order in ([asked, recorded], [recorded, asked]):
+        result = run(*order, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+        assert value_of(result, "symptoms.saddle_anaesthesia") is True and result.errors == []
+
+
+def test_a_no_recorded_after_a_condition_wins_over_it():
+    recorded = condition("449813001", onsetDateTime="2025-01-15T01:00:00Z", recordedDate="2025-01-15T08:00:00Z")
+    asked = obs("449813001", system=SNOMED, when="2025-01-15T11:00:00Z", valueBoolean=False)
+    result = run(recorded, asked, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+    assert value_of(result, "symptoms.saddle_anaesthesia") is False
+
+
+def test_a_condition_recorded_in_the_future_stands_at_its_onset():
+    recorded = condition("449813001", onsetDateTime="2025-01-15T07:00:00Z", recordedDate="2025-03-01T00:00:00Z")
+    asked = obs("449813001", system=SNOMED, when="2025-01-15T08:00:00Z", valueBoolean=False)
+    result = run(recorded, asked, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+    assert value_of(result, "symptoms.saddle_anaesthesia") is False
+
+
+def test_an_active_acute_confusion_that_began_yesterday_is_new_confusion_today():
+    confusion = condition("130987000", onsetDateTime="2025-01-14T09:00:00Z", recordedDate="2025-01-15T11:00:00Z")
+    result = run(confusion, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+    assert value_of(result, "vitals.consciousness") == "new_confusion"
+
+
+def test_a_finding_still_present_that_began_before_this_illness_is_unknown_and_on_the_card():
+    numb = condition("449813001", onsetDateTime="2025-01-07", recordedDate="2025-01-15T11:00:00Z")
+    result = run(numb, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+    assert value_of(result, "symptoms.saddle_anaesthesia") is None
+    assert [e["field"] for e in result.errors] == ["symptoms.saddle_anaesthesia"]
+    assert "2025-01-07" in result.errors[0]["message"] and "new" in result.errors[0]["message"]
+
+
+@pytest.mark.parametrize(("clinical", "verification"), [("resolved", "confirmed"), ("active", "refuted")])
+def test_an_old_record_that_says_nothing_of_today_or_says_no_is_not_on_the_card(clinical, verification):
+    old = condition("449813001", clinical, verification, onsetDateTime="2024-06-01", recordedDate="2024-06-02")
+    result = run(old, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
+    assert result.encounter == {} and result.errors == []
