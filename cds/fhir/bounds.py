@@ -11,19 +11,15 @@ is below 1.987, but 17.9 mg/dL reads 2.0, which is 2 or more: unknown)."""
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
+from cds.triage.conditions import COMPARE
 from cds.triage.context import Tri
 
 Bound = tuple[str, float]  # (comparator, the number it bounds by, in the field's unit)
-COMPARATORS = ("<", "<=", ">=", ">")  # FHIR's "ad" (sufficient to achieve) is not a bound on a value
-_TEST: dict[str, Callable[[float, float], bool]] = {
-    "gte": operator.ge,
-    "gt": operator.gt,
-    "lte": operator.le,
-    "lt": operator.lt,
-}
+# FHIR's comparators, as the rules' comparisons; "ad" (sufficient to achieve) is not a bound on a value
+_AS_RULE = {"<": "lt", "<=": "lte", ">=": "gte", ">": "gt"}
+COMPARATORS = tuple(_AS_RULE)
 
 
 def _whole(comparator: str, bound: float, op: str, t: float) -> Tri:
@@ -50,7 +46,7 @@ def reads_as(comparator: str, bound: float, value: float, cuts: Iterable[tuple[s
         return False
     for op, t in cuts:
         whole = _whole(comparator, bound, op, t)
-        if whole is None or whole is not _TEST[op](value, t):
+        if whole is None or whole is not COMPARE[op](value, t):
             return False
     return True
 
@@ -58,19 +54,11 @@ def reads_as(comparator: str, bound: float, value: float, cuts: Iterable[tuple[s
 def allows(bound: Bound, value: float) -> bool:
     """Whether a value lies within a bound (a plain reading made at the same time as it)."""
     comparator, number = bound
-    return _BY_COMPARATOR[comparator](value, number)
-
-
-_BY_COMPARATOR: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">=": operator.ge,
-    ">": operator.gt,
-}
+    return COMPARE[_AS_RULE[comparator]](value, number)
 
 
 def alike(values: Iterable[float], cuts: Iterable[tuple[str, float]]) -> bool:
     """Whether the values answer every threshold alike (two bounds read at the same time: ">8"
     and ">10" both say "4 or more")."""
-    answers = {tuple(_TEST[op](v, t) for op, t in cuts) for v in values}
+    answers = {tuple(COMPARE[op](v, t) for op, t in cuts) for v in values}
     return len(answers) <= 1

@@ -45,14 +45,12 @@ def admits(episode: Episode, when: datetime | None, windows: Windows, *, conditi
         return True
     if when is None:
         return False
-    if episode.kind == "measured" and not condition:
-        reach = windows.measured
-    elif episode.kind == "measured":
+    if episode.kind == "current" or (episode.kind == "measured" and condition):
         # a measurement is of its moment, but a Condition still active (an acute confusion that
         # began yesterday) says what holds now: it counts from within this illness
         reach = windows.current
-    elif episode.kind == "current":
-        reach = windows.current
+    elif episode.kind == "measured":
+        reach = windows.measured
     else:
         assert episode.days is not None
         reach = timedelta(days=episode.days)

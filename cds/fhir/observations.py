@@ -139,13 +139,14 @@ def quantity(
         recorded = f"{comparator}{float(value):g} {code}"  # as the clinician's card shows it (cards.py)
         number(c, q, plain, code, when, {**source, "recorded": recorded}, key, (str(comparator), exact))
         return
-    if comparator not in (*COMPARATORS, "ad"):
+    named = comparator in (*COMPARATORS, "ad")
+    if not named:
         why = "its comparator is not one FHIR defines"
     elif comparator == "ad" or not cuts:
         why = "it is not weighed for this field"
     else:
         why = "a threshold the rules test lies within it"
-    shown = f" '{comparator}'" if comparator in (*COMPARATORS, "ad") else ""
+    shown = f" '{comparator}'" if named else ""
     c.error(path, f"{c.ref(source)}: {c.term.label(key)} recorded as a bound (comparator{shown}), {why}; left unknown")
     c.read(path, when, None, source, "comparator")
 

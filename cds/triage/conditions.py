@@ -20,7 +20,7 @@ from typing import Any
 from cds.triage.context import Context, PartialList, Tri, contains
 
 COMPARATORS = ("gte", "gt", "lte", "lt")
-_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "gte": operator.ge,
     "gt": operator.gt,
     "lte": operator.le,
@@ -203,9 +203,9 @@ class FieldAtom(Condition):
             return lambda ctx: None if (v := ctx.values.get(path)) is None else contains(v, item)
         if len(self.bounds) == 1:
             ((op, bound),) = self.bounds
-            test = _COMPARE[op]
+            test = COMPARE[op]
             return lambda ctx: None if (v := ctx.values.get(path)) is None else test(v, bound)
-        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        bounds = tuple((COMPARE[op], bound) for op, bound in self.bounds)
         return lambda ctx: None if (v := ctx.values.get(path)) is None else all(t(v, b) for t, b in bounds)
 
     def pending(self, ctx: Context, out: set[str]) -> None:
@@ -279,7 +279,7 @@ class ScoreAtom(Condition):
         return f"scores.{self.score}"
 
     def _compile(self) -> Evaluator:
-        score, test, bound = self.score, _COMPARE[self.op], self.bound
+        score, test, bound = self.score, COMPARE[self.op], self.bound
 
         def threshold(ctx: Context) -> Tri:
             s = ctx.scores[score]
@@ -309,7 +309,7 @@ class QuantityAtom(Condition):
 
     def _compile(self) -> Evaluator:
         quantity = self.quantity
-        bounds = tuple((_COMPARE[op], bound) for op, bound in self.bounds)
+        bounds = tuple((COMPARE[op], bound) for op, bound in self.bounds)
         return lambda ctx: None if (v := ctx.quantities.get(quantity)) is None else all(t(v, b) for t, b in bounds)
 
     def pending(self, ctx: Context, out: set[str]) -> None:

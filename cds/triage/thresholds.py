@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cds.triage.conditions import Condition, FieldAtom, QuantityAtom
+from cds.triage.conditions import Condition, FieldAtom
 from cds.triage.fields import BY_PATH
 from cds.triage.rulebase import RuleBase
 
@@ -37,10 +37,8 @@ def number_cuts(rb: RuleBase) -> dict[str, tuple[Cut, ...]]:
         excluded.update((imp.when.path, imp.target))
     cuts: dict[str, set[Cut]] = {}
     for node in _conditions(rb):
-        if isinstance(node, QuantityAtom):
-            continue  # reads the quantity, whose inputs are excluded above
         if not isinstance(node, FieldAtom):
-            continue
+            continue  # a quantity's inputs are excluded above; a score's, with NEWS2's
         spec = BY_PATH.get(node.path)
         if spec is None or not spec.numeric or not node.bounds or node.absent or node.is_ is not None or node.in_:
             excluded.add(node.path)
