@@ -1,7 +1,8 @@
 """Reading an Observation into the collector (mapping.py): the shapes EHRs send.
 
 - A measurement: the code names a quantity; valueQuantity in a listed UCUM unit (converted), or
-  valueInteger for a score. A panel's components are read one by one.
+  valueInteger for a score. Components are read one by one, whatever the code of the
+  Observation that holds them (a panel this file does not list among them).
 - A finding: the code names it; valueBoolean, a coded answer (Present/Absent, Yes/No,
   Positive/Negative, Detected/Not detected, Unknown), a listed valueString, or, with no value,
   an interpretation POS/NEG.
@@ -60,14 +61,21 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     stamp = observation_time(obs)
     when = None if stamp == UNDATED else stamp
     entry = entry_for(c, obs.get("code"), panels=True)
+    components = obs.get("component")
+    components = components if isinstance(components, list) else []
     if isinstance(entry, str) and entry != "panel":
-        c.ignore(entry)
-        return
+        # A component's code names its measurement wherever it sits: the respiratory rate and
+        # SpO2 of a vital-signs panel (85353-1) or the nitrite of a urinalysis panel (24356-8)
+        # under a code this file does not list were dropped in silence (sepsis read routine).
+        # The panel's own value, if it has one, says nothing this service reads.
+        if not components or any(k.startswith("value") for k in obs):
+            c.ignore(entry)
+        if not components:
+            return
     source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": str(status)}
     if not isinstance(entry, str):
         observed(c, entry, obs, when, source)
-    components = obs.get("component")
-    for component in components if isinstance(components, list) else []:
+    for component in components:
         part = entry_for(c, component.get("code"), panels=False)
         if isinstance(part, str):
             c.ignore("unrecognised_component" if part == "unrecognised_code" else part)

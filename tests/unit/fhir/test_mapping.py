@@ -144,6 +144,28 @@ def test_the_blood_pressure_panel_is_read_through_its_systolic_component():
     assert result.ignored == {"unrecognised_component": 1}  # diastolic 8462-4: not in the contract
 
 
+def test_vital_signs_sent_as_components_of_a_panel_not_listed_are_read():
+    """Finding: a vital-signs panel (85353-1) holding respiratory rate, SpO2, systolic, heart
+    rate and temperature as components was ignored whole: the sepsis emergency read routine."""
+    parts = [("9279-1", 26, "/min"), ("59408-5", 90, "%"), ("8480-6", 88, "mm[Hg]"), ("8867-4", 125, "/min")]
+    resource = obs(
+        "85353-1",
+        component=[{"code": coding(LOINC, code), "valueQuantity": quantity(v, unit)} for code, v, unit in parts],
+    )
+    result = run(resource)
+    assert result.encounter == {"vitals": {"respiratory_rate": 26, "spo2": 90, "systolic_bp": 88, "heart_rate": 125}}
+    assert result.ignored == {}
+    resource["valueString"] = "see components"  # a value of its own is the panel's, not read
+    assert run(resource).ignored == {"unrecognised_code": 1}
+    assert run(obs("85353-1")).ignored == {"unrecognised_code": 1}
+
+
+def test_a_urinalysis_panel_is_read_through_its_strip_components():
+    positive = coding(SNOMED, "10828004")
+    panel = obs("24356-8", component=[{"code": coding(LOINC, "5802-4"), "valueCodeableConcept": positive}])
+    assert run(panel).encounter == {"labs": {"urine_nitrite": True}}
+
+
 @pytest.mark.parametrize("codes", [["2708-6"], ["59408-5"], ["2708-6", "59408-5"]])
 def test_spo2_is_read_from_either_loinc_code(codes):
     resource = us_core("oxygen-saturation")
