@@ -31,6 +31,7 @@ def _lab_codes() -> str:
     loinc = "http://loinc.org"
     keys = [q.codes for q in term.quantities if q.field.section == "labs"]
     keys += [(f.key,) for f in term.findings if f.field.section == "labs" or f.key == (loinc, "32167-9")]
+    keys += [tuple(sorted(term.panels))]  # a urinalysis panel holds the strip results as components
     codes = dict.fromkeys(code for group in keys for system, code in group if system == loinc)
     return ",".join(f"{loinc}|{code}" for code in codes)
 

@@ -144,20 +144,29 @@ def test_the_blood_pressure_panel_is_read_through_its_systolic_component():
     assert result.ignored == {"unrecognised_component": 1}  # diastolic 8462-4: not in the contract
 
 
-def test_vital_signs_sent_as_components_of_a_panel_not_listed_are_read():
-    """Finding: a vital-signs panel (85353-1) holding respiratory rate, SpO2, systolic, heart
-    rate and temperature as components was ignored whole: the sepsis emergency read routine."""
+@pytest.mark.parametrize(("code", "system"), [("85353-1", LOINC), ("VITALS", "urn:oid:1.2.3.4.5")])
+def test_vital_signs_sent_as_components_of_any_panel_are_read(code, system):
+    """Finding: a vital-signs panel (85353-1) holding respiratory rate, SpO2, systolic and heart
+    rate as components was ignored whole: the sepsis emergency read routine. A local panel code
+    the terminology does not list is read the same way."""
     parts = [("9279-1", 26, "/min"), ("59408-5", 90, "%"), ("8480-6", 88, "mm[Hg]"), ("8867-4", 125, "/min")]
     resource = obs(
-        "85353-1",
-        component=[{"code": coding(LOINC, code), "valueQuantity": quantity(v, unit)} for code, v, unit in parts],
+        code,
+        system,
+        component=[{"code": coding(LOINC, c), "valueQuantity": quantity(v, unit)} for c, v, unit in parts],
     )
     result = run(resource)
     assert result.encounter == {"vitals": {"respiratory_rate": 26, "spo2": 90, "systolic_bp": 88, "heart_rate": 125}}
     assert result.ignored == {}
-    resource["valueString"] = "see components"  # a value of its own is the panel's, not read
-    assert run(resource).ignored == {"unrecognised_code": 1}
-    assert run(obs("85353-1")).ignored == {"unrecognised_code": 1}
+
+
+def test_an_unlisted_panels_own_value_is_ignored_and_counted():
+    local = "urn:oid:1.2.3.4.5"
+    component = {"code": coding(LOINC, "8867-4"), "valueQuantity": quantity(125, "/min")}
+    result = run(obs("VITALS", local, valueString="see components", component=[component]))
+    assert result.encounter == {"vitals": {"heart_rate": 125}}
+    assert result.ignored == {"unrecognised_code": 1}
+    assert run(obs("VITALS", local)).ignored == {"unrecognised_code": 1}
 
 
 def test_a_urinalysis_panel_is_read_through_its_strip_components():
