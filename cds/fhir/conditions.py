@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from cds.fhir.diagnoses import code_label, diagnoses
+from cds.fhir.episodes import SKEW
 from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, concept_keys, condition_recorded, condition_time, status_code
@@ -43,6 +45,8 @@ VERIFICATION_SYSTEMS = (
 
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     matched = _match(c, cond.get("code"))
+    if matched == "unrecognised_code" and _diagnosis(c, cond):
+        return
     if isinstance(matched, str):
         c.ignore(matched)
         return
@@ -128,3 +132,49 @@ def _match(c: Collector, concept: Any) -> list[tuple[Finding | None, str, Key]] 
         return "unrecognised_code"
     assert all(BY_PATH[path].kind == "bool" for path in members)
     return [(None, path, key) for path, key in members.items()]
+
+
+def _diagnosis(c: Collector, cond: dict[str, Any]) -> bool:
+    """Whether the Condition records a diagnosis the triage screens for (diagnoses.py); an
+    active, unrefuted one is kept for its card. Its status is read as a finding's is: one this
+    reader cannot read counts as unconfirmed, so it is named, never hidden."""
+    named = diagnoses().naming(concept_keys(cond.get("code")))
+    if not named:
+        return False
+    verification = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS)
+    clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEMS)
+    if verification in ("entered-in-error", "refuted") or clinical in CLINICAL_PAST:
+        c.ignore("diagnosis_not_active")
+        return True
+    stamp = condition_time(cond)
+    when = None if stamp == UNDATED else stamp
+    windows = c.windows
+    if when is not None and when > windows.now + SKEW:
+        c.ignore("outside_episode")
+        return True
+    for group, key in named:
+        c.ignore("recorded_diagnosis")
+        c.diagnoses.append(
+            {
+                "flag": group.flag,
+                "name": group.name,
+                "level": group.level,
+                "id": str(cond.get("id", "")),
+                "code": code_label(key),
+                "display": _display(cond.get("code"), key) or group.name,
+                "onset": when.date().isoformat() if when is not None else "",
+                # before this illness: named, but not as this illness's (an old sepsis left active)
+                "current": when is None or when >= windows.now - windows.current,
+                "unconfirmed": verification not in (None, "confirmed"),
+            }
+        )
+    return True
+
+
+def _display(concept: Any, key: Key) -> str:
+    """The display the record gives its code (the EHR's words), or ""."""
+    for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
+        if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) == key:
+            display = coding.get("display")
+            return display if isinstance(display, str) else ""
+    return ""

@@ -30,6 +30,9 @@ class MappingResult:
     unknown: list[str]
     # field -> reason -> readings of that field that did not fill it
     coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    # active Conditions that record a diagnosis the triage screens for (diagnoses.py): named on
+    # a card, never read into a field
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Collector:
         self.coverage: dict[str, Counter[str]] = {}
         self.errors: list[dict[str, str]] = []
         self.used: list[dict[str, str]] = []
+        self.diagnoses: list[dict[str, Any]] = []
 
     def ignore(self, reason: str, path: str | None = None) -> None:
         self.ignored[reason] += 1
@@ -134,7 +138,7 @@ class Collector:
         coverage = {
             path: dict(sorted(c.items())) for path, c in sorted(self.coverage.items(), key=lambda i: ORDER[i[0]])
         }
-        return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage)
+        return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage, self.diagnoses)
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
         kind = self.term.episodes[path].kind

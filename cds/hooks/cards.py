@@ -151,6 +151,39 @@ def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[
     }
 
 
+def diagnosis_card(recorded: list[dict[str, Any]], hook_instance: str, rb: RuleBase) -> dict[str, Any] | None:
+    """The active diagnoses the EHR records of the conditions this triage screens for
+    (cds/fhir/diagnoses.py). The triage reads findings, not diagnoses: the card says so, and
+    at the level of the most serious one recorded within this illness."""
+    if not recorded:
+        return None
+    lines = ["The record holds an active diagnosis of a condition this triage screens for:", ""]
+    for d in recorded:
+        when = f"onset or recorded {d['onset']}" if d["onset"] else "undated"
+        status = "unconfirmed, " if d["unconfirmed"] else ""
+        earlier = "" if d["current"] else " (before this illness)"
+        lines.append(
+            f"- **{markdown_text(d['display'])}** ({markdown_text(d['code'])}, Condition/{markdown_text(d['id'])}): "
+            f"{status}{when}{earlier}. Screened for as {rb.flags[d['flag']].name}."
+        )
+    lines += [
+        "",
+        "The triage decides from findings, not from a recorded diagnosis: act on the diagnosis as recorded. "
+        "Self-care advice is withheld while it stands.",
+    ]
+    current = [d for d in recorded if d["current"]]
+    first = (current or recorded)[0]
+    more = f" and {len(recorded) - 1} more" if len(recorded) > 1 else ""
+    top = "emergency" if any(d["level"] == "emergency" for d in current) else "urgent" if current else None
+    return {
+        "uuid": card_uuid(hook_instance, "recorded-diagnoses"),
+        "summary": _summary(f"Recorded diagnosis: {first['name']}{more}: act on it (the triage reads findings only)"),
+        "detail": "\n".join(lines),
+        "indicator": INDICATOR[top] if top else "info",
+        "source": {"label": "cds recorded diagnoses (FHIR Condition)"},
+    }
+
+
 def build_cards(
     result: Result,
     mapping_errors: list[dict[str, str]],
@@ -158,11 +191,15 @@ def build_cards(
     rb: RuleBase,
     form: TriageForm,
     bounds: dict[str, str] | None = None,
+    diagnoses: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
+    """`diagnoses`: the active diagnoses the mapping found (MappingResult.diagnoses); while one
+    stands, self-care advice is not given."""
     cards = [flag_card(result, flag, hook_instance, rb, bounds) for flag in result["flags"]]
     for extra in (
+        diagnosis_card(diagnoses or [], hook_instance, rb),
         ask_next_card(result, hook_instance, rb, form),
-        self_care_card(result, hook_instance, rb),
+        None if diagnoses else self_care_card(result, hook_instance, rb),
         data_problem_card(mapping_errors, hook_instance),
     ):
         if extra is not None:

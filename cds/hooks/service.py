@@ -150,4 +150,4 @@ def answer(
         catalogue, base_url, settings.form_link_key, settings.form_link_ttl_seconds, form_answers(mapping.encounter)
     )
     bounds = {u["field"]: u["recorded"] for u in mapping.used if "recorded" in u and "field" in u}
-    return Answer(build_cards(result, mapping.errors, instance, rb, form, bounds), result)
+    return Answer(build_cards(result, mapping.errors, instance, rb, form, bounds, mapping.diagnoses), result)

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response
 
+from cds.fhir.diagnoses import diagnoses, require_known_flags
 from cds.fhir.questionnaire import require_known_codes
 from cds.hooks import init_hooks
 from cds.settings import Settings
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     health.check_self_test(triage)
     catalogue = load_questions(settings.rules_dir, rb)
     require_known_codes(catalogue)
+    require_known_flags(diagnoses(), rb.flags)
     app.extensions["cds.interview"] = Interview(triage, catalogue)
     if not settings.api_keys_required:
         app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")

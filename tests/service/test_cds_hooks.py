@@ -241,6 +241,52 @@ def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase, catalogu
     assert not [c for c in cards if c["uuid"] == card_uuid("instance", "ask-next")] or result["missing"]
 
 
+def test_a_recorded_diagnosis_is_named_on_a_card(hooks):
+    """Finding: an active sepsis recorded in the EHR (ICD-10-CM A41.9) was ignored in silence."""
+    prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])
+    sepsis = {
+        "resourceType": "Condition",
+        "id": "dx-1",
+        "subject": {"reference": "Patient/vignette-patient"},
+        "clinicalStatus": {
+            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+        },
+        "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "A41.9", "display": "Sepsis"}]},
+        "onsetDateTime": recorded_at(date.today()),
+    }
+    prefetch["conditions"]["entry"].append({"resource": sepsis})
+    hook_instance = str(uuid.uuid4())
+    cards = call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]
+    card = next(c for c in cards if c["uuid"] == card_uuid(hook_instance, "recorded-diagnoses"))
+    assert card["indicator"] == "critical"
+    assert card["summary"].startswith("Recorded diagnosis: sepsis or septic shock")
+    assert "ICD\\-10\\-CM A41\\.9" in card["detail"] and "Condition/dx\\-1" in card["detail"]
+
+
+def test_self_care_advice_is_withheld_while_a_recorded_diagnosis_stands(evaluate, rulebase, catalogue):
+    result = evaluate(VIGNETTES["D01"]["encounter"])
+    form = TriageForm(catalogue, BASE_URL, None, 900, {})
+    recorded = {
+        "flag": "pyelonephritis",
+        "name": "pyelonephritis",
+        "level": "urgent",
+        "id": "dx-2",
+        "code": "ICD-10-CM N10",
+        "display": "Acute pyelonephritis",
+        "onset": "",
+        "current": True,
+        "unconfirmed": True,
+    }
+    cards = {c["uuid"]: c for c in build_cards(result, [], "i", rulebase, form, None, [recorded])}
+    assert card_uuid("i", "self-care") not in cards
+    card = cards[card_uuid("i", "recorded-diagnoses")]
+    assert card["indicator"] == "warning" and "unconfirmed, undated" in card["detail"]
+    assert "Self-care advice is withheld" in card["detail"]
+    older = {**recorded, "current": False, "onset": "2020-01-01"}
+    card = next(c for c in build_cards(result, [], "i", rulebase, form, None, [older]) if "Recorded" in c["summary"])
+    assert card["indicator"] == "info" and "(before this illness)" in card["detail"]
+
+
 def test_a_wrong_unit_is_reported_on_a_card_not_converted(hooks):
     hook_instance = str(uuid.uuid4())
     prefetch = prefetch_for(VIGNETTES["D05"]["encounter"])

@@ -1,0 +1,144 @@
+"""Recorded diagnoses (cds/fhir/diagnoses.py): the file's own checks, which codes name which
+condition, and how a Condition recording one is read (named for a card, never a field)."""
+
+import pytest
+
+from cds.fhir import map_resources, resources_from
+from cds.fhir.diagnoses import DiagnosesError, diagnoses, load_diagnoses, require_known_flags
+from tests.common.fhir_builders import TODAY
+
+SNOMED = "http://snomed.info/sct"
+ICD10, ICD10_CM = "http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm"
+CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+
+
+def named(system, code):
+    return [group.flag for group, _ in diagnoses().naming([(system, code)])]
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "flag"),
+    [
+        (ICD10_CM, "G83.4", "cord_compression"),
+        (ICD10, "G95.2", "cord_compression"),
+        (ICD10_CM, "G06.1", "spinal_infection"),
+        (ICD10_CM, "M46.26", "spinal_infection"),  # osteomyelitis of vertebra, lumbar
+        (ICD10_CM, "M46.47", "spinal_infection"),
+        (ICD10_CM, "N10", "pyelonephritis"),
+        (SNOMED, "45816000", "pyelonephritis"),
+        (ICD10_CM, "G00.9", "meningitis"),
+        (SNOMED, "7180009", "meningitis"),
+        (ICD10_CM, "A41.9", "sepsis"),
+        (ICD10_CM, "R65.21", "sepsis"),
+        (ICD10, "R65.1", "sepsis"),
+        (ICD10, "R57.2", "sepsis"),
+        (SNOMED, "91302008", "sepsis"),
+        (ICD10_CM, "I71.30", "other_serious_cause"),
+        (ICD10_CM, "J18.9", "other_serious_cause"),
+        (ICD10_CM, "A4151", "sepsis"),  # sent without its dot
+    ],
+)
+def test_a_code_names_the_condition_it_is_a_diagnosis_of(system, code, flag):
+    assert named(system, code) == [flag]
+
+
+@pytest.mark.parametrize(
+    ("system", "code"),
+    [
+        (ICD10_CM, "R65.11"),  # SIRS of NON-infectious origin in ICD-10-CM
+        (ICD10, "R65.2"),  # SIRS of non-infectious origin in WHO ICD-10
+        (ICD10_CM, "N11.9"),  # chronic pyelonephritis
+        (ICD10_CM, "M46.5"),
+        (ICD10_CM, "I71.2"),  # thoracic aneurysm without rupture: not listed
+        (SNOMED, "38341003"),
+    ],
+)
+def test_codes_outside_the_lists_name_nothing(system, code):
+    assert named(system, code) == []
+
+
+GOOD = """
+version: 1
+diagnoses:
+  - flag: sepsis
+    name: sepsis
+    level: emergency
+    source: https://example.org/a
+    snomed: [{code: "91302008", display: Sepsis, source: https://example.org/b}]
+"""
+
+
+def test_the_file_is_refused_on_a_mistake_naming_each():
+    assert load_diagnoses(GOOD).groups[0].snomed == frozenset({"91302008"})
+    twice = (
+        GOOD
+        + "  - {flag: meningitis, name: other, level: urgent, source: https://example.org/c,\n"
+        + ('     snomed: [{code: "91302008", display: Sepsis, source: https://example.org/b}]}\n')
+    )
+    with pytest.raises(DiagnosesError, match="91302008 is listed under both sepsis and other"):
+        load_diagnoses(twice)
+    with pytest.raises(DiagnosesError, match="level"):
+        load_diagnoses(GOOD.replace("emergency", "soon"))
+    with pytest.raises(DiagnosesError, match="source"):
+        load_diagnoses(GOOD.replace("    source: https://example.org/a\n", ""))
+
+
+def test_every_flag_must_be_one_the_rule_base_has(rulebase):
+    require_known_flags(diagnoses(), rulebase.flags)
+    with pytest.raises(DiagnosesError, match="sepsis"):
+        require_known_flags(diagnoses(), ["meningitis"])
+
+
+def condition(system, code, clinical="active", verification="confirmed", onset="2025-01-15T09:00:00Z", **extra):
+    resource = {
+        "resourceType": "Condition",
+        "id": f"dx-{code}",
+        "code": {"coding": [{"system": system, "code": code, "display": "As *the EHR* says"}]},
+        **extra,
+    }
+    if onset is not None:
+        resource["onsetDateTime"] = onset
+    if clinical:
+        resource["clinicalStatus"] = {"coding": [{"system": CLINICAL, "code": clinical}]}
+    if verification:
+        resource["verificationStatus"] = {"coding": [{"system": VERIFICATION, "code": verification}]}
+    return resource
+
+
+def run(*resources):
+    return map_resources(resources_from(list(resources)), TODAY)
+
+
+def test_an_active_diagnosis_is_kept_for_its_card_and_fills_no_field():
+    """Finding: an active cauda equina syndrome (ICD-10-CM G83.4) was ignored in silence."""
+    result = run(condition(ICD10_CM, "G83.4"))
+    assert result.encounter == {}
+    assert result.ignored == {"recorded_diagnosis": 1}
+    (d,) = result.diagnoses
+    assert d["flag"] == "cord_compression" and d["level"] == "emergency" and d["current"] is True
+    assert d["code"] == "ICD-10-CM G83.4" and d["display"] == "As *the EHR* says" and d["onset"] == "2025-01-15"
+    assert d["unconfirmed"] is False
+
+
+@pytest.mark.parametrize(
+    ("clinical", "verification"),
+    [("resolved", "confirmed"), ("inactive", None), ("active", "refuted"), (None, "entered-in-error")],
+)
+def test_a_diagnosis_no_longer_active_or_refuted_is_not_named(clinical, verification):
+    result = run(condition(ICD10_CM, "A41.9", clinical=clinical, verification=verification))
+    assert result.diagnoses == [] and result.ignored == {"diagnosis_not_active": 1}
+
+
+def test_an_unconfirmed_or_statusless_diagnosis_is_named_as_such():
+    (d,) = run(condition(SNOMED, "91302008", clinical=None, verification="provisional")).diagnoses
+    assert d["unconfirmed"] is True
+    (d,) = run(condition(SNOMED, "91302008", clinical=None, verification=None)).diagnoses
+    assert d["unconfirmed"] is False
+
+
+def test_an_old_diagnosis_still_active_is_named_but_not_as_this_illness():
+    (d,) = run(condition(ICD10_CM, "J18.9", onset="2023-03-01")).diagnoses
+    assert d["current"] is False and d["onset"] == "2023-03-01"
+    (d,) = run(condition(ICD10_CM, "J18.9", onset=None)).diagnoses
+    assert d["current"] is True and d["onset"] == ""  # undated: it may be of this illness
