@@ -31,6 +31,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from cds.fhir.terminology import Key
+from cds.fhir.valuesets import ICD_URIS, icd_code
 
 KEPT_TYPES = ("Patient", "Observation", "Condition", "QuestionnaireResponse")
 UNDATED = datetime.min.replace(tzinfo=UTC)
@@ -169,13 +170,15 @@ def response_time(response: dict[str, Any]) -> datetime:
 
 
 def concept_keys(concept: Any) -> list[Key]:
-    """The (system, code) of each coding of a CodeableConcept, in order."""
+    """The (system, code) of each coding of a CodeableConcept, in order; an ICD-10 code in its
+    dotted form whatever way it was sent (R4182 is R41.82: the dot always follows the category)."""
     if not isinstance(concept, dict):
         return []
     codings = concept.get("coding")
     if not isinstance(codings, list):
         return []
-    return [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
+    keys = [(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)]
+    return [(system, icd_code(code) if system in ICD_URIS else code) for system, code in keys]
 
 
 def status_code(concept: Any, systems: tuple[str, ...]) -> str | None:

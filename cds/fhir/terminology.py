@@ -27,7 +27,7 @@ import jsonschema
 from marshmallow import ValidationError
 
 from cds.fhir.episodes import Episode
-from cds.fhir.valuesets import ICD_SYSTEMS, CodeRange, ValueSet, read_expansion
+from cds.fhir.valuesets import ICD_SYSTEMS, ICD_URIS, CodeRange, ValueSet, icd_code, read_expansion
 from cds.strict_yaml import StrictYAMLError, load_strict
 from cds.triage.encounter import check
 from cds.triage.fields import BY_PATH, FIELDS, Field
@@ -246,6 +246,8 @@ class _Builder:
         if name not in self.systems:
             self.problems.append(f"{where}: unknown system '{name}' (declare it under systems)")
         k = (self.systems.get(str(name), str(name)), item["code"])
+        if k[0] in ICD_URIS and k[1] != icd_code(k[1]):
+            self.problems.append(f"{where}: ICD-10 code {k[1]} must be written {icd_code(k[1])} (records are read so)")
         self.displays[k] = item["display"]
         if k in self.seen:
             self.problems.append(f"{where}: code {item['code']} is listed more than once")

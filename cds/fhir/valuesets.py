@@ -23,6 +23,7 @@ from importlib import resources as importlib_resources
 ICD10 = "http://hl7.org/fhir/sid/icd-10"
 ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD_SYSTEMS = {"icd-10": ICD10, "icd-10-cm": ICD10_CM}
+ICD_URIS = frozenset(ICD_SYSTEMS.values())
 _SCTID = re.compile(r"[1-9][0-9]{5,17}")
 
 
@@ -46,6 +47,13 @@ class CodeRange:
 
 def _plain(code: str) -> str:
     return code.replace(".", "").strip().upper()
+
+
+def icd_code(code: str) -> str:
+    """An ICD-10 code in its dotted form, however it was sent: the dot always follows the
+    three-character category (R4182 is R41.82)."""
+    plain = _plain(code)
+    return f"{plain[:3]}.{plain[3:]}" if len(plain) > 3 else plain
 
 
 @dataclass(frozen=True)

@@ -741,10 +741,11 @@ def test_observation_findings(value, expected):
 @pytest.mark.parametrize(
     "value",
     [
-        {"valueString": "yes"},
+        {"valueString": "yep"},
         {"valueString": "2+"},
         {"valueCodeableConcept": {"text": "Positive"}},
-        {"valueCodeableConcept": coding("http://terminology.hl7.org/CodeSystem/v2-0136", "Y")},
+        {"valueCodeableConcept": coding("urn:oid:1.2.3.4.5", "Y")},
+        # Abnormal is outside the reference range, not "present"
         {"interpretation": [coding("http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "A")]},
         {
             "valueCodeableConcept": {
@@ -759,6 +760,33 @@ def test_a_finding_recorded_in_words_the_service_cannot_read_is_an_error_not_a_s
     result = run(obs("49727002", system=SNOMED, **value))
     assert value_of(result, "symptoms.cough") is None
     assert [e["field"] for e in result.errors] == ["symptoms.cough"]
+
+
+V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"valueCodeableConcept": coding(LOINC, "LA9633-4")}, True),  # Present
+        ({"valueCodeableConcept": coding(LOINC, "LA9634-2")}, False),  # Absent
+        ({"valueCodeableConcept": coding(LOINC, "LA11882-0")}, True),  # Detected
+        ({"valueCodeableConcept": coding(LOINC, "LA11883-8")}, False),  # Not detected
+        ({"valueCodeableConcept": coding("http://terminology.hl7.org/CodeSystem/v2-0136", "Y")}, True),
+        ({"valueCodeableConcept": coding("http://terminology.hl7.org/CodeSystem/v2-0136", "N")}, False),
+        ({"valueString": " Yes "}, True),
+        ({"valueString": "not detected"}, False),
+        ({"interpretation": [coding(V3_INTERPRETATION, "DET")]}, True),
+        ({"interpretation": [coding(V3_INTERPRETATION, "ND")]}, False),
+        ({"interpretation": [coding(V3_INTERPRETATION, "IND")]}, None),
+        ({"valueCodeableConcept": coding(LOINC, "LA9663-1")}, None),  # Inconclusive
+    ],
+)
+def test_presence_answers_ehrs_send_are_read(value, expected):
+    """Finding: a saddle numbness answered LOINC Present, Detected, v2 "Y" or "yes" was not read."""
+    result = run(obs("449813001", system=SNOMED, **value))
+    assert value_of(result, "symptoms.saddle_anaesthesia") is expected
+    assert result.errors == []
 
 
 @pytest.mark.parametrize(
@@ -928,7 +956,6 @@ def test_a_cds_hooks_prefetch_maps_like_its_resources():
 # (its own tests); the round trip writes no sites.
 NEVER_EXPRESSED = {
     "encounter_id",
-    "history.iv_drug_use",
     "history.recent_spinal_procedure",
     "history.recent_surgery_or_trauma",
     "history.chemotherapy_last_6_weeks",
@@ -1157,3 +1184,59 @@ def test_an_old_record_that_says_nothing_of_today_or_says_no_is_not_on_the_card(
     old = condition("449813001", clinical, verification, onsetDateTime="2024-06-01", recordedDate="2024-06-02")
     result = run(old, now=datetime(2025, 1, 15, 12, tzinfo=UTC))
     assert result.encounter == {} and result.errors == []
+
+
+# --- codes EHRs send that were unrecognised in silence (research of 2026-12-01) ---------------
+
+ICD10_CM, ICD10 = "http://hl7.org/fhir/sid/icd-10-cm", "http://hl7.org/fhir/sid/icd-10"
+
+
+def coded_condition(system, code, **options):
+    resource = condition(code, **options)
+    resource["code"] = coding(system, code)
+    return resource
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "path", "expected"),
+    [
+        (ICD10_CM, "R41.82", "vitals.consciousness", "new_confusion"),
+        (ICD10_CM, "R4182", "vitals.consciousness", "new_confusion"),  # sent without its dot
+        (ICD10_CM, "r41.0", "vitals.consciousness", "new_confusion"),
+        (SNOMED, "286933003", "vitals.consciousness", "new_confusion"),
+        (ICD10_CM, "R50.9", "symptoms.reported_fever", True),
+        (ICD10, "R50.8", "symptoms.reported_fever", True),
+        (ICD10_CM, "R33.9", "symptoms.urinary_retention", True),
+        (ICD10_CM, "R32", "symptoms.urinary_incontinence", True),
+        (ICD10_CM, "R15.9", "symptoms.faecal_incontinence", True),
+        (ICD10_CM, "R23.3", "symptoms.non_blanching_rash", True),
+        (ICD10_CM, "R30.0", "symptoms.dysuria", True),
+        (ICD10, "R11", "symptoms.vomiting", None),  # nausea alone fits it
+        (SNOMED, "72892002", "patient.pregnant", True),
+        (SNOMED, "47200007", "patient.pregnant", True),
+        (ICD10_CM, "Z33.1", "patient.pregnant", True),
+        (ICD10_CM, "Z34.82", "patient.pregnant", True),
+        (SNOMED, "228388006", "history.iv_drug_use", True),
+        (ICD10_CM, "Z79.620", "history.immunosuppressed", True),
+        (ICD10_CM, "Z79.631", "history.immunosuppressed", True),
+        (ICD10_CM, "Z79.69", "history.immunosuppressed", None),  # other immunomodulators: not all suppress
+        (ICD10_CM, "Z79.4", "history.diabetes", True),
+    ],
+)
+def test_problem_list_codes_ehrs_send_fill_their_fields(system, code, path, expected):
+    """Finding: an altered mental status coded R41.82, a fever R50.9, a retention R33.9, a
+    pregnancy coded Normal pregnancy (Synthea) or Z34.x, a long-term immunosuppressant Z79.62x:
+    each was an unrecognised code, dropped in silence."""
+    assert value_of(run(coded_condition(system, code)), path) == expected
+
+
+def test_a_low_back_pain_in_icd_10_cm_adds_its_site():
+    for code in ("M54.5", "M54.50", "M54.59"):
+        result = run(coded_condition(ICD10_CM, code))
+        assert result.encounter == {"pain": {"sites": ["lower_back"], "sites_partial": True}}
+
+
+def test_a_terminology_icd_code_must_be_written_with_its_dot():
+    text = TERMINOLOGY.read_text().replace('code: "R41.82"', 'code: "R4182"')
+    with pytest.raises(TerminologyError, match=r"ICD-10 code R4182 must be written R41\.82"):
+        load_terminology(text)
