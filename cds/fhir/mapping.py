@@ -23,9 +23,9 @@ that are FHIR semantics, and safety, are these:
 - A value outside the contract's plausible range is an error and leaves the field unknown; it is
   never clamped. An unrecognised code, unit or answer is ignored and counted, never guessed.
 - Patient: gender gives patient.sex; birthDate gives age_years on `today` (a partial date gives
-  the youngest age it allows). A child's age is kept: scope is the caller's decision. Resources
-  whose subject is not that Patient are ignored; several different Patients refuse the whole
-  mapping rather than mix two people's data.
+  the oldest age it allows, once its youngest is an adult's). A child's age is kept: scope is
+  the caller's decision. Resources whose subject is not that Patient are ignored; several
+  different Patients refuse the whole mapping rather than mix two people's data.
 
 Every reading that does not fill its field is counted by field and reason (`coverage`): what
 `cds fhir coverage` reports.
@@ -98,6 +98,12 @@ def map_patient(c: Collector, patient: dict[str, Any]) -> None:
     if age is None:
         c.error("patient.age_years", "Patient.birthDate is not a valid date on or before today")
         return
+    if age >= ADULT_AGE:
+        # a partial birthDate ("1950") allows two ages: the youngest decides whether the patient
+        # is an adult (rounding never carries a child into an adult-only service), the oldest is
+        # the age triaged, since every age threshold of the rules is "at least" (75 on 15 January
+        # 2025 for someone born early in 1950 read 74, and lost the older-age finding)
+        age = age_on(str(birth), c.today, oldest=True) or age
     # A child's age is kept, not reported: it is a fact, and scope is the caller's decision
     # (CDS Hooks answers a child with no card; load_encounter refuses it as out of scope).
     problem = None if age < ADULT_AGE else field_problem(BY_PATH["patient.age_years"], age)

@@ -192,17 +192,18 @@ def status_code(concept: Any, systems: tuple[str, ...]) -> str | None:
     return codes.pop() if len(codes) == 1 else ""
 
 
-def age_on(birth: str, today: date) -> int | None:
-    """Age in whole years on `today`; a partial birthDate gives the youngest age it allows, so
-    rounding can never carry a child over the adult-only boundary. None for a birthDate that is
-    not a date or is after today."""
+def age_on(birth: str, today: date, *, oldest: bool = False) -> int | None:
+    """Age in whole years on `today`; a partial birthDate gives the youngest age it allows, or
+    with `oldest` the oldest. None for a birthDate that is not a date or is after today."""
     m = _DATE.match(birth)
     if not m:
         return None
-    year, month = int(m[1]), int(m[2] or 12)
+    year, month = int(m[1]), int(m[2] or (1 if oldest else 12))
     try:  # year 0, 9999-12 (no month after it) and month 13 are not dates either
         if m[3]:
             day = int(m[3])
+        elif oldest:
+            day = 1
         else:
             day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
         born = date(year, month, day)

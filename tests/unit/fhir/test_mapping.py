@@ -857,9 +857,25 @@ def test_age_and_sex_from_the_patient():
     assert run(patient("1990-01-15"), today=date(2025, 1, 15)).encounter["patient"]["age_years"] == 35
 
 
-def test_a_partial_birth_date_gives_the_youngest_possible_age():
-    assert run(patient("1990"), today=date(2025, 6, 1)).encounter["patient"]["age_years"] == 34
-    assert run(patient("1990-05"), today=date(2025, 5, 30)).encounter["patient"]["age_years"] == 34
+def test_a_partial_birth_date_gives_the_oldest_age_it_allows_to_an_adult():
+    """Finding: born "1950", on 15 January 2025 the patient may be 75; read as 74, the older-age
+    finding (75 and over) was lost. Every age threshold of the rules is "at least"."""
+    assert run(patient("1950"), today=date(2025, 1, 15)).encounter["patient"]["age_years"] == 75
+    assert run(patient("1990"), today=date(2025, 6, 1)).encounter["patient"]["age_years"] == 35
+    assert run(patient("1990-05"), today=date(2025, 5, 30)).encounter["patient"]["age_years"] == 35
+    assert run(patient("1990-05"), today=date(2025, 4, 30)).encounter["patient"]["age_years"] == 34
+
+
+def test_a_partial_birth_date_that_may_be_a_childs_gives_the_childs_age():
+    # born in 2009, on 15 January 2025 the patient is 15 (or 16 if born on 1 to 15 January):
+    # rounding never carries a child into the adult service
+    assert run(patient("2009"), today=date(2025, 1, 15)).encounter["patient"]["age_years"] == 15
+
+
+def test_every_age_threshold_of_the_rules_is_at_least(rulebase):
+    """What makes the oldest age the safer reading: no rule tests an age below a threshold."""
+    cuts = number_cuts(rulebase)["patient.age_years"]
+    assert cuts and all(op in ("gte", "gt") for op, _ in cuts)
 
 
 @pytest.mark.parametrize("birth", ["1890-01-01", "2030-01-01", "not a date", "1990-02-30"])
