@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from cds.fhir.mapping import MappingResult, map_resources, resources_from
-from cds.hooks.cards import age_unknown_card, build_cards
+from cds.hooks.cards import age_unknown_card, build_cards, diagnosis_card
 from cds.hooks.fhir_client import FhirReader
 from cds.hooks.fhir_servers import FhirTarget, fhir_target
 from cds.hooks.prefetch import TEMPLATES, gather
@@ -141,7 +141,9 @@ def answer(
     instance, rb = call["hookInstance"], triage.rulebase
     age = mapping.encounter.get("patient", {}).get("age_years")
     if age is None:
-        return Answer([age_unknown_card(instance, rb)], None)
+        # no triage without an age, but a recorded diagnosis still stands
+        recorded = diagnosis_card(mapping.diagnoses, instance, rb)
+        return Answer([age_unknown_card(instance, rb), *([recorded] if recorded else [])], None)
     if age < ADULT_AGE:
         return Answer([], None)  # out of scope: an adult service says nothing about children
     result = _evaluate(triage, mapping)

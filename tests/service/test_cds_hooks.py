@@ -261,6 +261,12 @@ def test_a_recorded_diagnosis_is_named_on_a_card(hooks):
     assert card["indicator"] == "critical"
     assert card["summary"].startswith("Recorded diagnosis: sepsis or septic shock")
     assert "ICD\\-10\\-CM A41\\.9" in card["detail"] and "Condition/dx\\-1" in card["detail"]
+    prefetch["patient"].pop("birthDate")  # no triage without an age; the diagnosis still stands
+    cards = call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]
+    assert {c["uuid"] for c in cards} == {
+        card_uuid(hook_instance, "age-unknown"),
+        card_uuid(hook_instance, "recorded-diagnoses"),
+    }
 
 
 def test_self_care_advice_is_withheld_while_a_recorded_diagnosis_stands(evaluate, rulebase, catalogue):
