@@ -234,6 +234,10 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
         strings = c.term.answer_sets[f.answers].strings
         state = strings.get(text)
         value, reason = presence(f, state) if text in strings else (None, "unrecognised_value")
+    elif f.asserted_with_quantity and "valueQuantity" in holder:
+        # the quantity measures the finding the code states (UK Core: Patient on oxygen, 4 L/min)
+        state = True
+        value, reason = presence(f, True)
     elif any(k.startswith("value") for k in holder):
         value, reason = None, "unrecognised_value"
     elif holder.get("interpretation"):

@@ -105,6 +105,7 @@ class Finding:
     answers: str = "presence"
     coded: bool = False  # the file named an answer set: results come as coded answers, not booleans
     grades: str | None = None
+    asserted_with_quantity: bool = False  # a valueQuantity beside it is its measure (an oxygen flow)
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,16 @@ class _Builder:
                     self.valid(spec, value, where)
         answers, grades = raw.get("answers", "presence"), raw.get("grades")
         self.check_answer_sets(spec, answers, grades, where, answer_sets)
-        f = Finding(self.key_of(raw, where, "snomed"), spec, present, absent, answers, "answers" in raw, grades)
+        f = Finding(
+            self.key_of(raw, where, "snomed"),
+            spec,
+            present,
+            absent,
+            answers,
+            "answers" in raw,
+            grades,
+            raw.get("asserted_with_quantity", False),
+        )
         self.by_code[f.key] = f
         return f
 

@@ -1228,6 +1228,10 @@ def coded_condition(system, code, **options):
         (ICD10_CM, "R23.3", "symptoms.non_blanching_rash", True),
         (ICD10_CM, "R30.0", "symptoms.dysuria", True),
         (ICD10, "R11", "symptoms.vomiting", None),  # nausea alone fits it
+        (ICD10, "R33", "symptoms.urinary_retention", True),  # WHO: no subdivisions
+        (ICD10, "R41.0", "vitals.consciousness", "new_confusion"),
+        (ICD10, "R23.3", "symptoms.non_blanching_rash", True),
+        (ICD10, "R15", "symptoms.faecal_incontinence", True),
         (SNOMED, "72892002", "patient.pregnant", True),
         (SNOMED, "47200007", "patient.pregnant", True),
         (ICD10_CM, "Z33.1", "patient.pregnant", True),
@@ -1256,3 +1260,23 @@ def test_a_terminology_icd_code_must_be_written_with_its_dot():
     text = TERMINOLOGY.read_text().replace('code: "R41.82"', 'code: "R4182"')
     with pytest.raises(TerminologyError, match=r"ICD-10 code R4182 must be written R41\.82"):
         load_terminology(text)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{}, {"valueQuantity": quantity(4, "L/min")}, {"valueCodeableConcept": coding(SNOMED, "373066001")}],
+)
+def test_patient_on_oxygen_as_uk_core_sends_it_is_newer_than_room_air(value):
+    """Finding: UK Core's "Patient on oxygen" (371825009, its flow as valueQuantity) was an
+    unrecognised code, so a "Breathing room air" recorded two hours earlier read on_oxygen
+    false: NEWS2 6 and urgent, for NEWS2 8 and the emergency."""
+    room_air = obs("722742002", SNOMED, when="2025-01-15T06:00:00Z")
+    on_oxygen = obs("371825009", SNOMED, when="2025-01-15T08:00:00Z", **value)
+    result = run(room_air, on_oxygen)
+    assert value_of(result, "vitals.on_oxygen") is True and result.errors == []
+
+
+def test_a_quantity_beside_another_finding_is_still_not_read():
+    result = run(obs("449813001", SNOMED, valueQuantity=quantity(1, "L/min")))
+    assert value_of(result, "symptoms.saddle_anaesthesia") is None
+    assert [e["field"] for e in result.errors] == ["symptoms.saddle_anaesthesia"]
