@@ -71,7 +71,8 @@ def reference(resource: dict[str, Any]) -> str:
 
 def resources_from(obj: Any) -> ResourceList:
     """Flatten a resource, a Bundle (entry[].resource, recursively) or a list of those into the
-    Patient, Observation and Condition resources they hold."""
+    Patient, Observation, Condition and QuestionnaireResponse resources they hold, with the
+    Observations and Conditions any resource holds in `contained`."""
     out = ResourceList()
 
     def walk(item: Any) -> None:
@@ -85,17 +86,41 @@ def resources_from(obj: Any) -> ResourceList:
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "resource" in entry:
                     walk(entry["resource"])
-        elif item["resourceType"] in KEPT_TYPES:
-            problem = shape_problem(item)
-            if problem is None:
+        else:
+            if item["resourceType"] not in KEPT_TYPES:
+                out.dropped["unsupported_resource_type"] += 1
+            elif (problem := shape_problem(item)) is None:
                 out.append(item)
             else:
                 out.malformed.append((reference(item), problem))
-        else:
-            out.dropped["unsupported_resource_type"] += 1
+                return
+            for child in _contained(item):
+                walk(child)
 
     walk(obj)
     return out
+
+
+def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Observations and Conditions a resource holds in `contained` (a DiagnosticReport's
+    results, a panel's members: a lactate of 5.2 inside a report was lost), each taking the
+    subject, status and time of its container where it gives none of its own, as FHIR reads a
+    contained resource: in its container's context."""
+    contained = container.get("contained")
+    if not isinstance(contained, list):
+        return []
+    times = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+    children = []
+    for child in contained:
+        if not isinstance(child, dict) or child.get("resourceType") not in ("Observation", "Condition"):
+            continue
+        inherited = {k: container[k] for k in ("subject",) if k in container and k not in child}
+        if child["resourceType"] == "Observation":
+            inherited.update({k: container[k] for k in ("status",) if k in container and k not in child})
+            if not any(k in child for k in times):
+                inherited.update({k: container[k] for k in times if k in container})
+        children.append({**child, **inherited})
+    return children
 
 
 def about_patient(resource: dict[str, Any], pid: Any) -> bool:

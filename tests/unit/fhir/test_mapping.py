@@ -1280,3 +1280,45 @@ def test_a_quantity_beside_another_finding_is_still_not_read():
     result = run(obs("449813001", SNOMED, valueQuantity=quantity(1, "L/min")))
     assert value_of(result, "symptoms.saddle_anaesthesia") is None
     assert [e["field"] for e in result.errors] == ["symptoms.saddle_anaesthesia"]
+
+
+def test_results_contained_in_a_report_or_a_panel_are_read_in_their_containers_context():
+    """Finding: a lactate of 5.2 held in a DiagnosticReport's `contained` (as the FHIR lipid
+    panel example holds its results), and a respiratory rate contained in a vital-signs panel
+    and named by hasMember, were lost in silence."""
+    lactate = {
+        "resourceType": "Observation",
+        "id": "lac",
+        "status": "final",
+        "code": coding(LOINC, "2524-7"),
+        "valueQuantity": quantity(5.2, "mmol/L"),
+    }
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "r1",
+        "status": "final",
+        "subject": {"reference": "Patient/p1"},
+        "effectiveDateTime": "2025-01-15T09:00:00Z",
+        "contained": [lactate],
+        "result": [{"reference": "#lac"}],
+    }
+    result = run(patient(), report)
+    assert value_of(result, "labs.lactate_mmol_l") == 5.2
+    assert result.ignored == {"unsupported_resource_type": 1}  # the report itself
+    rate = {"resourceType": "Observation", "id": "rr", "status": "final", "code": coding(LOINC, "9279-1")}
+    rate["valueQuantity"] = quantity(30, "/min")
+    panel = obs("85353-1", contained=[rate], hasMember=[{"reference": "#rr"}])
+    assert run(panel).encounter == {"vitals": {"respiratory_rate": 30}}
+
+
+def test_a_contained_result_about_another_patient_is_not_read():
+    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
+    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "subject": {"reference": "Patient/someone-else"},
+        "effectiveDateTime": "2025-01-15T09:00:00Z",
+        "contained": [lactate],
+    }
+    assert value_of(run(patient(), report), "labs.lactate_mmol_l") is None
