@@ -1322,3 +1322,20 @@ def test_a_contained_result_about_another_patient_is_not_read():
         "contained": [lactate],
     }
     assert value_of(run(patient(), report), "labs.lactate_mmol_l") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "level"),
+    [
+        ("LA9340-6", "alert"),
+        ("LA6560-2", "new_confusion"),
+        ("LA17108-4", "voice"),
+        ("LA17107-6", "pain"),
+        ("LA9343-0", "unresponsive"),
+    ],
+)
+def test_loinc_level_of_responsiveness_gives_the_acvpu_level(answer, level):
+    """Finding: LOINC 67775-7 with its AVPU answers was an unrecognised code: NEWS2 lost 3 points
+    and qSOFA a criterion, in silence."""
+    result = run(obs("67775-7", valueCodeableConcept=coding(LOINC, answer)))
+    assert value_of(result, "vitals.consciousness") == level
