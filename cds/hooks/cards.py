@@ -11,6 +11,7 @@ forbids null or empty fields, so optional fields are left out rather than sent e
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from typing import Any
 
@@ -29,15 +30,20 @@ def card_uuid(hook_instance: str, kind: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"back-pain-triage/{hook_instance}/{kind}"))
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&])")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_JOINER = "\u200d"
 
 
 def markdown_text(text: str) -> str:
-    """Text from the request or its FHIR data (resource ids, units), shown as itself in a card's
-    markdown: every character markdown or HTML could read as syntax is escaped, and line breaks
-    and control characters become a space, so it cannot add a link, an image or a line."""
-    return _MARKDOWN.sub(r"\\\1", _CONTROL.sub(" ", text))
+    """Text from the request or its FHIR data (resource ids, units, an EHR's display), shown as
+    itself in a card's markdown: every character markdown or HTML could read as syntax is
+    escaped, line breaks and control characters become a space, and invisible format characters
+    (a right-to-left override) are dropped, so it cannot add a link, an image or a line, nor
+    reorder what it shows. Escaping ":" stops GitHub-flavoured autolinks (https\\://...); an "@"
+    takes a zero-width joiner before it, since no escape stops an e-mail autolink."""
+    shown = "".join(ch for ch in _CONTROL.sub(" ", text) if unicodedata.category(ch) != "Cf")
+    return _MARKDOWN.sub(r"\\\1", shown).replace("@", _JOINER + "@")
 
 
 def _summary(text: str) -> str:
