@@ -21,10 +21,16 @@ from __future__ import annotations
 from typing import Any
 
 from cds.fhir.diagnoses import code_label, diagnoses
-from cds.fhir.episodes import SKEW
 from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, concept_keys, condition_recorded, condition_time, status_code
+from cds.fhir.resources import (
+    UNDATED,
+    concept_keys,
+    condition_latest_time,
+    condition_recorded,
+    condition_time,
+    status_code,
+)
 from cds.fhir.terminology import CodedQuantity, Finding, Key
 from cds.triage.fields import BY_PATH
 
@@ -44,11 +50,13 @@ VERIFICATION_SYSTEMS = (
 
 
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
+    # a diagnosis is named whatever else the record's codings fill: sepsis coded A41.9 beside
+    # SNOMED Fever must still withhold self-care advice
+    named = _diagnosis(c, cond)
     matched = _match(c, cond.get("code"))
-    if matched == "unrecognised_code" and _diagnosis(c, cond):
-        return
     if isinstance(matched, str):
-        c.ignore(matched)
+        if not (named and matched == "unrecognised_code"):
+            c.ignore(matched)
         return
     for finding, path, key in matched:
         _read_field(c, cond, finding, path, key)
@@ -148,10 +156,10 @@ def _diagnosis(c: Collector, cond: dict[str, Any]) -> bool:
         return True
     stamp = condition_time(cond)
     when = None if stamp == UNDATED else stamp
-    windows = c.windows
-    if when is not None and when > windows.now + SKEW:
-        c.ignore("outside_episode")
-        return True
+    # of this illness when the latest moment its date allows is ("2025-01" on the 15th may be
+    # yesterday), or undated, or dated ahead of the clock (a wrong date is still a diagnosis)
+    latest = condition_latest_time(cond)
+    current = latest == UNDATED or latest >= c.windows.now - c.windows.current
     for group, key in named:
         c.ignore("recorded_diagnosis")
         c.diagnoses.append(
@@ -164,7 +172,7 @@ def _diagnosis(c: Collector, cond: dict[str, Any]) -> bool:
                 "display": _display(cond.get("code"), key) or group.name,
                 "onset": when.date().isoformat() if when is not None else "",
                 # before this illness: named, but not as this illness's (an old sepsis left active)
-                "current": when is None or when >= windows.now - windows.current,
+                "current": current,
                 "unconfirmed": verification not in (None, "confirmed"),
             }
         )
@@ -174,7 +182,7 @@ def _diagnosis(c: Collector, cond: dict[str, Any]) -> bool:
 def _display(concept: Any, key: Key) -> str:
     """The display the record gives its code (the EHR's words), or ""."""
     for coding in concept.get("coding", []) if isinstance(concept, dict) else []:
-        if isinstance(coding, dict) and (coding.get("system"), coding.get("code")) == key:
+        if isinstance(coding, dict) and concept_keys({"coding": [coding]}) == [key]:
             display = coding.get("display")
             return display if isinstance(display, str) else ""
     return ""

@@ -103,7 +103,9 @@ def map_patient(c: Collector, patient: dict[str, Any]) -> None:
         # is an adult (rounding never carries a child into an adult-only service), the oldest is
         # the age triaged, since every age threshold of the rules is "at least" (75 on 15 January
         # 2025 for someone born early in 1950 read 74, and lost the older-age finding)
-        age = age_on(str(birth), c.today, oldest=True) or age
+        oldest = age_on(str(birth), c.today, oldest=True)
+        if oldest is not None and field_problem(BY_PATH["patient.age_years"], oldest) is None:
+            age = oldest  # born "1904": 120 or 121, and 121 is past the contract's range
     # A child's age is kept, not reported: it is a fact, and scope is the caller's decision
     # (CDS Hooks answers a child with no card; load_encounter refuses it as out of scope).
     problem = None if age < ADULT_AGE else field_problem(BY_PATH["patient.age_years"], age)

@@ -1,8 +1,9 @@
 """Reading an Observation into the collector (mapping.py): the shapes EHRs send.
 
 - A measurement: the code names a quantity; valueQuantity in a listed UCUM unit (converted), or
-  valueInteger for a score. Components are read one by one, whatever the code of the
-  Observation that holds them (a panel this file does not list among them).
+  valueInteger for a score. The components of a recognised Observation or of a listed panel are
+  read one by one; those of any other Observation are not (named on the data-problem card when
+  one names a field).
 - A finding: the code names it; valueBoolean, a coded answer (Present/Absent, Yes/No,
   Positive/Negative, Detected/Not detected, Unknown), a listed valueString, or, with no value,
   an interpretation POS/NEG.
@@ -63,16 +64,11 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     entry = entry_for(c, obs.get("code"), panels=True)
     components = obs.get("component")
     components = components if isinstance(components, list) else []
-    if isinstance(entry, str) and entry != "panel":
-        # A component's code names its measurement wherever it sits: the respiratory rate and
-        # SpO2 of a vital-signs panel (85353-1) or the nitrite of a urinalysis panel (24356-8)
-        # under a code this file does not list were dropped in silence (sepsis read routine).
-        # The panel's own value, if it has one, says nothing this service reads.
-        if not components or any(k.startswith("value") for k in obs):
-            c.ignore(entry)
-        if not components:
-            return
     source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": str(status)}
+    if isinstance(entry, str) and entry != "panel":
+        c.ignore(entry)
+        unlisted_components(c, obs.get("code"), components, source)
+        return
     if not isinstance(entry, str):
         observed(c, entry, obs, when, source)
     for component in components:
@@ -81,6 +77,22 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
             c.ignore("unrecognised_component" if part == "unrecognised_code" else part)
         else:
             observed(c, part, component, when, source)
+
+
+def unlisted_components(c: Collector, code: Any, components: list[Any], source: dict[str, str]) -> None:
+    """The components of an Observation whose own code is not read are not read either: a
+    component's meaning depends on its panel (a blood-gas panel's 37.0 °C is the temperature the
+    analyser corrects to, not the patient's, and read as one it hid a fever: routine for the
+    meningitis emergency). One that names a field is named on the data-problem card, never
+    dropped in silence; a panel this service reads is listed in terminology.yaml (`panels`)."""
+    panel = ", ".join(c.term.label(key) for key in concept_keys(code)) or "no code"
+    for component in components:
+        part = entry_for(c, component.get("code") if isinstance(component, dict) else None, panels=False)
+        if isinstance(part, str):
+            continue
+        path = part.field.path if part.field is not None else "fhir"
+        c.ignore("component_of_unlisted_panel", path)
+        c.error(path, f"{c.ref(source)}: a component of {panel}, a panel this service does not read; left unknown")
 
 
 def observed(c: Collector, entry: Entry, holder: dict[str, Any], when: datetime | None, base: dict[str, str]) -> None:

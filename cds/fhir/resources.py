@@ -13,9 +13,10 @@ dates read.
   recordedDate (when it began, not when it was written down); a QuestionnaireResponse's is
   authored. A dateTime without a time zone is read as UTC, and a partial date (YYYY,
   YYYY-MM) as its first day. A resource with no readable time is UNDATED: older than any dated one.
-- A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed at.
-- A partial birthDate gives the youngest age it allows, so rounding can never carry a child over
-  the adult-only boundary; a birthDate after today gives no age.
+- A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed
+  at. An ICD-10 code is read in its dotted form (R4182 is R41.82).
+- A partial birthDate allows a youngest and an oldest age (age_on); mapping.py decides which is
+  read. A birthDate after today gives no age.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,18 +135,27 @@ def about_patient(resource: dict[str, Any], pid: Any) -> bool:
     return ref in (f"Patient/{pid}", f"urn:uuid:{pid}") or ref.endswith(f"/Patient/{pid}")
 
 
-def _instant(text: Any) -> datetime | None:
-    """A FHIR date or dateTime as an aware datetime; a partial date reads as its first day."""
+def _instant(text: Any, last: bool = False) -> datetime | None:
+    """A FHIR date or dateTime as an aware datetime; a partial date reads as its first moment,
+    or with `last` its last."""
     if not isinstance(text, str):
         return None
     try:
         m = _DATE.match(text)
+        if m and last:
+            year, month = int(m[1]), int(m[2] or 12)
+            end = date(year, month, int(m[3])) if m[3] else _month_end(year, month)
+            return datetime.combine(end, time.max, tzinfo=UTC)
         if m:
             return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
         dt = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
 def _first_time(*candidates: Any) -> datetime:
@@ -181,6 +191,18 @@ def condition_time(cond: dict[str, Any]) -> datetime:
     recorded today must not vanish because its onset cannot be placed."""
     onset = _dict(cond.get("onsetPeriod"))
     return _first_time(cond.get("onsetDateTime"), onset.get("start"), cond.get("recordedDate"))
+
+
+def condition_latest_time(cond: dict[str, Any]) -> datetime:
+    """The latest moment a Condition's onset (else its recording) allows: a period's end, a
+    partial date's last moment ("2025-01" is up to 31 January). Whether it may be of this
+    illness is asked of this, never of the earliest."""
+    onset = _dict(cond.get("onsetPeriod"))
+    for text in (cond.get("onsetDateTime"), onset.get("end") or onset.get("start"), cond.get("recordedDate")):
+        t = _instant(text, last=True)
+        if t is not None:
+            return t
+    return UNDATED
 
 
 def condition_recorded(cond: dict[str, Any]) -> datetime:
@@ -230,9 +252,9 @@ def age_on(birth: str, today: date, *, oldest: bool = False) -> int | None:
         elif oldest:
             day = 1
         else:
-            day = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
+            day = _month_end(year, month).day
         born = date(year, month, day)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if born > today:
         return None

@@ -25,6 +25,7 @@ ICD10_CM = "http://hl7.org/fhir/sid/icd-10-cm"
 ICD_SYSTEMS = {"icd-10": ICD10, "icd-10-cm": ICD10_CM}
 ICD_URIS = frozenset(ICD_SYSTEMS.values())
 _SCTID = re.compile(r"[1-9][0-9]{5,17}")
+_ICD = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")  # without its dot
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class CodeRange:
 
     def holds(self, code: str) -> bool:
         plain = _plain(code)
+        if not _ICD.fullmatch(plain):
+            return False  # "A41.9 https://..." is no code, and no member of A40-A41
         return self.first <= plain[: len(self.first)] and plain[: len(self.last)] <= self.last
 
 
@@ -51,8 +54,11 @@ def _plain(code: str) -> str:
 
 def icd_code(code: str) -> str:
     """An ICD-10 code in its dotted form, however it was sent: the dot always follows the
-    three-character category (R4182 is R41.82)."""
+    three-character category (R4182 is R41.82). Text that is no ICD-10 code is left as it
+    came, and matches nothing."""
     plain = _plain(code)
+    if not _ICD.fullmatch(plain):
+        return code
     return f"{plain[:3]}.{plain[3:]}" if len(plain) > 3 else plain
 
 

@@ -25,8 +25,10 @@ TargetFor = Callable[[str], FhirTarget | None]
 
 
 def _lab_codes() -> str:
-    """Every LOINC code terminology.yaml reads from a laboratory result: the labs query asks for
-    exactly what the mapping understands (a code added there is fetched too)."""
+    """Every LOINC code terminology.yaml reads from a laboratory result, and the panels whose
+    components it reads (the urinalysis panels; the vital-signs ones match no laboratory
+    result and cost nothing): the labs query asks for what the mapping understands (a code
+    added there is fetched too)."""
     term = terminology()
     loinc = "http://loinc.org"
     keys = [q.codes for q in term.quantities if q.field.section == "labs"]

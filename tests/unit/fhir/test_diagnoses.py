@@ -36,6 +36,7 @@ def named(system, code):
         (SNOMED, "91302008", "sepsis"),
         (ICD10_CM, "I71.30", "other_serious_cause"),
         (ICD10_CM, "J18.9", "other_serious_cause"),
+        (ICD10_CM, "I71.40", "other_serious_cause"),
         (ICD10_CM, "A4151", "sepsis"),  # sent without its dot
     ],
 )
@@ -51,6 +52,7 @@ def test_a_code_names_the_condition_it_is_a_diagnosis_of(system, code, flag):
         (ICD10_CM, "N11.9"),  # chronic pyelonephritis
         (ICD10_CM, "M46.5"),
         (ICD10_CM, "I71.2"),  # thoracic aneurysm without rupture: not listed
+        (ICD10_CM, "A41.9 x"),  # no ICD-10 code, whatever it starts with
         (SNOMED, "38341003"),
     ],
 )
@@ -142,3 +144,36 @@ def test_an_old_diagnosis_still_active_is_named_but_not_as_this_illness():
     assert d["current"] is False and d["onset"] == "2023-03-01"
     (d,) = run(condition(ICD10_CM, "J18.9", onset=None)).diagnoses
     assert d["current"] is True and d["onset"] == ""  # undated: it may be of this illness
+
+
+def test_an_unruptured_aneurysm_is_named_at_urgent_a_ruptured_one_at_emergency():
+    levels = {code: [g.level for g, _ in diagnoses().naming([(ICD10_CM, code)])] for code in ("I71.30", "I71.40")}
+    assert levels == {"I71.30": ["emergency"], "I71.40": ["urgent"]}
+
+
+def test_a_diagnosis_is_named_beside_the_finding_another_coding_fills():
+    """Finding (review): sepsis coded A41.9 beside SNOMED Fever filled the fever and named no
+    diagnosis, so self-care advice was not withheld."""
+    cond = condition(ICD10_CM, "A41.9")
+    cond["code"]["coding"].append({"system": SNOMED, "code": "386661006"})
+    result = run(cond)
+    assert result.encounter == {"symptoms": {"reported_fever": True}}
+    assert [d["flag"] for d in result.diagnoses] == ["sepsis"]
+
+
+def test_a_partial_onset_that_may_be_of_this_illness_is_current():
+    (d,) = run(condition(ICD10_CM, "A41.9", onset="2025-01")).diagnoses
+    assert d["current"] is True  # 2025-01 runs to the 31st: it may be yesterday
+    (d,) = run(condition(ICD10_CM, "A41.9", onset="2024-12")).diagnoses
+    assert d["current"] is False
+
+
+def test_a_future_dated_diagnosis_is_still_named():
+    (d,) = run(condition(ICD10_CM, "A41.9", onset="2025-02-20")).diagnoses
+    assert d["current"] is True
+
+
+def test_a_code_sent_without_its_dot_keeps_the_records_display_and_junk_names_nothing():
+    (d,) = run(condition(ICD10_CM, "a419")).diagnoses
+    assert d["display"] == "As *the EHR* says" and d["code"] == "ICD-10-CM A41.9"
+    assert run(condition(ICD10_CM, "A41.9 https://evil.example")).diagnoses == []
