@@ -73,7 +73,7 @@ def reference(resource: dict[str, Any]) -> str:
 def resources_from(obj: Any) -> ResourceList:
     """Flatten a resource, a Bundle (entry[].resource, recursively) or a list of those into the
     Patient, Observation, Condition and QuestionnaireResponse resources they hold, with the
-    Observations and Conditions any resource holds in `contained`."""
+    results and members a DiagnosticReport or a panel holds in `contained`."""
     out = ResourceList()
 
     def walk(item: Any) -> None:
@@ -102,24 +102,31 @@ def resources_from(obj: Any) -> ResourceList:
     return out
 
 
+MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
+
+
 def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
-    """The Observations and Conditions a resource holds in `contained` (a DiagnosticReport's
-    results, a panel's members: a lactate of 5.2 inside a report was lost), each taking the
-    subject, status and time of its container where it gives none of its own, as FHIR reads a
-    contained resource: in its container's context."""
-    contained = container.get("contained")
-    if not isinstance(contained, list):
+    """The Observations a DiagnosticReport holds in `contained` as its results, or a panel as
+    its members (a lactate of 5.2 inside a report was lost), each taking the subject, status and
+    time of its container where it gives none of its own, as FHIR reads a contained resource:
+    in its container's context. Nothing else contained is read: a FamilyMemberHistory's
+    conditions are a relative's, an Observation's `derivedFrom` an earlier one."""
+    contained, refs = container.get("contained"), container.get(MEMBERS.get(container["resourceType"], ""))
+    if not isinstance(contained, list) or not isinstance(refs, list):
         return []
+    named = {r.get("reference") for r in refs if isinstance(r, dict)}
     times = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
     children = []
     for child in contained:
-        if not isinstance(child, dict) or child.get("resourceType") not in ("Observation", "Condition"):
+        if not isinstance(child, dict) or child.get("resourceType") != "Observation":
             continue
-        inherited = {k: container[k] for k in ("subject",) if k in container and k not in child}
-        if child["resourceType"] == "Observation":
-            inherited.update({k: container[k] for k in ("status",) if k in container and k not in child})
-            if not any(k in child for k in times):
-                inherited.update({k: container[k] for k in times if k in container})
+        if f"#{child.get('id')}" not in named:
+            continue
+        inherited: dict[str, Any] = {
+            k: container[k] for k in ("subject", "status") if k in container and k not in child
+        }
+        if not any(k in child for k in times):
+            inherited.update({k: container[k] for k in times if k in container})
         children.append({**child, **inherited})
     return children
 

@@ -1360,3 +1360,15 @@ def test_a_refuted_residual_icd_category_does_not_close_its_field(system, code, 
     refuted = coded_condition(system, code, verification="refuted", recordedDate="2025-01-15T10:00:00Z")
     result = run(fever, headache, refuted)
     assert value_of(result, path) not in (False, "none")  # unknown, and asked: never a "no"
+
+
+def test_only_contained_results_and_members_are_read():
+    """A FamilyMemberHistory's contained condition is a relative's; a contained Observation an
+    Observation only derives from is an earlier one: neither is read."""
+    fever = {"resourceType": "Condition", "id": "f", "code": coding(SNOMED, "386661006")}
+    history = {"resourceType": "FamilyMemberHistory", "status": "completed", "contained": [fever]}
+    earlier = {"resourceType": "Observation", "id": "e", "status": "final", "code": coding(LOINC, "9279-1")}
+    earlier["valueQuantity"] = quantity(30, "/min")
+    derived = obs("85353-1", contained=[earlier], derivedFrom=[{"reference": "#e"}])
+    result = run(history, derived)
+    assert result.encounter == {}
