@@ -37,6 +37,12 @@ def named(system, code):
         (ICD10_CM, "I71.30", "other_serious_cause"),
         (ICD10_CM, "J18.9", "other_serious_cause"),
         (ICD10_CM, "I71.40", "other_serious_cause"),
+        (ICD10_CM, "T81.44XA", "sepsis"),  # sepsis following a procedure
+        (ICD10, "O85", "sepsis"),
+        (ICD10_CM, "G06.2", "spinal_infection"),
+        (ICD10_CM, "O23.03", "pyelonephritis"),
+        (ICD10_CM, "A32.11", "meningitis"),
+        (ICD10, "I71.1", "other_serious_cause"),
         (ICD10_CM, "A4151", "sepsis"),  # sent without its dot
     ],
 )
