@@ -1372,3 +1372,26 @@ def test_only_contained_results_and_members_are_read():
     derived = obs("85353-1", contained=[earlier], derivedFrom=[{"reference": "#e"}])
     result = run(history, derived)
     assert result.encounter == {}
+
+
+def test_vital_signs_coded_in_snomed_ct_alone_are_read():
+    """Finding: UK Core requires the SNOMED CT coding of a vital sign and not the LOINC one; a
+    record coded in SNOMED CT alone (and AKTIN's pulse, LOINC 8893-0) was dropped in silence."""
+    systolic = {"code": coding(SNOMED, "72313002"), "valueQuantity": quantity(88, "mm[Hg]")}
+    result = run(
+        obs("75367002", SNOMED, component=[systolic]),
+        obs("86290005", SNOMED, valueQuantity=quantity(24, "{Breaths}/min")),
+        obs("276885007", SNOMED, valueQuantity=quantity(38.6, "Cel")),
+        obs("431314004", SNOMED, valueQuantity=quantity(91, "%")),
+        obs("8893-0", valueQuantity=quantity(118, "/min")),
+    )
+    assert result.encounter == {
+        "vitals": {"temperature_c": 38.6, "heart_rate": 118, "respiratory_rate": 24, "systolic_bp": 88, "spo2": 91}
+    }
+    assert result.errors == []
+
+
+def test_the_docs_list_every_measurement_code():
+    text = (paths.ROOT / "docs" / "fhir.md").read_text()
+    missing = [code for q in terminology().quantities for _, code in q.codes if code not in text]
+    assert missing == []
