@@ -97,6 +97,11 @@ class Collector:
             return
         if value is None and reason:
             self.ignore(reason, path)
+            if reason == "narrower_or_wider_code":
+                # a record that says nothing of the field is no newer reading of it: a refuted
+                # "acute retention" at 10:00 left a retention recorded at 08:00 unknown
+                # (routine for the cord-compression emergency)
+                return
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED))

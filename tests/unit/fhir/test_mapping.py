@@ -1359,7 +1359,7 @@ def test_a_refuted_residual_icd_category_does_not_close_its_field(system, code, 
     headache = obs("25064002", SNOMED, when="2025-01-15T08:00:00Z", valueCodeableConcept=coding(SNOMED, "24484000"))
     refuted = coded_condition(system, code, verification="refuted", recordedDate="2025-01-15T10:00:00Z")
     result = run(fever, headache, refuted)
-    assert value_of(result, path) not in (False, "none")  # unknown, and asked: never a "no"
+    assert value_of(result, path) in (True, "severe")  # it says nothing of the field: the older stands
 
 
 def test_only_contained_results_and_members_are_read():
@@ -1395,3 +1395,14 @@ def test_the_docs_list_every_measurement_code():
     text = (paths.ROOT / "docs" / "fhir.md").read_text()
     missing = [code for q in terminology().quantities for _, code in q.codes if code not in text]
     assert missing == []
+
+
+def test_a_record_that_says_nothing_of_a_field_does_not_supersede_what_does():
+    """Finding: a retention of urine recorded at 08:00 and an *acute* retention refuted at 10:00
+    (narrower: its absence says nothing) left the field unknown, newest-wins, and the cord
+    compression emergency was lost."""
+    retention = condition("267064002", recordedDate="2025-01-15T08:00:00Z")
+    acute_refuted = condition("236648008", verification="refuted", recordedDate="2025-01-15T10:00:00Z")
+    result = run(retention, acute_refuted)
+    assert value_of(result, "symptoms.urinary_retention") is True
+    assert result.coverage["symptoms.urinary_retention"] == {"narrower_or_wider_code": 1}
