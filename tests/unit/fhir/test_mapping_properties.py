@@ -69,7 +69,7 @@ def noise(resource, kind, rng):
             r[key]["value"] = r[key]["value"] * 2  # a different value, which must not count
     if "valueBoolean" in r:
         r["valueBoolean"] = not r["valueBoolean"]
-    r["effectiveDateTime"] = "2025-01-15T11:59:00Z"
+    r["effectiveDateTime"] = "2025-01-15T12:30:00Z"  # newer than the vignette's: it would win if it counted
     return r
 
 
