@@ -142,11 +142,18 @@ def self_care_card(result: Result, hook_instance: str, rb: RuleBase) -> dict[str
     }
 
 
-def data_problem_card(errors: list[dict[str, str]], hook_instance: str) -> dict[str, Any] | None:
+def data_problem_card(
+    errors: list[dict[str, str]], hook_instance: str, withholds_self_care: bool = False
+) -> dict[str, Any] | None:
     if not errors:
         return None
     lines = ["These FHIR values were not used (the fields are treated as unknown):", ""]
     lines += [f"- {field_label(e['field'])}: {markdown_text(e['message'])}" for e in errors]
+    if withholds_self_care:
+        lines += [
+            "",
+            "Self-care advice is withheld until these are checked: an unread record may be the one that matters.",
+        ]
     count = len(errors)
     return {
         "uuid": card_uuid(hook_instance, "data-problems"),
@@ -200,13 +207,17 @@ def build_cards(
     diagnoses: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """`diagnoses`: the active diagnoses the mapping found (MappingResult.diagnoses); while one
-    stands, self-care advice is not given."""
+    stands, self-care advice is not given, nor while a record could not be read."""
     cards = [flag_card(result, flag, hook_instance, rb, bounds) for flag in result["flags"]]
+    # self-care from the records that could be read, beside one that could not (a lactate of
+    # ">3", an answer in words the reader does not know, a malformed Observation), would advise
+    # on half the data
+    withheld = result["risk_level"] == "self_care" and bool(mapping_errors)
     for extra in (
         diagnosis_card(diagnoses or [], hook_instance, rb),
         ask_next_card(result, hook_instance, rb, form),
-        None if diagnoses else self_care_card(result, hook_instance, rb),
-        data_problem_card(mapping_errors, hook_instance),
+        None if diagnoses or withheld else self_care_card(result, hook_instance, rb),
+        data_problem_card(mapping_errors, hook_instance, withheld),
     ):
         if extra is not None:
             cards.append(extra)

@@ -241,6 +241,24 @@ def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase, catalogu
     assert not [c for c in cards if c["uuid"] == card_uuid("instance", "ask-next")] or result["missing"]
 
 
+def test_self_care_advice_is_withheld_while_a_clinical_record_could_not_be_read(evaluate, rulebase, catalogue):
+    """A lactate recorded as ">3" (a threshold lies within it) is unknown, and the self-care
+    screen does not wait for laboratory values; but a result the EHR holds and the reader could
+    not use is not a result never taken."""
+    result = evaluate(VIGNETTES["D01"]["encounter"])
+    assert result["risk_level"] == "self_care"
+    form = TriageForm(catalogue, BASE_URL, None, 900, {})
+    unread = [{"field": "labs.lactate_mmol_l", "message": "Observation/l: lactate recorded as a bound"}]
+    cards = {c["uuid"]: c for c in build_cards(result, unread, "i", rulebase, form)}
+    assert card_uuid("i", "self-care") not in cards
+    assert "Self-care advice is withheld" in cards[card_uuid("i", "data-problems")]["detail"]
+    malformed = [{"field": "fhir", "message": "Observation/x: id is not a valid FHIR R4 value"}]
+    cards = {c["uuid"]: c for c in build_cards(result, malformed, "i", rulebase, form)}
+    assert card_uuid("i", "self-care") not in cards  # a malformed Observation may be the lactate
+    cards = {c["uuid"]: c for c in build_cards(result, [], "i", rulebase, form)}
+    assert card_uuid("i", "self-care") in cards
+
+
 def test_a_recorded_diagnosis_is_named_on_a_card(hooks):
     """Finding: an active sepsis recorded in the EHR (ICD-10-CM A41.9) was ignored in silence."""
     prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])
