@@ -38,14 +38,14 @@ def entry_for(c: Collector, concept: Any, panels: bool) -> Entry | str:
     """The one terminology entry a code names; 'panel', or a reason string when none."""
     keys = concept_keys(concept)
     term = c.term
-    if panels and any(k in term.panels for k in keys):
-        return "panel"
     observable = next((term.observables[k] for k in keys if k in term.observables), None)
     if observable is not None:
         return observable
     entries = {id(e): e for k in keys if (e := term.by_code.get(k)) is not None}
     if not entries:
-        return "unrecognised_code"
+        # a panel code only where no coding names a measurement: 163020007 beside 8480-6 with
+        # its own value 82 is a systolic reading, not an empty panel
+        return "panel" if panels and any(k in term.panels for k in keys) else "unrecognised_code"
     if len({e.field.path for e in entries.values()}) > 1:
         return "ambiguous_code"
     return next(iter(entries.values()))

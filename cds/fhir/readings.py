@@ -97,10 +97,11 @@ class Collector:
             return
         if value is None and reason:
             self.ignore(reason, path)
-            if reason == "narrower_or_wider_code":
-                # a record that says nothing of the field is no newer reading of it: a refuted
-                # "acute retention" at 10:00 left a retention recorded at 08:00 unknown
-                # (routine for the cord-compression emergency)
+            if reason == "narrower_or_wider_code" and negative:
+                # a narrower record's absence says nothing of the field, so it is no newer
+                # reading of it: a refuted "acute retention" at 10:00 left a retention recorded
+                # at 08:00 unknown (routine for the cord-compression emergency). A wider record
+                # present still supersedes: a paresis recorded at 10:00 must reopen an older "no"
                 return
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future

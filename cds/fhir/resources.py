@@ -73,7 +73,7 @@ def reference(resource: dict[str, Any]) -> str:
 def resources_from(obj: Any) -> ResourceList:
     """Flatten a resource, a Bundle (entry[].resource, recursively) or a list of those into the
     Patient, Observation, Condition and QuestionnaireResponse resources they hold, with the
-    results and members a DiagnosticReport or a panel holds in `contained`."""
+    Observations and Conditions any resource holds in `contained` (_contained)."""
     out = ResourceList()
 
     def walk(item: Any) -> None:
@@ -102,31 +102,42 @@ def resources_from(obj: Any) -> ResourceList:
     return out
 
 
+# A contained resource is read in its container's context, and some containers are about
+# someone else: a FamilyMemberHistory's conditions are a relative's.
+NOT_THE_PATIENTS = frozenset({"FamilyMemberHistory", "RelatedPerson", "Person", "Practitioner"})
 MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
+TIMES = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
 
 
 def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
-    """The Observations a DiagnosticReport holds in `contained` as its results, or a panel as
-    its members (a lactate of 5.2 inside a report was lost), each taking the subject, status and
-    time of its container where it gives none of its own, as FHIR reads a contained resource:
-    in its container's context. Nothing else contained is read: a FamilyMemberHistory's
-    conditions are a relative's, an Observation's `derivedFrom` an earlier one."""
-    contained, refs = container.get("contained"), container.get(MEMBERS.get(container["resourceType"], ""))
-    if not isinstance(contained, list) or not isinstance(refs, list):
+    """The Observations and Conditions a resource holds in `contained` (a lactate of 5.2 inside
+    a DiagnosticReport, a sepsis an Encounter names as its diagnosis: both were lost), each taking
+    its container's subject where it gives none of its own. An Observation takes its container's
+    status and time, where it gives none, only as a report's result or a panel's member: an
+    Observation a panel derives from is an earlier one."""
+    contained = container.get("contained")
+    if not isinstance(contained, list) or container["resourceType"] in NOT_THE_PATIENTS:
         return []
-    named = {r.get("reference") for r in refs if isinstance(r, dict)}
-    times = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+    refs = container.get(MEMBERS.get(container["resourceType"], ""))
+    named = (
+        {r["reference"] for r in refs if isinstance(r, dict) and isinstance(r.get("reference"), str)}
+        if isinstance(refs, list)
+        else set()
+    )
     children = []
     for child in contained:
-        if not isinstance(child, dict) or child.get("resourceType") != "Observation":
+        if not isinstance(child, dict) or child.get("resourceType") not in ("Observation", "Condition"):
             continue
-        if f"#{child.get('id')}" not in named:
-            continue
-        inherited: dict[str, Any] = {
-            k: container[k] for k in ("subject", "status") if k in container and k not in child
-        }
-        if not any(k in child for k in times):
-            inherited.update({k: container[k] for k in times if k in container})
+        inherited: dict[str, Any] = (
+            {"subject": container["subject"]} if "subject" in container and "subject" not in child else {}
+        )
+        if child["resourceType"] == "Observation":
+            # a report's or a panel's status is its results' (an Encounter's "finished" is not)
+            member = container["resourceType"] == "DiagnosticReport" or f"#{child.get('id')}" in named
+            if member and "status" in container and "status" not in child:
+                inherited["status"] = container["status"]
+            if member and not any(k in child for k in TIMES):
+                inherited.update({k: container[k] for k in TIMES if k in container})
         children.append({**child, **inherited})
     return children
 
@@ -151,6 +162,8 @@ def _instant(text: Any, last: bool = False) -> datetime | None:
         m = _DATE.match(text)
         if m and last:
             year, month = int(m[1]), int(m[2] or 12)
+            if not 1 <= month <= 12:
+                return None  # "2025-00" is no date
             end = date(year, month, int(m[3])) if m[3] else _month_end(year, month)
             return datetime.combine(end, time.max, tzinfo=UTC)
         if m:
@@ -205,11 +218,11 @@ def condition_latest_time(cond: dict[str, Any]) -> datetime:
     partial date's last moment ("2025-01" is up to 31 January). Whether it may be of this
     illness is asked of this, never of the earliest."""
     onset = _dict(cond.get("onsetPeriod"))
-    for text in (cond.get("onsetDateTime"), onset.get("end") or onset.get("start"), cond.get("recordedDate")):
-        t = _instant(text, last=True)
+    period = [t for t in (_instant(onset.get("end"), last=True), _instant(onset.get("start"), last=True)) if t]
+    for t in (_instant(cond.get("onsetDateTime"), last=True), max(period, default=None)):
         if t is not None:
-            return t
-    return UNDATED
+            return t  # of a period written backwards, the later end
+    return _instant(cond.get("recordedDate"), last=True) or UNDATED
 
 
 def condition_recorded(cond: dict[str, Any]) -> datetime:

@@ -183,3 +183,17 @@ def test_a_code_sent_without_its_dot_keeps_the_records_display_and_junk_names_no
     (d,) = run(condition(ICD10_CM, "a419")).diagnoses
     assert d["display"] == "As *the EHR* says" and d["code"] == "ICD-10-CM A41.9"
     assert run(condition(ICD10_CM, "A41.9 https://evil.example")).diagnoses == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "current"),
+    [
+        ({"onsetDateTime": "2025-00"}, True),  # no date: the recorded date (today) decides
+        ({"onsetPeriod": {"start": "2025-01-14", "end": "2024-01-01"}}, True),  # written backwards
+        ({"onsetPeriod": {"start": "2024-01-01", "end": "2024-02-01"}}, False),
+    ],
+)
+def test_odd_onsets_are_weighed_by_the_latest_moment_they_allow(extra, current):
+    cond = condition(ICD10_CM, "A41.9", onset=None, recordedDate="2025-01-15T08:00:00Z", **extra)
+    (d,) = run(cond).diagnoses
+    assert d["current"] is current

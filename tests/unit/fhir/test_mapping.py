@@ -1362,9 +1362,9 @@ def test_a_refuted_residual_icd_category_does_not_close_its_field(system, code, 
     assert value_of(result, path) in (True, "severe")  # it says nothing of the field: the older stands
 
 
-def test_only_contained_results_and_members_are_read():
-    """A FamilyMemberHistory's contained condition is a relative's; a contained Observation an
-    Observation only derives from is an earlier one: neither is read."""
+def test_a_relatives_contained_condition_is_not_read_nor_an_earlier_observation_given_a_new_time():
+    """A FamilyMemberHistory's contained condition is a relative's; a contained Observation a
+    panel only derives from, with no time of its own, does not take the panel's."""
     fever = {"resourceType": "Condition", "id": "f", "code": coding(SNOMED, "386661006")}
     history = {"resourceType": "FamilyMemberHistory", "status": "completed", "contained": [fever]}
     earlier = {"resourceType": "Observation", "id": "e", "status": "final", "code": coding(LOINC, "9279-1")}
@@ -1372,6 +1372,30 @@ def test_only_contained_results_and_members_are_read():
     derived = obs("85353-1", contained=[earlier], derivedFrom=[{"reference": "#e"}])
     result = run(history, derived)
     assert result.encounter == {}
+
+
+def test_contained_records_are_read_whatever_holds_them():
+    """Findings (review): a report holding a lactate with no `result` list, and an Encounter
+    holding the sepsis it names as its diagnosis, were lost; a `reference` that is not text
+    raised a 500."""
+    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
+    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "effectiveDateTime": "2025-01-15T09:00:00Z",
+        "contained": [lactate],
+        "result": [{"reference": ["#lac"]}, "x"],
+    }
+    sepsis = condition("A41.9")
+    sepsis["code"] = coding("http://hl7.org/fhir/sid/icd-10-cm", "A41.9")
+    sepsis["id"] = "c1"
+    encounter = {"resourceType": "Encounter", "status": "finished", "contained": [sepsis]}
+    result = run(patient(), report, encounter)
+    assert value_of(result, "labs.lactate_mmol_l") == 5.2
+    assert [d["flag"] for d in result.diagnoses] == ["sepsis"]
+    panel = obs("85353-1", contained=[lactate], hasMember=[{"reference": {"x": 1}}])
+    assert run(panel).encounter == {}  # not a member: no time of its own, none taken
 
 
 def test_vital_signs_coded_in_snomed_ct_alone_are_read():
@@ -1406,3 +1430,34 @@ def test_a_record_that_says_nothing_of_a_field_does_not_supersede_what_does():
     result = run(retention, acute_refuted)
     assert value_of(result, "symptoms.urinary_retention") is True
     assert result.coverage["symptoms.urinary_retention"] == {"narrower_or_wider_code": 1}
+
+
+def test_a_wider_record_present_still_reopens_an_older_no():
+    """Finding (review): a paresis of a leg refuted at 08:00 and recorded present at 10:00 (a
+    wider record: which leg is not said) left "no weakness" standing, and the cord screen asked
+    nothing more. Present, it supersedes: the field is unknown, and asked."""
+    refuted = condition("102568007", verification="refuted", rid="a", recordedDate="2025-01-15T08:00:00Z")
+    present = condition("102568007", rid="b", recordedDate="2025-01-15T10:00:00Z")
+    assert value_of(run(refuted, present), "symptoms.leg_weakness") is None
+
+
+def test_a_panel_code_beside_a_measurements_code_is_that_measurement():
+    """Finding (review): 163020007 (a blood pressure reading) beside 8480-6 with its own value 82
+    was taken for an empty panel, and the value never read."""
+    resource = obs("8480-6", valueQuantity=quantity(82, "mm[Hg]"))
+    resource["code"]["coding"].insert(0, {"system": SNOMED, "code": "163020007"})
+    assert value_of(run(resource), "vitals.systolic_bp") == 82
+
+
+def test_a_haemoglobin_saturation_alone_is_not_read_as_pulse_oximetry():
+    """Finding (review): NEWS2's 103228002 takes in a blood gas's saturation; alone, a newer 97
+    replaced a pulse oximetry of 88. Beside 59408-5 it is read through the LOINC code."""
+    pulse_ox = obs("59408-5", when="2025-01-15T08:00:00Z", valueQuantity=quantity(88, "%"))
+    gas = obs("103228002", SNOMED, when="2025-01-15T09:00:00Z", valueQuantity=quantity(97, "%"))
+    assert value_of(run(pulse_ox, gas), "vitals.spo2") == 88
+
+
+@pytest.mark.parametrize("code", ["8716-3", "34565-2"])
+def test_the_c_cda_vital_signs_panels_are_read(code):
+    rate = {"code": coding(LOINC, "9279-1"), "valueQuantity": quantity(30, "/min")}
+    assert run(obs(code, component=[rate])).encounter == {"vitals": {"respiratory_rate": 30}}
