@@ -277,7 +277,8 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
             f.field.path,
             f"{c.ref(source)}: {c.term.label((source['system'], source['code']))} recorded with {kind}; left unknown",
         )
-    c.read(f.field.path, when, value, source, reason, negative=state is False)
+    wider = reason == "narrower_or_wider_code" and state is True
+    c.read(f.field.path, when, value, source, reason, negative=state is False, wider=wider)
 
 
 def _state(c: Collector, f: Finding, concept: Any) -> bool | None:
@@ -317,4 +318,5 @@ def answered(
         {**source, "system": key[0], "code": key[1], "field": f.field.path},
         reason,
         negative=not present,
+        wider=present and reason == "narrower_or_wider_code",
     )

@@ -35,6 +35,11 @@ class MappingResult:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _says_no(value: Any) -> bool:
+    """A "no": what a wider record present contradicts (False, or "none" of a graded field)."""
+    return value is False or value == "none"
+
+
 @dataclass
 class Reading:
     field: str
@@ -43,6 +48,7 @@ class Reading:
     source: dict[str, str]
     bound: Bound | None = None  # read from a bound (">8"), as the number it names (bounds.py)
     said: datetime = UNDATED  # when it was recorded, which orders readings (newest wins)
+    wider: bool = False  # a wider record present: it reopens an older "no", and only that
 
 
 class Collector:
@@ -83,6 +89,7 @@ class Collector:
         negative: bool = False,
         bound: Bound | None = None,
         said: datetime | None = None,
+        wider: bool = False,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
         the field's episode, and a `negative` one (recorded absent, refuted) only within the
@@ -97,15 +104,16 @@ class Collector:
             return
         if value is None and reason:
             self.ignore(reason, path)
-            if reason == "narrower_or_wider_code" and negative:
-                # a narrower record's absence says nothing of the field, so it is no newer
-                # reading of it: a refuted "acute retention" at 10:00 left a retention recorded
-                # at 08:00 unknown (routine for the cord-compression emergency). A wider record
-                # present still supersedes: a paresis recorded at 10:00 must reopen an older "no"
+            if reason == "no_value" or (reason == "narrower_or_wider_code" and not wider):
+                # a record that says nothing of the field is no newer reading of it: a refuted
+                # "acute retention" at 10:00 left a retention recorded at 08:00 unknown (routine
+                # for the cord-compression emergency), and so did a respiratory rate with no value.
+                # A wider record present (a paresis, side not said) is kept, to reopen an older
+                # "no" only (newest)
                 return
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
-        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED))
+        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
 
     def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
         """A finding still recorded as present, which began before this illness: not read as new
@@ -147,6 +155,9 @@ class Collector:
         return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage, self.diagnoses)
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
+        readings = self.reopened(path, readings)
+        if not readings:
+            return None
         kind = self.term.episodes[path].kind
         if kind in ("ever", "standing", "recent") and any(r.value is True for r in readings):
             present = [r for r in readings if r.value is True]
@@ -186,6 +197,19 @@ class Collector:
         winner = next(iter(distinct.values()))
         self.used.append(winner.source)
         return winner.value
+
+    def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
+        """The readings less the wider records present, which take out only each older "no":
+        a paresis recorded at 10:00 reopens "no weakness" of 08:00 (unknown, and asked), and
+        leaves a paraplegia of 08:00 standing (it is one)."""
+        wider = [r for r in readings if r.wider]
+        if not wider:
+            return readings
+        latest = max(r.said for r in wider)
+        kept = [r for r in readings if not r.wider and not (_says_no(r.value) and r.said < latest)]
+        for _ in range(len(readings) - len(wider) - len(kept)):
+            self.ignore("superseded", path)
+        return kept
 
     def without_bounds_beside_values(self, path: str, latest: list[Reading]) -> list[Reading]:
         """The readings of one time, less those read from a bound that another says as much as:

@@ -102,9 +102,10 @@ def resources_from(obj: Any) -> ResourceList:
     return out
 
 
-# A contained resource is read in its container's context, and some containers are about
-# someone else: a FamilyMemberHistory's conditions are a relative's.
-NOT_THE_PATIENTS = frozenset({"FamilyMemberHistory", "RelatedPerson", "Person", "Practitioner"})
+# A contained resource is read in its container's context: only containers whose `subject` is
+# the patient the record is about are read through (a FamilyMemberHistory's conditions are a
+# relative's; a Claim names its patient otherwise, and may be another's).
+CONTAINERS = frozenset({"Observation", "DiagnosticReport", "Condition", "Encounter", "Composition"})
 MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
 TIMES = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
 
@@ -116,7 +117,7 @@ def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
     status and time, where it gives none, only as a report's result or a panel's member: an
     Observation a panel derives from is an earlier one."""
     contained = container.get("contained")
-    if not isinstance(contained, list) or container["resourceType"] in NOT_THE_PATIENTS:
+    if not isinstance(contained, list) or container["resourceType"] not in CONTAINERS:
         return []
     refs = container.get(MEMBERS.get(container["resourceType"], ""))
     named = (
@@ -133,7 +134,9 @@ def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
         )
         if child["resourceType"] == "Observation":
             # a report's or a panel's status is its results' (an Encounter's "finished" is not)
-            member = container["resourceType"] == "DiagnosticReport" or f"#{child.get('id')}" in named
+            # a report's results are those it lists; listing none it can read, everything it holds
+            listed = bool(named) or container["resourceType"] != "DiagnosticReport"
+            member = f"#{child.get('id')}" in named if listed else True
             if member and "status" in container and "status" not in child:
                 inherited["status"] = container["status"]
             if member and not any(k in child for k in TIMES):

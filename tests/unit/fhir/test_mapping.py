@@ -1461,3 +1461,55 @@ def test_a_haemoglobin_saturation_alone_is_not_read_as_pulse_oximetry():
 def test_the_c_cda_vital_signs_panels_are_read(code):
     rate = {"code": coding(LOINC, "9279-1"), "valueQuantity": quantity(30, "/min")}
     assert run(obs(code, component=[rate])).encounter == {"vitals": {"respiratory_rate": 30}}
+
+
+def test_a_wider_record_present_leaves_an_older_yes_standing():
+    """Finding (third review): a paraplegia at 08:00 and a paresis of a leg (side not said) at
+    10:00 left leg weakness unknown: the cord-compression emergency read routine."""
+    paraplegia = condition("60389000", rid="a", recordedDate="2025-01-15T08:00:00Z")
+    paresis = condition("102568007", rid="b", recordedDate="2025-01-15T10:00:00Z")
+    assert value_of(run(paraplegia, paresis), "symptoms.leg_weakness") == "bilateral"
+
+
+def test_a_narrower_record_with_mixed_interpretations_supersedes_nothing():
+    """Finding (third review): an acute retention at 10:00 interpreted NEG and N (the state not
+    plainly present) took out a retention recorded at 08:00."""
+    retention = condition("267064002", recordedDate="2025-01-15T08:00:00Z")
+    acute = obs(
+        "236648008",
+        SNOMED,
+        interpretation=[coding(V3_INTERPRETATION, "NEG"), coding(V3_INTERPRETATION, "N")],
+    )
+    assert value_of(run(retention, acute), "symptoms.urinary_retention") is True
+
+
+def test_a_measurement_with_no_value_supersedes_nothing():
+    rate = obs("9279-1", when="2025-01-15T08:00:00Z", valueQuantity=quantity(32, "/min"))
+    empty = obs("9279-1", rid="empty", when="2025-01-15T10:00:00Z")
+    assert value_of(run(rate, empty), "vitals.respiratory_rate") == 32
+
+
+def test_a_reports_unlisted_observation_takes_no_time_from_it():
+    """Finding (third review): a report listing its lactate of 5.2 (08:00) also held an earlier
+    lactate of 1.0 with no time, which took the report's 10:30 and won."""
+    listed = {"resourceType": "Observation", "id": "a", "status": "final", "code": coding(LOINC, "2524-7")}
+    listed.update(effectiveDateTime="2025-01-15T08:00:00Z", valueQuantity=quantity(5.2, "mmol/L"))
+    earlier = {"resourceType": "Observation", "id": "b", "status": "final", "code": coding(LOINC, "2524-7")}
+    earlier["valueQuantity"] = quantity(1.0, "mmol/L")
+    report = {
+        "resourceType": "DiagnosticReport",
+        "status": "final",
+        "effectiveDateTime": "2025-01-15T10:30:00Z",
+        "contained": [listed, earlier],
+        "result": [{"reference": "#a"}],
+    }
+    assert value_of(run(report), "labs.lactate_mmol_l") == 5.2
+
+
+def test_nothing_a_claim_contains_is_read():
+    """Finding (third review): a Claim names its patient in `patient`, which may be another's;
+    a refuted saddle numbness it held overrode this patient's."""
+    numb = condition("449813001", rid="n", recordedDate="2025-01-15T08:00:00Z")
+    refuted = condition("449813001", rid="r", verification="refuted", recordedDate="2025-01-15T10:00:00Z")
+    claim = {"resourceType": "Claim", "patient": {"reference": "Patient/p2"}, "contained": [refuted]}
+    assert value_of(run(patient(), numb, claim), "symptoms.saddle_anaesthesia") is True
