@@ -57,6 +57,9 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
     for ref, element in getattr(items, "malformed", []):
         c.ignore("malformed")
         c.error("fhir", f"{ref}: {element} is not a valid FHIR R4 value of its type; the resource was not used")
+    for ref, why in getattr(items, "unread", []):
+        c.ignore("contained_not_read")
+        c.error("fhir", f"{ref}: {why}; not used")
     resources = [r for r in items if isinstance(r, dict)]
     patients = {r.get("id") for r in resources if r.get("resourceType") == "Patient"}
     if len(patients) > 1:

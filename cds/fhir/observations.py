@@ -117,6 +117,8 @@ def quantity(
         number(c, q, holder["valueInteger"], "{integer}", when, source, key)
         return
     vq = holder.get("valueQuantity")
+    if not isinstance(vq, dict) and "component" in holder and not any(k.startswith("value") for k in holder):
+        return  # a panel, its values in its components (85354-9 beside 163020007): nothing of its own
     if not isinstance(vq, dict):
         sent = next((k for k in holder if k.startswith("value")), None)
         if sent is not None:
@@ -277,7 +279,9 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
             f.field.path,
             f"{c.ref(source)}: {c.term.label((source['system'], source['code']))} recorded with {kind}; left unknown",
         )
-    wider = reason == "narrower_or_wider_code" and state is True
+    # not plainly absent (present, or interpretations that disagree): as a wider record present,
+    # it reopens an older "no" and leaves an older "yes" (readings.py)
+    wider = reason == "narrower_or_wider_code" and state is not False
     c.read(f.field.path, when, value, source, reason, negative=state is False, wider=wider)
 
 

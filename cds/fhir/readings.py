@@ -35,9 +35,17 @@ class MappingResult:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _says_no(value: Any) -> bool:
-    """A "no": what a wider record present contradicts (False, or "none" of a graded field)."""
-    return value is False or value == "none"
+# Fields whose choices run from the least dangerous to the most (the contract's order)
+GRADED = frozenset({"symptoms.headache", "symptoms.leg_weakness", "vitals.consciousness", "pain.trend"})
+
+
+def _outgrown(path: str, value: Any) -> bool:
+    """Whether a wider record present, newer than `value`, may mean more than it: a "no", or a
+    grade below the top (a headache recorded at 10:00, its severity not said, may be severe
+    now that it was "mild" at 08:00). Then the field is unknown, and asked."""
+    if value is False or value == "none":
+        return True
+    return path in GRADED and value != BY_PATH[path].choices[-1]
 
 
 @dataclass
@@ -104,13 +112,16 @@ class Collector:
             return
         if value is None and reason:
             self.ignore(reason, path)
-            if reason == "no_value" or (reason == "narrower_or_wider_code" and not wider):
-                # a record that says nothing of the field is no newer reading of it: a refuted
-                # "acute retention" at 10:00 left a retention recorded at 08:00 unknown (routine
-                # for the cord-compression emergency), and so did a respiratory rate with no value.
-                # A wider record present (a paresis, side not said) is kept, to reopen an older
-                # "no" only (newest)
+            if reason == "narrower_or_wider_code" and not wider:
+                # a narrower record's absence says nothing of the field: no newer reading of it (a
+                # refuted "acute retention" at 10:00 left a retention recorded at 08:00 unknown:
+                # routine for the cord-compression emergency)
                 return
+            if reason in ("no_value", "answered_unknown") and not BY_PATH[path].numeric:
+                # a finding asked and not answered, or answered "don't know", is as a wider record
+                # present: it reopens an older "no" (a stiff neck unknown at 10:00 is no longer
+                # "no" of 08:00) and leaves an older "yes" standing
+                wider = True
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
@@ -199,14 +210,15 @@ class Collector:
         return winner.value
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
-        """The readings less the wider records present, which take out only each older "no":
-        a paresis recorded at 10:00 reopens "no weakness" of 08:00 (unknown, and asked), and
-        leaves a paraplegia of 08:00 standing (it is one)."""
+        """The readings less the wider records present (and findings asked but not answered),
+        which take out only each older value they may outgrow (_outgrown): a paresis recorded at
+        10:00 reopens "no weakness" of 08:00 (unknown, and asked), and leaves a paraplegia of
+        08:00 standing (it is one)."""
         wider = [r for r in readings if r.wider]
         if not wider:
             return readings
         latest = max(r.said for r in wider)
-        kept = [r for r in readings if not r.wider and not (_says_no(r.value) and r.said < latest)]
+        kept = [r for r in readings if not r.wider and not (_outgrown(path, r.value) and r.said < latest)]
         for _ in range(len(readings) - len(wider) - len(kept)):
             self.ignore("superseded", path)
         return kept

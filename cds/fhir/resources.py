@@ -48,6 +48,7 @@ class ResourceList(list[dict[str, Any]]):
         super().__init__()
         self.dropped: Counter[str] = Counter()
         self.malformed: list[tuple[str, str]] = []
+        self.unread: list[tuple[str, str]] = []  # contained records not read, and why
 
 
 @cache
@@ -95,52 +96,68 @@ def resources_from(obj: Any) -> ResourceList:
             else:
                 out.malformed.append((reference(item), problem))
                 return
-            for child in _contained(item):
+            for child in _contained(item, out.unread):
                 walk(child)
 
     walk(obj)
     return out
 
 
-# A contained resource is read in its container's context: only containers whose `subject` is
-# the patient the record is about are read through (a FamilyMemberHistory's conditions are a
-# relative's; a Claim names its patient otherwise, and may be another's).
-CONTAINERS = frozenset({"Observation", "DiagnosticReport", "Condition", "Encounter", "Composition"})
+# A contained resource is read in its container's context. A container with a `subject` says
+# whose record it is; these say so by being read as the patient's themselves; a
+# FamilyMemberHistory's conditions are a relative's. Any other container (a Claim names its
+# patient where the reader does not look, and may be another's) is not read through, and what it
+# holds is named on the data-problem card.
+SUBJECTLESS = frozenset({"Observation", "DiagnosticReport", "Condition", "Encounter", "Composition"})
+A_RELATIVES = "FamilyMemberHistory"
 MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
 TIMES = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
 
 
-def _contained(container: dict[str, Any]) -> list[dict[str, Any]]:
+def _contained(container: dict[str, Any], unread: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The Observations and Conditions a resource holds in `contained` (a lactate of 5.2 inside
     a DiagnosticReport, a sepsis an Encounter names as its diagnosis: both were lost), each taking
     its container's subject where it gives none of its own. An Observation takes its container's
-    status and time, where it gives none, only as a report's result or a panel's member: an
-    Observation a panel derives from is an earlier one."""
+    status and time, where it gives none, only as a report's result or a panel's member: one a
+    panel derives from, or a report holds beside the results it lists, is an earlier one. What
+    cannot be read is added to `unread` (reference, why), never dropped in silence."""
     contained = container.get("contained")
-    if not isinstance(contained, list) or container["resourceType"] not in CONTAINERS:
+    kind = container["resourceType"]
+    if not isinstance(contained, list) or kind == A_RELATIVES:
         return []
-    refs = container.get(MEMBERS.get(container["resourceType"], ""))
+    clinical = [c for c in contained if isinstance(c, dict) and c.get("resourceType") in ("Observation", "Condition")]
+    if "subject" not in container and kind not in SUBJECTLESS:
+        unread += [
+            (reference(c), f"held in {reference(container)}, which does not say whose record it is") for c in clinical
+        ]
+        return []
+    refs = container.get(MEMBERS.get(kind, ""))
     named = (
         {r["reference"] for r in refs if isinstance(r, dict) and isinstance(r.get("reference"), str)}
         if isinstance(refs, list)
         else set()
     )
     children = []
-    for child in contained:
-        if not isinstance(child, dict) or child.get("resourceType") not in ("Observation", "Condition"):
-            continue
+    for child in clinical:
         inherited: dict[str, Any] = (
             {"subject": container["subject"]} if "subject" in container and "subject" not in child else {}
         )
         if child["resourceType"] == "Observation":
-            # a report's or a panel's status is its results' (an Encounter's "finished" is not)
             # a report's results are those it lists; listing none it can read, everything it holds
-            listed = bool(named) or container["resourceType"] != "DiagnosticReport"
-            member = f"#{child.get('id')}" in named if listed else True
+            member = f"#{child.get('id')}" in named or (kind == "DiagnosticReport" and not named)
             if member and "status" in container and "status" not in child:
                 inherited["status"] = container["status"]
-            if member and not any(k in child for k in TIMES):
+            timeless = not any(k in child for k in TIMES)
+            if member and timeless:
                 inherited.update({k: container[k] for k in TIMES if k in container})
+            elif timeless and kind in MEMBERS:
+                unread.append(
+                    (
+                        reference(child),
+                        f"held in {reference(container)} with no time of its own, and not among its results",
+                    )
+                )
+                continue
         children.append({**child, **inherited})
     return children
 

@@ -1483,10 +1483,17 @@ def test_a_narrower_record_with_mixed_interpretations_supersedes_nothing():
     assert value_of(run(retention, acute), "symptoms.urinary_retention") is True
 
 
-def test_a_measurement_with_no_value_supersedes_nothing():
+def test_a_measurement_with_no_value_leaves_the_field_unknown_but_a_panel_says_nothing_of_its_own():
+    """A respiratory rate recorded at 10:00 with no value is not the 32 of 08:00: unknown, and
+    asked (a number has no "no" to keep). A panel coded beside a measurement's code (85354-9 and
+    8480-6) with its values in components has no value of its own to supersede anything with."""
     rate = obs("9279-1", when="2025-01-15T08:00:00Z", valueQuantity=quantity(32, "/min"))
     empty = obs("9279-1", rid="empty", when="2025-01-15T10:00:00Z")
-    assert value_of(run(rate, empty), "vitals.respiratory_rate") == 32
+    assert value_of(run(rate, empty), "vitals.respiratory_rate") is None
+    systolic = obs("8480-6", when="2025-01-15T08:00:00Z", valueQuantity=quantity(85, "mm[Hg]"))
+    panel = obs("85354-9", rid="panel", when="2025-01-15T10:00:00Z", component=[{"code": coding(LOINC, "8462-4")}])
+    panel["code"]["coding"].append({"system": LOINC, "code": "8480-6"})
+    assert value_of(run(systolic, panel), "vitals.systolic_bp") == 85
 
 
 def test_a_reports_unlisted_observation_takes_no_time_from_it():
@@ -1513,3 +1520,60 @@ def test_nothing_a_claim_contains_is_read():
     refuted = condition("449813001", rid="r", verification="refuted", recordedDate="2025-01-15T10:00:00Z")
     claim = {"resourceType": "Claim", "patient": {"reference": "Patient/p2"}, "contained": [refuted]}
     assert value_of(run(patient(), numb, claim), "symptoms.saddle_anaesthesia") is True
+
+
+@pytest.mark.parametrize(
+    "absent",
+    [{"dataAbsentReason": coding("http://terminology.hl7.org/CodeSystem/data-absent-reason", "asked-unknown")}, {}],
+)
+def test_a_finding_asked_and_not_answered_reopens_an_older_no_and_keeps_an_older_yes(absent):
+    """Findings (fourth review): a stiff neck "no" at 08:00 and the question unanswered
+    (asked-unknown) at 10:00 read "no", and self-care. Unanswered, it reopens the "no"; it does
+    not take away a "yes"."""
+    no = obs("161882006", SNOMED, when="2025-01-15T08:00:00Z", valueBoolean=False)
+    yes = obs("161882006", SNOMED, when="2025-01-15T08:00:00Z", valueBoolean=True)
+    unanswered = obs("161882006", LOINC, rid="q", when="2025-01-15T10:00:00Z", **absent)
+    unanswered["code"] = coding(SNOMED, "161882006")
+    unanswered.update(
+        absent or {"dataAbsentReason": coding("http://terminology.hl7.org/CodeSystem/data-absent-reason", "unknown")}
+    )
+    assert value_of(run(no, unanswered), "symptoms.neck_stiffness") is None
+    assert value_of(run(yes, unanswered), "symptoms.neck_stiffness") is True
+
+
+def test_a_headache_of_unsaid_severity_reopens_an_older_mild_one():
+    """Finding (fourth review): a headache "mild" at 08:00 and a headache recorded at 10:00 with
+    no severity read mild, and self-care; mild against severe is what decides meningitis."""
+    mild = obs("25064002", SNOMED, when="2025-01-15T08:00:00Z", valueCodeableConcept=coding(SNOMED, "255604002"))
+    again = condition("25064002", recordedDate="2025-01-15T10:00:00Z")
+    assert value_of(run(mild, again), "symptoms.headache") is None
+    severe = obs("25064002", SNOMED, when="2025-01-15T08:00:00Z", valueCodeableConcept=coding(SNOMED, "24484000"))
+    assert value_of(run(severe, again), "symptoms.headache") == "severe"
+
+
+def test_a_reports_unlisted_timeless_observation_is_named_and_a_subjectless_claims_record_too():
+    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
+    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    report = {
+        "resourceType": "DiagnosticReport",
+        "id": "r",
+        "status": "final",
+        "effectiveDateTime": "2025-01-15T10:30:00Z",
+        "contained": [lactate],
+        "result": [{"reference": "Observation/ext1"}],
+    }
+    claim = {"resourceType": "Claim", "id": "c", "patient": {"reference": "Patient/p1"}, "contained": [lactate]}
+    result = run(report, claim)
+    assert value_of(result, "labs.lactate_mmol_l") is None
+    assert [e["message"] for e in result.errors] == [
+        "Observation/lac: held in DiagnosticReport/r with no time of its own, and not among its results; not used",
+        "Observation/lac: held in Claim/c, which does not say whose record it is; not used",
+    ]
+
+
+def test_a_wider_record_with_disagreeing_interpretations_still_reopens_an_older_no():
+    """Finding (fourth review): a paresis interpreted POS and N at 10:00 left "no weakness" of
+    08:00 standing."""
+    refuted = condition("102568007", verification="refuted", rid="a", recordedDate="2025-01-15T08:00:00Z")
+    mixed = obs("102568007", SNOMED, interpretation=[coding(V3_INTERPRETATION, "POS"), coding(V3_INTERPRETATION, "N")])
+    assert value_of(run(refuted, mixed), "symptoms.leg_weakness") is None
