@@ -35,17 +35,29 @@ class MappingResult:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
 
-# Fields whose choices run from the least dangerous to the most (the contract's order)
-GRADED = frozenset({"symptoms.headache", "symptoms.leg_weakness", "vitals.consciousness", "pain.trend"})
+# The values of a graded field that a wider record present, or "don't know", cannot outgrow:
+# the grades at the top of the danger each field's rules weigh (any altered consciousness is
+# NEWS2's 3 and qSOFA's altered mentation; weakness of either kind, a cord-compression trigger).
+KEPT = {
+    "symptoms.headache": frozenset({"severe"}),
+    "symptoms.leg_weakness": frozenset({"unilateral", "bilateral"}),
+    "vitals.consciousness": frozenset({"new_confusion", "voice", "pain", "unresponsive"}),
+    "pain.trend": frozenset({"worsening", "rapidly_worsening"}),
+}
 
 
 def _outgrown(path: str, value: Any) -> bool:
-    """Whether a wider record present, newer than `value`, may mean more than it: a "no", or a
-    grade below the top (a headache recorded at 10:00, its severity not said, may be severe
-    now that it was "mild" at 08:00). Then the field is unknown, and asked."""
-    if value is False or value == "none":
-        return True
-    return path in GRADED and value != BY_PATH[path].choices[-1]
+    """Whether a wider record present, or a "don't know", newer than `value`, may mean more
+    than it: a "no"; a grade below those KEPT (a headache recorded at 10:00, its severity not
+    said, may be severe now that it was "mild" at 08:00); any answer of another choice field
+    (a "don't know" of the onset at 10:00 is not the "gradual" of 08:00). Then the field is
+    unknown, and asked."""
+    spec = BY_PATH[path]
+    if spec.kind == "bool":
+        return value is False
+    if path in KEPT:
+        return value not in KEPT[path]
+    return spec.kind == "enum"
 
 
 @dataclass

@@ -104,12 +104,13 @@ def resources_from(obj: Any) -> ResourceList:
 
 
 # A contained resource is read in its container's context. A container with a `subject` says
-# whose record it is; these say so by being read as the patient's themselves; a
-# FamilyMemberHistory's conditions are a relative's. Any other container (a Claim names its
+# whose record it is; these say so by being read as the patient's themselves. Any other container (a Claim names its
 # patient where the reader does not look, and may be another's) is not read through, and what it
 # holds is named on the data-problem card.
 SUBJECTLESS = frozenset({"Observation", "DiagnosticReport", "Condition", "Encounter", "Composition"})
-A_RELATIVES = "FamilyMemberHistory"
+# a relative's conditions; a questionnaire's contained resources are its answers' own, read
+# through its items
+NOT_READ_THROUGH = frozenset({"FamilyMemberHistory", "QuestionnaireResponse"})
 MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
 TIMES = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
 
@@ -123,7 +124,7 @@ def _contained(container: dict[str, Any], unread: list[tuple[str, str]]) -> list
     cannot be read is added to `unread` (reference, why), never dropped in silence."""
     contained = container.get("contained")
     kind = container["resourceType"]
-    if not isinstance(contained, list) or kind == A_RELATIVES:
+    if not isinstance(contained, list) or kind in NOT_READ_THROUGH:
         return []
     clinical = [c for c in contained if isinstance(c, dict) and c.get("resourceType") in ("Observation", "Condition")]
     if "subject" not in container and kind not in SUBJECTLESS:

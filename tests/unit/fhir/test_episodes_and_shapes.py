@@ -323,3 +323,26 @@ def test_a_partial_birth_date_gives_the_youngest_age_it_allows():
 
     assert age_on("1980-02", date(2026, 12, 1)) == 46
     assert age_on("1980", date(2026, 6, 1)) == 45
+
+
+@pytest.mark.parametrize(
+    ("link", "older", "expected"),
+    [
+        ("pain.onset", "gradual", None),  # any other choice field: "don't know" is not the older answer
+        ("pain.distribution", "diffuse", None),
+        ("pain.laterality", "bilateral", None),
+        ("symptoms.headache", "mild", None),  # below the top: unknown, and asked
+        ("symptoms.headache", "severe", "severe"),
+        ("symptoms.leg_weakness", "none", None),
+        ("symptoms.leg_weakness", "unilateral", "unilateral"),  # a cord-compression trigger either way
+        ("pain.trend", "worsening", "worsening"),
+    ],
+)
+def test_a_later_dont_know_clears_an_answer_it_may_outgrow_and_keeps_one_it_cannot(link, older, expected):
+    """Finding (fifth review): a "don't know" of the onset at 10:00 left the "gradual" of 08:00
+    standing: self-care, where the sudden-onset question was open."""
+    first = response(item(link, {"valueCoding": {"system": ANSWERS, "code": older}}), authored="2025-01-15T08:00:00Z")
+    later = response(item(link, {"valueCoding": {"system": SNOMED, "code": "261665006"}}))
+    later["id"] = "qr2"
+    result = map_resources(resources_from([first, later]), TODAY)
+    assert flatten(result.encounter).get(link) == expected
