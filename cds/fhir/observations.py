@@ -104,6 +104,8 @@ def observed(c: Collector, entry: Entry, holder: dict[str, Any], when: datetime 
     if isinstance(entry, Observable):
         answered(c, entry, holder, when, source)
     elif isinstance(entry, CodedQuantity):
+        if "component" in holder and not any(k.startswith("value") for k in holder):
+            return  # a panel, its values in its components (8480-6 beside 85354-9): nothing of its own
         quantity(c, entry, key, holder, when, {**source, "field": entry.field.path})
     else:
         finding(c, entry, holder, when, {**source, "field": entry.field.path})
@@ -117,8 +119,6 @@ def quantity(
         number(c, q, holder["valueInteger"], "{integer}", when, source, key)
         return
     vq = holder.get("valueQuantity")
-    if not isinstance(vq, dict) and "component" in holder and not any(k.startswith("value") for k in holder):
-        return  # a panel, its values in its components (85354-9 beside 163020007): nothing of its own
     if not isinstance(vq, dict):
         sent = next((k for k in holder if k.startswith("value")), None)
         if sent is not None:
