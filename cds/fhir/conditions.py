@@ -117,8 +117,7 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
     else:
         value, reason = None, "inactive"
     said = None if (recorded := condition_recorded(cond)) == UNDATED else recorded
-    wider = reason == "narrower_or_wider_code" and not negative
-    c.read(path, when, value, source, reason, condition=True, negative=negative, said=said, wider=wider)
+    c.read(path, when, value, source, reason, condition=True, negative=negative, said=said)
 
 
 def _match(c: Collector, concept: Any) -> list[tuple[Finding | None, str, Key]] | str:

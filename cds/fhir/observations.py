@@ -279,10 +279,7 @@ def finding(c: Collector, f: Finding, holder: dict[str, Any], when: datetime | N
             f.field.path,
             f"{c.ref(source)}: {c.term.label((source['system'], source['code']))} recorded with {kind}; left unknown",
         )
-    # not plainly absent (present, or interpretations that disagree): as a wider record present,
-    # it reopens an older "no" and leaves an older "yes" (readings.py)
-    wider = reason == "narrower_or_wider_code" and state is not False
-    c.read(f.field.path, when, value, source, reason, negative=state is False, wider=wider)
+    c.read(f.field.path, when, value, source, reason, negative=state is False)
 
 
 def _state(c: Collector, f: Finding, concept: Any) -> bool | None:
@@ -322,5 +319,4 @@ def answered(
         {**source, "system": key[0], "code": key[1], "field": f.field.path},
         reason,
         negative=not present,
-        wider=present and reason == "narrower_or_wider_code",
     )

@@ -109,7 +109,6 @@ class Collector:
         negative: bool = False,
         bound: Bound | None = None,
         said: datetime | None = None,
-        wider: bool = False,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
         the field's episode, and a `negative` one (recorded absent, refuted) only within the
@@ -122,18 +121,21 @@ class Collector:
             if not admitted and condition and value is not None and not negative and when is not None:
                 self.began_before(path, episode.kind, when, source)
             return
+        wider = False
         if value is None and reason:
             self.ignore(reason, path)
-            if reason == "narrower_or_wider_code" and not wider:
+            if reason == "narrower_or_wider_code" and negative:
                 # a narrower record's absence says nothing of the field: no newer reading of it (a
                 # refuted "acute retention" at 10:00 left a retention recorded at 08:00 unknown:
                 # routine for the cord-compression emergency)
                 return
-            if reason in ("no_value", "answered_unknown") and not BY_PATH[path].numeric:
-                # a finding asked and not answered, or answered "don't know", is as a wider record
-                # present: it reopens an older "no" (a stiff neck unknown at 10:00 is no longer
-                # "no" of 08:00) and leaves an older "yes" standing
-                wider = True
+            # a wider record not plainly absent (present, or interpretations that disagree), and a
+            # finding asked and not answered or answered "don't know", reopen an older "no" (a
+            # stiff neck unknown at 10:00 is no longer the "no" of 08:00) and leave an older "yes"
+            # standing (reopened)
+            wider = reason == "narrower_or_wider_code" or (
+                reason in ("no_value", "answered_unknown") and not BY_PATH[path].numeric
+            )
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
