@@ -13,16 +13,12 @@ cards name it (and withhold self-care advice while it stands).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from importlib import resources as importlib_resources
 from typing import Any
 
-import jsonschema
-
+from cds.fhir.data_files import packaged, parse
 from cds.fhir.valuesets import ICD10, ICD10_CM, ICD_SYSTEMS, CodeRange
-from cds.strict_yaml import StrictYAMLError, load_strict
 
 Key = tuple[str, str]
 SNOMED = "http://snomed.info/sct"
@@ -74,17 +70,11 @@ class Diagnoses:
 @functools.cache
 def diagnoses() -> Diagnoses:
     """The packaged diagnoses, loaded and validated once."""
-    return load_diagnoses(importlib_resources.files("cds.fhir").joinpath("diagnoses.yaml").read_text("utf-8"))
+    return load_diagnoses(packaged("diagnoses.yaml"))
 
 
 def load_diagnoses(text: str) -> Diagnoses:
-    try:
-        data = load_strict(text)
-    except StrictYAMLError as err:
-        raise DiagnosesError(f"diagnoses file is not valid YAML: {err}") from None
-    problems = [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}" for e in _validator().iter_errors(data)
-    ]
+    data, problems = parse(text, "diagnoses.schema.json", "diagnoses", DiagnosesError)
     groups = [] if problems else [_group(raw) for raw in data["diagnoses"]]
     seen: dict[str, str] = {}
     for group in groups:
@@ -115,12 +105,3 @@ def _group(raw: dict[str, Any]) -> Diagnosis:
         snomed=frozenset(c["code"] for c in raw.get("snomed", [])),
         ranges={system: tuple(rs) for system, rs in ranges.items()},
     )
-
-
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    schema: dict[str, Any] = json.loads(
-        importlib_resources.files("cds.fhir").joinpath("diagnoses.schema.json").read_text("utf-8")
-    )
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)

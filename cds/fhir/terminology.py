@@ -17,18 +17,15 @@ one episode (episodes.py): which records describe it.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass, field
-from importlib import resources as importlib_resources
 from typing import Any
 
-import jsonschema
 from marshmallow import ValidationError
 
+from cds.fhir.data_files import packaged, parse
 from cds.fhir.episodes import Episode
 from cds.fhir.valuesets import ICD_SYSTEMS, ICD_URIS, CodeRange, ValueSet, icd_code, read_expansion
-from cds.strict_yaml import StrictYAMLError, load_strict
 from cds.triage.encounter import check
 from cds.triage.fields import BY_PATH, FIELDS, Field
 
@@ -161,32 +158,15 @@ def field_problem(spec: Field, value: Any) -> str | None:
 @functools.cache
 def terminology() -> Terminology:
     """The packaged terminology, loaded and validated once."""
-    return load_terminology(_packaged("terminology.yaml"))
+    return load_terminology(packaged("terminology.yaml"))
 
 
 def load_terminology(text: str) -> Terminology:
     """Parse and validate a terminology file; raise TerminologyError naming every problem."""
-    try:
-        data = load_strict(text)
-    except StrictYAMLError as err:
-        raise TerminologyError(f"terminology file is not valid YAML: {err}") from None
-    problems = [
-        f"{'/'.join(str(p) for p in e.absolute_path) or '$'}: {e.message}" for e in _validator().iter_errors(data)
-    ]
+    data, problems = parse(text, "terminology.schema.json", "terminology", TerminologyError)
     if problems:
         raise _invalid(problems)
     return _build(data)
-
-
-def _packaged(name: str) -> str:
-    return importlib_resources.files("cds.fhir").joinpath(name).read_text("utf-8")
-
-
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    schema: dict[str, Any] = json.loads(_packaged("terminology.schema.json"))
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema)
 
 
 def _invalid(problems: list[str]) -> TerminologyError:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from cds.fhir.terminology import _packaged, terminology
+from cds.fhir.data_files import packaged
+from cds.fhir.terminology import terminology
 from cds.fhir.valuesets import ICD10, ICD10_CM, CodeRange, read_expansion
 from cds.strict_yaml import load_strict
 from tests.common.fhir_records import NOW, SNOMED, coding, condition, run, values
@@ -168,7 +169,7 @@ def test_a_changed_expansion_is_refused():
 
 
 def _shipped() -> dict:
-    return load_strict(_packaged("terminology.yaml"))
+    return load_strict(packaged("terminology.yaml"))
 
 
 def _raw_snomed(path: str) -> dict:
