@@ -2,7 +2,8 @@
 self-care screen waits on come first (its unanswered items, and the answerable inputs that keep a
 criterion open: section 11); then the other unknowns that could still raise a flag or raise it
 higher, the ones a caller cannot give (vital signs, examination, laboratory values) last; within
-each, the highest level an answer could reach first. Once a flag is raised self-care is out, so
+each, the highest level an answer could reach first, and of those, the ones whose answer alone
+would reach it. Once a flag is raised self-care is out, so
 the screen's items are listed only for what they can still raise, most dangerous first."""
 
 from __future__ import annotations
@@ -91,9 +92,13 @@ class MissingList:
         escalate, the highest level it could bring about, and its tier."""
         needed: dict[str, list[str]] = {}  # field -> the flags it could raise or escalate
         reach: dict[str, int] = {}  # field -> the highest level it could bring about
+        alone: dict[str, int] = {}  # field -> the highest level its answer alone could bring about
         for when, flag, rank in self.open_rules(d, raised):
             pending: set[str] = set()
             when.pending(d.ctx, pending)
+            if len(pending) == 1:
+                (only,) = pending
+                alone[only] = max(alone.get(only, 0), rank)
             for path in pending:
                 flags = needed.get(path)
                 if flags is None:
@@ -111,6 +116,9 @@ class MissingList:
                 flags = needed.setdefault(imp.when.path, [])
                 flags += [f for f in needed[imp.target] if f not in flags]
                 reach[imp.when.path] = max(reach.get(imp.when.path, 0), reach[imp.target])
+                # only an implied "yes" can raise by itself (not on oxygen only rules a new need out)
+                if imp.target in alone and imp.value not in (False, "none"):
+                    alone[imp.when.path] = max(alone.get(imp.when.path, 0), alone[imp.target])
         # the screen decides between self-care and routine only while no flag is raised; after
         # that its unanswered items are asked for what they can still raise, like any other
         screen_set = set() if raised else set(screen_unknown) | d.screen_questions
@@ -126,7 +134,10 @@ class MissingList:
         def tier(path: str) -> int:
             return 0 if path in screen_set else (2 if path in cannot else 1)
 
-        order = sorted(needed, key=lambda p: (tier(p), p in asked, -reach[p], ORDER.get(p, 999)))
+        # of two questions that could reach the same level, the one whose answer alone would
+        # reach it is the more dangerous to leave unasked (a non-blanching rash before a history
+        # of cancer that needs another finding beside it)
+        order = sorted(needed, key=lambda p: (tier(p), p in asked, -reach[p], -alone.get(p, 0), ORDER.get(p, 999)))
         return [Ranked(p, sorted(needed[p], key=self.flag_order), reach[p], tier(p), p in asked) for p in order]
 
     def build(self, d: Decision, raised: dict[str, Flag], screen_unknown: list[str]) -> list[MissingItem]:

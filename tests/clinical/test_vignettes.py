@@ -76,6 +76,28 @@ def test_once_a_flag_is_raised_missing_is_most_dangerous_first(evaluate):
     assert "pain.night_pain" not in fields
 
 
+def test_of_two_questions_reaching_the_same_level_the_one_that_reaches_it_alone_comes_first(evaluate):
+    """Fever, rigors and a sore throat (a published meningococcal case, the rash's blanching not
+    recorded): a routine red flag is raised, and both a non-blanching rash and a history of
+    cancer could still bring about an emergency, but the rash alone would. The nurse asks it
+    first, not after the history questions that come earlier in the catalogue."""
+    enc = {
+        "patient": {"age_years": 24, "sex": "male"},
+        "vitals": {"temperature_c": 38.9},
+        "symptoms": {"rigors": True, "sore_throat": True},
+    }
+    result = evaluate(enc)
+    assert result["risk_level"] == "routine"
+    missing = {m["field"]: m["needed_for"] for m in result["missing"]}
+    fields = list(missing)
+    assert "meningitis" in missing["symptoms.non_blanching_rash"]
+    assert "cord_compression" in missing["history.cancer"]  # an emergency only beside other findings
+    assert fields.index("symptoms.non_blanching_rash") < fields.index("history.cancer")
+    # an answer that can only rule something out reaches nothing alone: not on oxygen comes
+    # after the new oxygen need it would answer "no" to
+    assert fields.index("vitals.new_oxygen_need") < fields.index("vitals.on_oxygen")
+
+
 def test_once_a_flag_is_raised_an_answer_that_changes_nothing_is_not_missing(evaluate):
     rash = {"symptoms__non_blanching_rash": True, "history__cancer": True}
     result = evaluate(encounter("D01", **rash, symptoms__headache=None))
