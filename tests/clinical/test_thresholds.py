@@ -61,6 +61,18 @@ NUMERIC = [
         {"vitals__spo2": 91, "vitals__spo2_scale": 1},
         {"vitals__spo2": 91, "vitals__spo2_scale": 2},
     ),
+    (
+        "SEP-SPO2-LOW-SCALE2",
+        "flu",
+        {"vitals__spo2": 87, "vitals__spo2_scale": 2},
+        {"vitals__spo2": 88, "vitals__spo2_scale": 2},
+    ),
+    (
+        "SEP-SPO2-LOW-SCALE2",
+        "flu",
+        {"vitals__spo2": 87, "vitals__spo2_scale": 2, "vitals__on_oxygen": True},
+        {"vitals__spo2": 87, "vitals__spo2_scale": 1, "vitals__on_oxygen": True},
+    ),
     ("SEP-SBP-LOW", "flu", {"vitals__systolic_bp": 90}, {"vitals__systolic_bp": 91}),
     (
         "SEP-SBP-DROP",
@@ -542,3 +554,14 @@ def test_an_unknown_blood_pressure_is_taken_as_the_patients_usual(evaluate):
     result = evaluate(case("flu", vitals__systolic_bp=None, vitals__usual_systolic_bp=170))
     assert result["risk_level"] == "self_care"
     assert "vitals.systolic_bp" in [m["field"] for m in result["missing"]]
+
+
+def test_on_spo2_scale_2_a_saturation_below_the_target_on_air_is_a_new_oxygen_need(evaluate):
+    """A 68-year-old with COPD (scale 2, target 88-92 %) at 85 % on room air, everything else
+    the complete negative flu screen: NEWS2 scores the saturation 2, and "not on oxygen" implies
+    no new oxygen need, so specification v2's scale-1 threshold alone left self-care. Below the
+    prescribed target on air is the contract's new oxygen need (above 88 % in known COPD)."""
+    result = evaluate(case("flu", patient__age_years=68, vitals__spo2=85, vitals__spo2_scale=2))
+    assert result["scores"]["news2"]["total"] == 4
+    assert (result["risk_level"], result["primary"]) == ("emergency", "sepsis")
+    assert "SEP-SPO2-LOW-SCALE2" in fired(result)

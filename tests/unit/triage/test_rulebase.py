@@ -77,7 +77,7 @@ def test_version_and_digest(rulebase, rules_copy):
             "sepsis.yaml",
             "source: [SEPSIS-3, SSC-2021]",
             "source: [SEPSIS-4, SSC-2021]",
-            "sepsis.yaml [SEP-QSOFA] at rules[11].source: unknown source 'SEPSIS-4'",
+            "sepsis.yaml [SEP-QSOFA] at rules[12].source: unknown source 'SEPSIS-4'",
         ),
         ("sepsis.yaml", "id: SEP-HR-HIGH", "id: SEP-RR-HIGH", "duplicate rule id"),
         ("meningitis.yaml", "{finding: fever}", "{finding: fevr}", "unknown finding 'fevr'"),
