@@ -43,6 +43,8 @@ def session_cookie(secret: bytes, key: str, now: float | None = None) -> str:
 
 
 def _session_valid(secret: bytes, value: str, settings: Settings) -> bool:
+    if not value.isascii():  # never one this service set; hmac cannot compare it
+        return False
     digest, _, rest = value.partition(".")
     expires, _, mac = rest.partition(".")
     if not hmac.compare_digest(_sign(secret, f"{digest}.{expires}"), mac) or not expires.isdigit():

@@ -165,6 +165,16 @@ def test_with_api_keys_the_page_needs_one(locked):
     assert locked.get("/triage").status_code == 200  # the session cookie
 
 
+@pytest.mark.parametrize("value", ["\u00c3\u00a9", "a.1.\u00e9", "\u00ff", "a.9999999999.\u00e9\u00e9"])
+def test_a_session_cookie_that_is_not_ascii_is_no_session_not_a_500(value):
+    """Found over the real server: raw bytes in the cookie reached hmac, which raised. (Without
+    its cookie jar, the test client sends the Cookie header as given.)"""
+    client = _app(CDS_API_KEYS=KEY).test_client(use_cookies=False)
+    cookie = {"Cookie": f"cds_triage={value}"}
+    assert client.get("/triage", headers=cookie).status_code == 401
+    assert client.post("/triage/evaluate", data={"patient.age_years": "40"}, headers=cookie).status_code == 401
+
+
 def test_a_session_ends_when_its_key_is_removed():
     # one server secret (the form-link key) before and after the key list changes
     locked = _app(CDS_API_KEYS=KEY, CDS_FORM_LINK_KEY=LINK_KEY).test_client()
