@@ -224,11 +224,17 @@ def build_cards(
     return cards
 
 
-def age_unknown_card(hook_instance: str, rb: RuleBase) -> dict[str, Any]:
+def age_unknown_card(hook_instance: str, rb: RuleBase, unreadable: bool = False) -> dict[str, Any]:
+    """`unreadable`: the record holds a Patient or a birth date that could not be used (named on
+    the data-problem card beside this one), which is not the same as none recorded."""
+    summary = "could not be read from the record" if unreadable else "(birth date) is not recorded"
+    detail = "The triage is for adults (16 and over); without a birth date it cannot tell whether it applies."
+    if unreadable:
+        detail += " The data-problem card says what could not be read."
     return {
         "uuid": card_uuid(hook_instance, "age-unknown"),
-        "summary": "Back-pain triage not run: the patient's age (birth date) is not recorded",
-        "detail": "The triage is for adults (16 and over); without a birth date it cannot tell whether it applies.",
+        "summary": f"Back-pain triage not run: the patient's age {summary}",
+        "detail": detail,
         "indicator": "info",
         "source": rb.citation("SPEC-V2"),
     }

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 
 from cds.fhir.mapping import MappingResult, map_resources, resources_from
-from cds.hooks.cards import age_unknown_card, build_cards, diagnosis_card
+from cds.hooks.cards import age_unknown_card, build_cards, data_problem_card, diagnosis_card
 from cds.hooks.fhir_client import FhirReader
 from cds.hooks.fhir_servers import FhirTarget, fhir_target
 from cds.hooks.prefetch import TEMPLATES, gather
@@ -102,6 +102,10 @@ def _evaluate(triage: Triage, mapping: MappingResult) -> Result:
     return triage.evaluate_document(mapping.encounter)
 
 
+def _about_patient(error: dict[str, str]) -> bool:
+    return error.get("field") in ("patient", "patient.age_years") or error.get("message", "").startswith("Patient/")
+
+
 def answer(
     call: dict[str, Any], settings: Settings, triage: Triage, issuer: str | None, catalogue: Catalogue, base_url: str
 ) -> Answer:
@@ -141,9 +145,16 @@ def answer(
     instance, rb = call["hookInstance"], triage.rulebase
     age = mapping.encounter.get("patient", {}).get("age_years")
     if age is None:
-        # no triage without an age, but a recorded diagnosis still stands
-        recorded = diagnosis_card(mapping.diagnoses, instance, rb)
-        return Answer([age_unknown_card(instance, rb), *([recorded] if recorded else [])], None)
+        # No triage without an age, but a recorded diagnosis still stands, and what could not be
+        # read is named: a Patient set aside (a null gender, two Patients, a birth date past the
+        # contract's range) is why the triage did not run, not an absent birth date.
+        patient_problem = any(_about_patient(e) for e in mapping.errors)
+        cards = [
+            age_unknown_card(instance, rb, unreadable=patient_problem),
+            data_problem_card(mapping.errors, instance),
+            diagnosis_card(mapping.diagnoses, instance, rb),
+        ]
+        return Answer([card for card in cards if card], None)
     if age < ADULT_AGE:
         return Answer([], None)  # out of scope: an adult service says nothing about children
     result = _evaluate(triage, mapping)

@@ -287,6 +287,31 @@ def test_a_recorded_diagnosis_is_named_on_a_card(hooks):
     }
 
 
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda p: p["patient"].update(gender=None), "Patient/vignette-patient: gender"),
+        (lambda p: p["patient"].update(birthDate="1900-01-01"), "age from Patient.birthDate"),
+        (
+            lambda p: p["conditions"]["entry"].append({"resource": {"resourceType": "Patient", "id": "p9"}}),
+            "more than one Patient",
+        ),
+    ],
+)
+def test_a_patient_that_cannot_be_read_is_named_not_called_unrecorded(hooks, change, named):
+    """Found over the real server: a null gender (the Patient set aside as malformed), a birth
+    date past the contract's range or a second Patient gave only "age not recorded", and the
+    reason was in the log alone, while the vital signs met sepsis's high-risk criteria."""
+    prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])
+    change(prefetch)
+    hook_instance = str(uuid.uuid4())
+    cards = {c["uuid"]: c for c in call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]}
+    assert set(cards) == {card_uuid(hook_instance, "age-unknown"), card_uuid(hook_instance, "data-problems")}
+    summary = cards[card_uuid(hook_instance, "age-unknown")]["summary"]
+    assert summary == "Back-pain triage not run: the patient's age could not be read from the record"
+    assert named in cards[card_uuid(hook_instance, "data-problems")]["detail"].replace("\\", "")  # markdown escapes
+
+
 def test_self_care_advice_is_withheld_while_a_recorded_diagnosis_stands(evaluate, rulebase, catalogue):
     result = evaluate(VIGNETTES["D01"]["encounter"])
     form = TriageForm(catalogue, BASE_URL, None, 900, {})
