@@ -11,9 +11,12 @@ nest (groups, and items under an answer). The answers are read by the field's ki
   a UCUM unit the terminology accepts for the measurement (converted), range-checked;
 - pain sites: one answer per site; the answers are the whole list.
 
-An item without an answer was not answered: unknown. The time is `authored`: the field's episode
-decides whether the answer still counts. Statuses read: completed, amended, in-progress (an
-answer given is an answer); entered-in-error and stopped are ignored.
+An item without an answer was not answered: unknown. An item given twice is read with both its
+answers (two that disagree are named and leave it unknown), as is an answer holding two values;
+an element FHIR does not define for an item or an answer ("answers") sets the resource aside.
+The time is `authored`: the field's episode decides whether the answer still counts. Statuses
+read: completed, amended, in-progress (an answer given is an answer); entered-in-error and
+stopped are ignored.
 """
 
 from __future__ import annotations
@@ -42,17 +45,16 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     stamp = response_time(response)
     when = None if stamp == UNDATED else stamp
     rid = str(response.get("id", ""))
+    ref = f"QuestionnaireResponse/{rid}" if rid else "QuestionnaireResponse"
     if when is None and response.get("item"):
         # every answer would fall outside its episode one by one, with nothing said
         c.error(
             "fhir",
-            f"QuestionnaireResponse/{rid} has no authored time: its answers about this illness and recent "
+            f"{ref} has no authored time: its answers about this illness and recent "
             "events were not used (only those about any time, such as a history of cancer)",
         )
-    for item in _items(response.get("item") or []):
-        path = item["linkId"]
+    for path, answers in _answers_by_link_id(response.get("item") or []).items():
         spec = BY_PATH.get(path)
-        answers = item.get("answer") or []
         if spec is None or not spec.clinical:
             if answers:  # a group only holds items; an answer to no field of ours is counted
                 c.ignore("unknown_link_id")
@@ -63,10 +65,24 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
         value, reason = answer(c, spec, answers)
         if reason in ("unrecognised_value", "ambiguous_value"):
             what = "an answer it cannot read" if reason == "unrecognised_value" else "answers that disagree"
-            c.error(path, f"QuestionnaireResponse/{rid}: the item has {what}; left unknown")
+            c.error(path, f"{ref}: the item has {what}; left unknown")
         source = {"resource_type": "QuestionnaireResponse", "id": rid, "linkId": path, "field": path}
         negative = value is False or (isinstance(value, str) and value in NEGATIVE_VALUES)
         c.read(path, when, value, source, reason, negative=negative)
+
+
+def _answers_by_link_id(items: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Every answer given for each linkId. An item given twice (none of the form's questions
+    repeats) is one question answered twice: its answers are read together, so two that
+    disagree are named, never one of them kept in silence. An answer holding two values (FHIR
+    allows one) is read as two answers, for the same reason."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for item in _items(items):
+        answers = out.setdefault(item["linkId"], [])
+        for given in item.get("answer") or []:
+            values = [k for k in given if k.startswith("value")]
+            answers += [{k: given[k]} for k in values] if len(values) > 1 else [given]
+    return out
 
 
 def _items(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

@@ -3,8 +3,9 @@ dates read.
 
 - A payload is a resource, a Bundle (entry[].resource, recursively) or a list of those. Patient,
   Observation, Condition and QuestionnaireResponse resources are kept; anything else is dropped and counted by reason.
-  A kept resource must give every element cds reads its FHIR R4 datatype (shapes.schema.json):
-  one that does not is set aside as malformed, named, and not read at all.
+  A kept resource must give every element cds reads its FHIR R4 datatype (shapes.schema.json),
+  and every time element it reads must be a date or dateTime: one that does not is set aside as
+  malformed, named, and not read at all.
 - A subject reference names Patient `id` as Patient/id, .../Patient/id or urn:uuid:id, with or
   without /_history/version. A resource without one, or with no Patient to compare, counts as
   the patient's: a CDS Hooks prefetch is already scoped to one patient.
@@ -63,7 +64,39 @@ def shape_problem(resource: dict[str, Any]) -> str | None:
     error = next(iter(_shape_checkers()[resource["resourceType"]].iter_errors(resource)), None)
     if error is None:
         return None
-    return ".".join(str(p) for p in error.absolute_path) or "(the resource)"
+    path = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        # name the element FHIR does not define there ("answers"), not the item holding it
+        defined = error.schema.get("properties", {})
+        path.append(next(k for k in error.instance if k not in defined and not k.startswith("_")))
+    return ".".join(path) or "(the resource)"
+
+
+# The time elements cds reads, per resource type (a Patient's birthDate has its own message)
+_TIME_ELEMENTS = {
+    "Observation": (
+        ("effectiveDateTime",),
+        ("effectivePeriod", "start"),
+        ("effectivePeriod", "end"),
+        ("effectiveInstant",),
+        ("issued",),
+    ),
+    "Condition": (("onsetDateTime",), ("onsetPeriod", "start"), ("onsetPeriod", "end"), ("recordedDate",)),
+    "QuestionnaireResponse": (("authored",),),
+}
+
+
+def time_problem(resource: dict[str, Any]) -> str | None:
+    """The path of the first time element that is text but no date or dateTime ("today"): the
+    resource cannot be placed in time, and is set aside as malformed rather than read as
+    undated, which for a vital sign would say nothing and drop it in silence."""
+    for path in _TIME_ELEMENTS.get(resource["resourceType"], ()):
+        value: Any = resource
+        for name in path:
+            value = value.get(name) if isinstance(value, dict) else None
+        if value is not None and _instant(value) is None:
+            return ".".join(path)
+    return None
 
 
 def reference(resource: dict[str, Any]) -> str:
@@ -91,7 +124,7 @@ def resources_from(obj: Any) -> ResourceList:
         else:
             if item["resourceType"] not in KEPT_TYPES:
                 out.dropped["unsupported_resource_type"] += 1
-            elif (problem := shape_problem(item)) is None:
+            elif (problem := shape_problem(item) or time_problem(item)) is None:
                 out.append(item)
             else:
                 out.malformed.append((reference(item), problem))

@@ -63,7 +63,9 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
         raise validation_problem([{"field": "resourceType", "message": "must be QuestionnaireResponse"}])
     resources = resources_from([document])
     if resources.malformed:
-        raise validation_problem([{"field": "QuestionnaireResponse", "message": resources.malformed[0][1]}])
+        element = resources.malformed[0][1]
+        message = f"{element} is not an element FHIR R4 defines there, or not of its datatype"
+        raise validation_problem([{"field": "QuestionnaireResponse", "message": message}])
     now = datetime.now(UTC)
     mapped = map_resources(resources, now.date(), now=now)
     errors = [
@@ -75,7 +77,7 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
     named = [(p, r) for p, reasons in mapped.coverage.items() for r in reasons if r in _REFUSED]
     named = [(p, r) for p, r in named if f"item.{p}" not in said]
     errors += [{"field": f"item.{p}", "message": _REFUSED[r]} for p, r in named]
-    unnamed = set(_REFUSED) - {r for _, r in named}
+    unnamed = set(_REFUSED) - {r for reasons in mapped.coverage.values() for r in reasons}
     errors += [{"field": "item", "message": m} for r, m in _REFUSED.items() if r in unnamed and mapped.ignored.get(r)]
     if mapped.ignored.get("outside_episode") or mapped.ignored.get("not_final"):
         errors.append({"field": "authored", "message": "must be now, and the status in-progress, completed or amended"})

@@ -145,12 +145,57 @@ def test_a_questionnaire_response_is_an_interview_step(client):
                 ("vitals.consciousness", {"valueCoding": {"code": "voice"}}),
             )
         ),
+        # found over the real server, each read in silence: a misspelt "answers" (the item read
+        # as not answered: routine for saddle anaesthesia), one answer holding "No" and "Yes"
+        # (the first kept), and a question answered twice, Yes and Unknown (the Yes kept)
+        (
+            _response(
+                _item("patient.age_years", valueInteger=52),
+                {"linkId": "symptoms.saddle_anaesthesia", "answers": [{"valueBoolean": True}]},
+            ),
+            "QuestionnaireResponse",
+        ),
+        (
+            _response(
+                _item("patient.age_years", valueInteger=52),
+                _item("symptoms.saddle_anaesthesia", valueBoolean=False, **_coding("LA33-6", "Yes")),
+            ),
+            "item.symptoms.saddle_anaesthesia",
+        ),
+        (
+            _response(
+                _item("patient.age_years", valueInteger=52),
+                _item("symptoms.saddle_anaesthesia", valueBoolean=True),
+                _item("symptoms.saddle_anaesthesia", **_coding("LA4489-6", "Unknown")),
+            ),
+            "item.symptoms.saddle_anaesthesia",
+        ),
     ],
 )
 def test_a_questionnaire_response_it_cannot_take_is_a_422(client, qr, field):
     response = client.post("/v1/interview", data=__import__("json").dumps(qr), content_type=FHIR)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert field in {e["field"] for e in response.get_json()["errors"]}
+
+
+def test_a_question_answered_twice_alike_is_one_answer(client):
+    qr = _response(
+        _item("patient.age_years", valueInteger=52),
+        _item("symptoms.saddle_anaesthesia", valueBoolean=True),
+        _item("symptoms.saddle_anaesthesia", **_coding("LA33-6", "Yes")),
+    )
+    response = client.post("/v1/interview", data=__import__("json").dumps(qr), content_type=FHIR)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["result"]["risk_level"] == "emergency"
+
+
+def test_a_refusal_names_each_problem_once(client):
+    qr = _response(
+        _item("patient.age_years", valueInteger=52),
+        {"linkId": "vitals.heart_rate", "answer": [{"valueInteger": 140}, _coding("LA4489-6", "Unknown")]},
+    )
+    errors = client.post("/v1/interview", data=__import__("json").dumps(qr), content_type=FHIR).get_json()["errors"]
+    assert [e["field"] for e in errors] == ["item.vitals.heart_rate"]
 
 
 def test_a_malformed_questionnaire_response_is_a_422_not_a_500(client):

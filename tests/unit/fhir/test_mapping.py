@@ -943,6 +943,31 @@ def test_malformed_resources_are_ignored_never_fatal(resource):
     assert result.encounter == {}
 
 
+@pytest.mark.parametrize(
+    ("kind", "path", "text"),
+    [
+        ("Observation", ("effectiveDateTime",), "today"),
+        ("Observation", ("effectivePeriod", "end"), "2025-13-01"),
+        ("Observation", ("issued",), "yesterday 10:00"),
+        ("Condition", ("onsetDateTime",), "this morning"),
+        ("Condition", ("recordedDate",), "2025-02-30"),
+    ],
+)
+def test_a_time_that_is_no_date_sets_the_resource_aside_named(kind, path, text):
+    """Found over the real server: a respiratory rate of 30 with effectiveDateTime "today" was
+    read as undated, which for a vital sign says nothing: dropped with no data-problem card."""
+    resource = obs("9279-1", valueQuantity=quantity(30, "/min")) if kind == "Observation" else condition("49727002")
+    holder = resource
+    for name in path[:-1]:
+        holder = holder.setdefault(name, {})
+    holder[path[-1]] = text
+    result = run(patient(), resource)
+    assert flatten(result.encounter) == {"patient.age_years": 35, "patient.sex": "female"}
+    assert result.ignored == {"malformed": 1}
+    assert [e["field"] for e in result.errors] == ["fhir"]
+    assert ".".join(path) in result.errors[0]["message"]
+
+
 def test_used_names_resources_and_codes_never_patient_values():
     result = run(patient(), temperature(38.7), condition("49727002"))
     for entry in result.used:
