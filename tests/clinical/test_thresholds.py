@@ -296,6 +296,7 @@ CATEGORICAL = [
     ("urinary_infection", "routine", "well", {"symptoms__dysuria": True}),
     ("urinary_infection", "routine", "well", {"labs__urine_nitrite": True}),
     ("urinary_infection", "urgent", "well", {"symptoms__dysuria": True, "patient__sex": "male"}),
+    ("urinary_infection", "urgent", "well", {"symptoms__dysuria": True, "patient__sex": "other"}),
     ("urinary_infection", "urgent", "well", {"symptoms__urinary_frequency": True, "patient__pregnant": True}),
     ("urinary_infection", "urgent", "well", {"symptoms__haematuria": True, "patient__recently_pregnant": True}),
     ("urinary_infection", "urgent", "well", {"symptoms__cloudy_urine": True, "exam__cva_tenderness": True}),
@@ -565,3 +566,15 @@ def test_on_spo2_scale_2_a_saturation_below_the_target_on_air_is_a_new_oxygen_ne
     assert result["scores"]["news2"]["total"] == 4
     assert (result["risk_level"], result["primary"]) == ("emergency", "sepsis")
     assert "SEP-SPO2-LOW-SCALE2" in fired(result)
+
+
+def test_a_sex_recorded_as_unknown_leaves_the_man_criterion_open_and_asks_it(evaluate):
+    """UTI-URGENT: "other" does not rule out a man's anatomy (read as the safer); "unknown" is
+    unknown, so the urgent criterion stays open and the sex is asked; "female" decides it."""
+    result = evaluate(case("well", symptoms__dysuria=True, patient__sex="unknown"))
+    assert flag_level(result, "urinary_infection") == "routine"
+    needed = {m["field"]: m["needed_for"] for m in result["missing"]}
+    assert "urinary_infection" in needed["patient.sex"]
+    result = evaluate(case("well", symptoms__dysuria=True, patient__sex="female"))
+    assert flag_level(result, "urinary_infection") == "routine"
+    assert "patient.sex" not in {m["field"] for m in result["missing"]}
