@@ -264,7 +264,9 @@ class Settings:
     rules_dir: Path = field(default_factory=packaged_rules_dir)
     max_body_bytes: int = 64 * 1024
     max_json_depth: int = 8
-    max_array_items: int = 64
+    # at least the contract's longest array: asked_unknown may name every optional clinical
+    # field (88 in contract v1.1; tests/unit/test_settings.py holds the bound)
+    max_array_items: int = 128
     log_level: str = "INFO"
     # /v1/evaluate: "auto" asks for a key when CDS_API_KEYS is set, "off" serves it open, and
     # only on loopback (exposure_problem). CDS Hooks is never governed by it.
@@ -324,7 +326,7 @@ class Settings:
             rules_dir=Path(rules) if rules else packaged_rules_dir(),
             max_body_bytes=_int(env, "CDS_MAX_BODY_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
             max_json_depth=_int(env, "CDS_MAX_JSON_DEPTH", 8, 3, 64),
-            max_array_items=_int(env, "CDS_MAX_ARRAY_ITEMS", 64, 8, 10_000),
+            max_array_items=_int(env, "CDS_MAX_ARRAY_ITEMS", 128, 128, 10_000),
             log_level=level,
             auth="off" if auth == "off" else "auto",
             api_key_hashes=hashes,

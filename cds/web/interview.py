@@ -79,8 +79,11 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
     errors += [{"field": f"item.{p}", "message": _REFUSED[r]} for p, r in named]
     unnamed = set(_REFUSED) - {r for reasons in mapped.coverage.values() for r in reasons}
     errors += [{"field": "item", "message": m} for r, m in _REFUSED.items() if r in unnamed and mapped.ignored.get(r)]
-    if mapped.ignored.get("outside_episode") or mapped.ignored.get("not_final"):
-        errors.append({"field": "authored", "message": "must be now, and the status in-progress, completed or amended"})
+    if mapped.ignored.get("not_final") or mapped.ignored.get("entered_in_error"):
+        # the whole response was set aside: its age "is required" would name the wrong thing
+        errors = [{"field": "status", "message": "must be in-progress, completed or amended"}]
+    elif mapped.ignored.get("outside_episode"):
+        errors.append({"field": "authored", "message": "must be now"})
     if errors:
         raise validation_problem(errors)
     encounter = dict(mapped.encounter)

@@ -56,6 +56,20 @@ def test_asked_unknown_sinks_a_question_and_is_echoed(client):
     assert marked and marked[0]["asked_unknown"] is True
 
 
+def test_asked_unknown_may_name_every_optional_clinical_field(client):
+    """Found over the real server: the contract allows every optional clinical field in
+    asked_unknown (a caller who knows nothing), but the default array limit (64) refused it."""
+    from cds.triage.fields import FIELDS
+
+    every = [f.path for f in FIELDS if f.clinical and not f.required]
+    assert len(every) > 64
+    enc = {"patient": {"age_years": 40}, "asked_unknown": every}
+    for path in ("/v1/interview", "/v1/evaluate"):
+        response = client.post(path, json=enc)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert response.get_json()["asked_unknown" if path == "/v1/evaluate" else "result"]
+
+
 @pytest.mark.parametrize(
     ("extra", "field"),
     [
@@ -128,6 +142,10 @@ def test_a_questionnaire_response_is_an_interview_step(client):
             "authored",
         ),
         ({"resourceType": "Observation"}, "resourceType"),
+        *(
+            (_response(_item("patient.age_years", valueInteger=52), status=status), "status")
+            for status in ("entered-in-error", "stopped")  # not "patient is required", as it was
+        ),
         (_response(_item("symptoms.rigors", valueBoolean=True)), "patient"),
         # a value with "Unknown" beside it: neither may be dropped for the other (heart rate 140
         # is an emergency; read as "asked, not known" it was routine)
