@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]*")
+# C0 and C1 controls, the Unicode line and paragraph separators (line breaks to JavaScript and
+# to many log readers), and surrogates
+PRINTABLE = re.compile(r"[^\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]*")
 NOT_PRINTABLE = "must not contain control characters, line breaks or unpaired surrogates"
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -38,7 +38,8 @@ from cds.fhir.valuesets import ICD_URIS, icd_code
 KEPT_TYPES = ("Patient", "Observation", "Condition", "QuestionnaireResponse")
 UNDATED = datetime.min.replace(tzinfo=UTC)
 
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# ASCII digits only, and nothing after (Python's \d takes any script's digits, and $ a final newline)
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
 
 
 class ResourceList(list[dict[str, Any]]):

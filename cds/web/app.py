@@ -48,6 +48,9 @@ def create_app(settings: Settings | None = None, config: Mapping[str, Any] | Non
     if not settings.api_keys_required:
         app.logger.warning("access control for /v1/evaluate is off (no CDS_API_KEYS, or CDS_AUTH=off)")
 
+    # "/v1//evaluate" is no route: merging the slashes answered a 308 to a Location built from
+    # the Host header, before any access check, asking the client to post patient data again
+    app.url_map.merge_slashes = False
     app.register_blueprint(evaluate.bp)
     app.register_blueprint(interview.bp)
     app.register_blueprint(fhir_form.bp)

@@ -28,13 +28,26 @@ def problem_response(problem: Problem, headers: dict[str, str] | None = None) ->
     return Response(text, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def _encoding_problem(request: Request) -> str | None:
+    """Why the body's encoding cannot be read as UTF-8 text as sent, or None. A compressed body
+    (Content-Encoding) would be read as its bytes; a Content-Type naming two charsets is read by
+    its last one ("charset=latin1; charset=utf-8"), which the sender may not have meant."""
+    coding = request.environ.get("HTTP_CONTENT_ENCODING")
+    if coding is not None and coding.strip().lower() not in ("", "identity"):
+        return "Send the body without a Content-Encoding (uncompressed)."
+    if request.mimetype_params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        return "Send the body encoded as UTF-8."
+    if request.environ.get("CONTENT_TYPE", "").lower().count("charset") > 1:
+        return "Name one charset, UTF-8."
+    return None
+
+
 def json_body(request: Request, limits: BodyLimits, media_types: tuple[str, ...] = (JSON_MEDIA_TYPE,)) -> Any:
     """The request's JSON document, or a 413/415/400 problem. Never reads past the limit."""
     if request.mimetype not in media_types:
         raise UNSUPPORTED_MEDIA_TYPE(f"Send the body as {' or '.join(media_types)}.")
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if charset not in ("utf-8", "utf8"):
-        raise UNSUPPORTED_MEDIA_TYPE("Send the body encoded as UTF-8.")
+    if (problem := _encoding_problem(request)) is not None:
+        raise UNSUPPORTED_MEDIA_TYPE(problem)
     length = request.content_length
     if length is not None and length > limits.max_bytes:
         raise payload_too_large(limits.max_bytes)
@@ -61,8 +74,8 @@ def read_form_strictly(request: Request, max_bytes: int) -> tuple[int, str] | No
     at the size limit; each would be triaged as if the nurse had answered nothing, or less."""
     if request.mimetype != FORM_MEDIA_TYPE:
         return 415, "The answers must be sent as a form (application/x-www-form-urlencoded)."
-    if request.mimetype_params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
-        return 415, "The answers must be sent encoded as UTF-8."
+    if (problem := _encoding_problem(request)) is not None:
+        return 415, f"The answers could not be read: {problem}"
     length = request.content_length
     if length is not None and length > max_bytes:
         return 413, f"The form is larger than {max_bytes} bytes."

@@ -22,7 +22,7 @@ from flask import Flask, Response, g, request
 from cds.web.metrics import LATENCY, REQUESTS, child
 
 REQUEST_ID_HEADER = "X-Request-ID"
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}\Z")  # \Z: $ would let a final newline through
 
 
 def _json(obj: Any, **_: Any) -> str:

@@ -69,6 +69,11 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
             out.unknown.append(q.path)
         elif given:
             _put(out, q, given[0])
+    # a name that is no question (a script's misspelt "symptoms.saddle_anesthesia") is named,
+    # never dropped in silence while the page shows a level without it
+    for name in form:
+        if name not in catalogue.by_path and name != PREFILLED:
+            out.errors[name] = "is not a question of this form; not used"
     return out
 
 

@@ -84,6 +84,37 @@ def test_missing_content_type_is_415(client):
     assert_problem(client.post("/v1/evaluate", data="{}"), 415)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "headers"),
+    [
+        ("application/json; charset=latin1; charset=utf-8", {}),
+        ("application/json", {"Content-Encoding": "gzip"}),
+        ("application/json", {"Content-Encoding": "br"}),
+    ],
+)
+def test_a_body_whose_encoding_is_in_doubt_is_415(client, content_type, headers):
+    """Found over the real server: a Content-Encoding was ignored (a gzipped body read as
+    bytes) and of two charsets the last was taken."""
+    body = '{"patient": {"age_years": 40}}'
+    assert_problem(client.post("/v1/evaluate", data=body, content_type=content_type, headers=headers), 415)
+    form = {"patient.age_years": "40"}
+    page = client.post(
+        "/triage",
+        data=form,
+        content_type=content_type.replace("application/json", "application/x-www-form-urlencoded"),
+        headers=headers,
+    )
+    assert page.status_code == 415
+
+
+def test_an_identity_content_encoding_is_no_encoding(client):
+    body = '{"patient": {"age_years": 40}}'
+    response = client.post(
+        "/v1/evaluate", data=body, content_type="application/json", headers={"Content-Encoding": "identity"}
+    )
+    assert response.status_code == 200
+
+
 def test_json_with_charset_is_accepted(client):
     response = client.post(
         "/v1/evaluate", data='{"patient": {"age_years": 40}}', content_type="application/json; charset=utf-8"
@@ -100,6 +131,15 @@ def test_invalid_encounter_is_422_with_fields(client):
 
 def test_unknown_path_is_404_problem(client):
     assert_problem(client.get("/v2/evaluate"), 404)
+
+
+@pytest.mark.parametrize("path", ["/v1//evaluate", "//v1/evaluate", "/cds-services//back-pain-triage"])
+def test_a_doubled_slash_is_no_route_not_a_redirect_elsewhere(client, path):
+    """Found over the real server: a 308 to a Location built from the Host header, answered
+    before the access check (Host: evil.example asked the client to post there)."""
+    response = client.post(path, json={"patient": {"age_years": 40}}, headers={"Host": "evil.example"})
+    assert_problem(response, 404)
+    assert "Location" not in response.headers
 
 
 def test_wrong_method_is_405_problem_with_allow(client):
@@ -143,7 +183,7 @@ def test_a_declared_length_is_read_exactly_from_the_server(app, terminated):
 def test_deep_nesting_and_long_arrays_are_refused(client):
     deep = "[" * 2000 + "]" * 2000
     assert_problem(client.post("/v1/evaluate", data=deep, content_type="application/json"), 400)
-    wide = '{"patient": {"age_years": 40}, "pain": {"sites": [' + ",".join(['"flank"'] * 100) + "]}}"
+    wide = '{"patient": {"age_years": 40}, "pain": {"sites": [' + ",".join(['"flank"'] * 200) + "]}}"
     assert_problem(client.post("/v1/evaluate", data=wide, content_type="application/json"), 400)
 
 

@@ -175,6 +175,17 @@ def test_a_session_cookie_that_is_not_ascii_is_no_session_not_a_500(value):
     assert client.post("/triage/evaluate", data={"patient.age_years": "40"}, headers=cookie).status_code == 401
 
 
+def test_a_name_that_is_no_question_is_named_not_dropped(client):
+    """Found over the real server: a misspelt field posted by a script gave a 200 page with a
+    level that had never seen it."""
+    form = {"patient.age_years": "40", "symptoms.saddle_anesthesia": "yes"}
+    response = client.post("/triage", data=form)
+    assert response.status_code == 422
+    assert "symptoms.saddle_anesthesia: is not a question of this form; not used" in response.get_data(as_text=True)
+    live = client.post("/triage/evaluate", data=form).get_data(as_text=True)
+    assert "symptoms.saddle_anesthesia: is not a question of this form" in live
+
+
 def test_a_session_ends_when_its_key_is_removed():
     # one server secret (the form-link key) before and after the key list changes
     locked = _app(CDS_API_KEYS=KEY, CDS_FORM_LINK_KEY=LINK_KEY).test_client()

@@ -887,7 +887,9 @@ def test_every_age_threshold_of_the_rules_is_at_least(rulebase):
     assert cuts and all(op in ("gte", "gt") for op, _ in cuts)
 
 
-@pytest.mark.parametrize("birth", ["1890-01-01", "2030-01-01", "not a date", "1990-02-30"])
+@pytest.mark.parametrize(
+    "birth", ["1890-01-01", "2030-01-01", "not a date", "1990-02-30", "\u0661\u0669\u0669\u0660-01-15", "1990-01-15\n"]
+)
 def test_an_implausible_or_impossible_birth_date_leaves_the_age_unknown(birth):
     result = run(patient(birth))
     assert "age_years" not in result.encounter.get("patient", {})

@@ -135,6 +135,15 @@ def test_encounter_id_limits():
     }
 
 
+@pytest.mark.parametrize("breaks", ["a\nb", "a\u0085b", "a\u2028b", "a\u2029b"])
+def test_encounter_id_holds_no_line_break_of_any_kind(breaks):
+    """U+2028 and U+2029 end a line for JavaScript and many log readers (found over the real
+    server, where the message said line breaks were refused)."""
+    assert errors_of({"patient": {"age_years": 40}, "encounter_id": breaks}) == {
+        "encounter_id": "must not contain control characters, line breaks or unpaired surrogates"
+    }
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(encounters(), encounters().flatmap(lambda e: spoilt(e))))
 def test_the_fast_path_loads_exactly_what_marshmallow_loads(document):
