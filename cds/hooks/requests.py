@@ -2,8 +2,9 @@
 
 A malformed CDS Hooks request is a 400 problem naming each field (the specification's own
 status for a bad request); unknown members are allowed, as the specification lets clients
-and hooks extend these objects. Feedback is well-formed and then checked: an override reason
-must be one of ours (422), and a free-text comment is dropped (load_feedback).
+and hooks extend these objects. Feedback is well-formed and then read: an override reason that
+is not one of ours is recorded as "other", never refused, and a free-text comment is dropped
+(load_feedback).
 """
 
 from __future__ import annotations
