@@ -109,8 +109,21 @@ def answers_paths(answers: Answers) -> set[str]:
 
 def answers_from(values: dict[str, Any], catalogue: Catalogue) -> Answers:
     """Answers known by field path (a card's prefill): each one a question of the form."""
-    kept = {p: v for p, v in values.items() if p in catalogue.by_path}
+    kept = {p: v for p, v in values.items() if p in catalogue.by_path and _fits(catalogue.by_path[p], v)}
     return Answers(values=kept, prefilled=set(kept))
+
+
+def _fits(q: Question, value: Any) -> bool:
+    """Whether a prefilled value has its question's type. The service seals what it prefills,
+    so this only keeps a token made elsewhere with the key from breaking the page (a 500)."""
+    kind = q.field.kind
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "enum":
+        return value in q.field.choices
+    if kind == "enum_list":
+        return isinstance(value, list) and all(v in q.field.choices for v in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def checked(answers: Answers) -> tuple[dict[str, Any] | None, dict[str, str]]:

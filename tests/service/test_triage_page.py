@@ -205,6 +205,16 @@ def test_a_post_from_another_origin_is_refused(client):
     assert response.status_code == 403
 
 
+def test_a_sealed_prefill_of_the_wrong_type_is_left_out_not_a_500(linked):
+    """Defence in depth (found over the real server, with the key): a sealed number that is text."""
+    key = linked.config["CDS_SETTINGS"].form_link_key
+    token = seal(key, {"patient.age_years": 66, "vitals.heart_rate": "fast", "symptoms.rigors": "yes"}, 900)
+    response = linked.test_client().post("/triage/resume", data={"prefill": token})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'name="_prefilled" value="patient.age_years"' in html and "fast" not in html
+
+
 def test_a_cards_prefill_opens_marked_from_the_ehr(linked):
     token = seal(linked.config["CDS_SETTINGS"].form_link_key, {"patient.age_years": 66, "symptoms.rigors": True}, 900)
     html = linked.test_client().post("/triage/resume", data={"prefill": token}).get_data(as_text=True)
