@@ -88,15 +88,18 @@ _TIME_ELEMENTS = {
 
 
 def time_problem(resource: dict[str, Any]) -> str | None:
-    """The path of the first time element that is text but no date or dateTime ("today"): the
-    resource cannot be placed in time, and is set aside as malformed rather than read as
-    undated, which for a vital sign would say nothing and drop it in silence."""
-    for path in _TIME_ELEMENTS.get(resource["resourceType"], ()):
+    """The path of the first time element that is text but no date or dateTime ("today"), when
+    no other time element places the resource in time: it is set aside as malformed rather than
+    read as undated, which for a vital sign would say nothing and drop it in silence. With
+    another time to go by (an onset "2025-00" beside a recordedDate), it is read by that one, as
+    *_time say."""
+    kind = resource["resourceType"]
+    for path in _TIME_ELEMENTS.get(kind, ()):
         value: Any = resource
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
         if value is not None and _instant(value) is None:
-            return ".".join(path)
+            return ".".join(path) if _TIME_OF[kind](resource) == UNDATED else None
     return None
 
 
@@ -289,6 +292,9 @@ def condition_recorded(cond: dict[str, Any]) -> datetime:
 def response_time(response: dict[str, Any]) -> datetime:
     """When a QuestionnaireResponse was answered: authored."""
     return _first_time(response.get("authored"))
+
+
+_TIME_OF = {"Observation": observation_time, "Condition": condition_time, "QuestionnaireResponse": response_time}
 
 
 def concept_keys(concept: Any) -> list[Key]:

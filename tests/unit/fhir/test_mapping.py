@@ -946,28 +946,35 @@ def test_malformed_resources_are_ignored_never_fatal(resource):
 
 
 @pytest.mark.parametrize(
-    ("kind", "path", "text"),
+    ("kind", "times", "named"),
     [
-        ("Observation", ("effectiveDateTime",), "today"),
-        ("Observation", ("effectivePeriod", "end"), "2025-13-01"),
-        ("Observation", ("issued",), "yesterday 10:00"),
-        ("Condition", ("onsetDateTime",), "this morning"),
-        ("Condition", ("recordedDate",), "2025-02-30"),
+        ("Observation", {"effectiveDateTime": "today"}, "effectiveDateTime"),
+        ("Observation", {"effectivePeriod": {"end": "2025-13-01"}}, "effectivePeriod.end"),
+        ("Observation", {"issued": "yesterday 10:00"}, "issued"),
+        ("Condition", {"onsetDateTime": "this morning"}, "onsetDateTime"),
+        ("Condition", {"recordedDate": "2025-02-30"}, "recordedDate"),
     ],
 )
-def test_a_time_that_is_no_date_sets_the_resource_aside_named(kind, path, text):
+def test_a_time_that_is_no_date_sets_the_resource_aside_named(kind, times, named):
     """Found over the real server: a respiratory rate of 30 with effectiveDateTime "today" was
     read as undated, which for a vital sign says nothing: dropped with no data-problem card."""
-    resource = obs("9279-1", valueQuantity=quantity(30, "/min")) if kind == "Observation" else condition("49727002")
-    holder = resource
-    for name in path[:-1]:
-        holder = holder.setdefault(name, {})
-    holder[path[-1]] = text
+    if kind == "Observation":
+        resource = obs("9279-1", when=None, valueQuantity=quantity(30, "/min"), **times)
+    else:
+        resource = condition("49727002", **times)
     result = run(patient(), resource)
     assert flatten(result.encounter) == {"patient.age_years": 35, "patient.sex": "female"}
     assert result.ignored == {"malformed": 1}
     assert [e["field"] for e in result.errors] == ["fhir"]
-    assert ".".join(path) in result.errors[0]["message"]
+    assert named in result.errors[0]["message"]
+
+
+def test_a_time_that_is_no_date_beside_one_that_is_leaves_the_resource_read_by_that_one():
+    # effectiveDateTime unreadable, issued readable: read as released then, as before
+    rate = obs("9279-1", when="today", valueQuantity=quantity(30, "/min"), issued="2025-01-15T10:05:00Z")
+    result = run(patient(), rate)
+    assert flatten(result.encounter)["vitals.respiratory_rate"] == 30
+    assert result.errors == []
 
 
 def test_used_names_resources_and_codes_never_patient_values():
