@@ -65,6 +65,12 @@ class Condition:
     def pending(self, ctx: Context, out: set[str]) -> None:
         """Add the unknown inputs that could still make this (undecided) condition true."""
 
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        """Add the unknown inputs one answer to which could make this (undecided) condition true
+        by itself, the others still unknown: what makes a question the more dangerous to leave
+        unasked (`missing`). A subset of `pending`; where one answer could only help, it is left
+        out (a score that needs two unknown parameters)."""
+
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         """Add the known inputs that make this (true) condition true."""
 
@@ -92,6 +98,17 @@ class All(Condition):
             if v is None:
                 c.pending(ctx, out)
 
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        undecided = [c for c in self.items if c.evaluate(ctx) is None]
+        if len(undecided) == 1:
+            undecided[0].alone(ctx, out)
+        elif undecided:  # several parts, one answer: only when they all wait on the same input
+            inputs: set[str] = set()
+            for c in undecided:
+                c.pending(ctx, inputs)
+            if len(inputs) == 1:
+                out |= inputs
+
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         for c in self.items:
             c.support(ctx, out)
@@ -110,6 +127,11 @@ class _SomeOf(Condition):
         for c in self.items:
             if c.evaluate(ctx) is None:
                 c.pending(ctx, out)
+
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        for c in self.items:
+            if c.evaluate(ctx) is None:
+                c.alone(ctx, out)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         for c in self.items:
@@ -147,6 +169,11 @@ class AtLeast(_SomeOf):
             return None
 
         return at_least
+
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        # one answer more can only complete a count that is one short
+        if [c.evaluate(ctx) for c in self.items].count(True) == self.count - 1:
+            super().alone(ctx, out)
 
     def combinations(self, size: int) -> Iterable[tuple[Condition, ...]]:
         return itertools.combinations(self.items, size)
@@ -215,6 +242,9 @@ class FieldAtom(Condition):
         if value is None or (self.contains is not None and contains(value, self.contains) is None):
             out.add(self.path)
 
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        self.pending(ctx, out)
+
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         value = ctx.values.get(self.path)
         out[self.path] = list(value) if isinstance(value, PartialList) else value
@@ -240,6 +270,9 @@ class FindingRef(Condition):
             found = ctx.finding_pending[self.finding] = frozenset(inputs)
         out |= found
 
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        ctx.finding_rules[self.finding].alone(ctx, out)
+
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = True
 
@@ -260,6 +293,11 @@ class FlagRef(Condition):
         for cond in ctx.flag_rules.get(self.flag, ()):
             if cond.evaluate(ctx) is None:
                 cond.pending(ctx, out)
+
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        for cond in ctx.flag_rules.get(self.flag, ()):
+            if cond.evaluate(ctx) is None:
+                cond.alone(ctx, out)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = True
@@ -294,6 +332,16 @@ class ScoreAtom(Condition):
     def pending(self, ctx: Context, out: set[str]) -> None:
         out.update(ctx.scores[self.score].unknown)
 
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        s, test = ctx.scores[self.score], COMPARE[self.op]
+        if self.score.endswith(".max_parameter"):  # one parameter scoring enough by itself
+            out.update(path for path, _, most in s.parts if test(most, self.bound))
+            return
+        gain: dict[str, int] = {}  # an input may score in two parameters (oxygen, SpO2 scale 2)
+        for path, fewest, most in s.parts:
+            gain[path] = gain.get(path, 0) + most - fewest
+        out.update(path for path, extra in gain.items() if test(s.low + extra, self.bound))
+
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = ctx.scores[self.score].low
 
@@ -314,6 +362,12 @@ class QuantityAtom(Condition):
 
     def pending(self, ctx: Context, out: set[str]) -> None:
         out.update(p for p in ctx.quantity_inputs[self.quantity] if ctx.values.get(p) is None)
+
+    def alone(self, ctx: Context, out: set[str]) -> None:
+        inputs: set[str] = set()
+        self.pending(ctx, inputs)
+        if len(inputs) == 1:
+            out |= inputs
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = ctx.quantities.get(self.quantity)

@@ -27,11 +27,14 @@ def contains(values: Any, item: str) -> Tri:
 
 class Pending(Protocol):
     """What the condition of a finding or flag offers the conditions that read it
-    (cds.triage.conditions.Condition): its value, and the unknown inputs it waits on."""
+    (cds.triage.conditions.Condition): its value, the unknown inputs it waits on, and those one
+    answer to which could make it true by itself."""
 
     evaluate: Callable[[Context], Tri]
 
     def pending(self, ctx: Context, out: set[str]) -> None: ...
+
+    def alone(self, ctx: Context, out: set[str]) -> None: ...
 
 
 @dataclass
@@ -59,3 +62,5 @@ class ScoreBound(NamedTuple):
     low: float
     high: float
     unknown: tuple[str, ...]
+    # each unknown parameter's (input, fewest points, most points): what one answer can add
+    parts: tuple[tuple[str, int, int], ...] = ()

@@ -112,7 +112,8 @@ class Decider:
             if value is None:
                 self.rulebase.qsofa_criteria[name].pending(ctx, unknown)
         undecided = criteria.count(None)
-        bound = ScoreBound(len(met), len(met) + undecided, tuple(sorted(unknown)))
+        inputs = tuple(sorted(unknown))
+        bound = ScoreBound(len(met), len(met) + undecided, inputs, tuple((p, 0, 1) for p in inputs))
         ctx.scores["qsofa.score"] = bound
         return Qsofa(bound, met, undecided == 0, len(met) >= self.rulebase.qsofa["positive_at"])
 

@@ -99,6 +99,11 @@ class MissingList:
             if len(pending) == 1:
                 (only,) = pending
                 alone[only] = max(alone.get(only, 0), rank)
+            else:  # "any of": each of its unknown parts may be enough by itself
+                enough: set[str] = set()
+                when.alone(d.ctx, enough)
+                for path in enough:
+                    alone[path] = max(alone.get(path, 0), rank)
             for path in pending:
                 flags = needed.get(path)
                 if flags is None:

@@ -123,6 +123,7 @@ class News2Table:
     def score(self, values: dict[str, Any]) -> News2:
         components: dict[str, int] = {}
         unknown: list[str] = []
+        parts: list[tuple[str, int, int]] = []
         low = high = max_low = max_high = 0
         for name, scorer in self.parameters:
             p_low, p_high, missing = scorer(values)
@@ -134,8 +135,10 @@ class News2Table:
                 max_high = p_high
             if missing is None:
                 components[name] = p_low
-            elif missing not in unknown:
-                unknown.append(missing)
+            else:
+                parts.append((missing, p_low, p_high))
+                if missing not in unknown:
+                    unknown.append(missing)
         band = "low"
         for total_at_least, any_parameter, name in self.bands:
             if total_at_least is not None:
@@ -149,11 +152,11 @@ class News2Table:
             else:
                 band = name
                 break
-        missing_inputs = tuple(unknown)
+        missing_inputs, spreads = tuple(unknown), tuple(parts)
         return News2(
             components=components,
-            total=ScoreBound(low, high, missing_inputs),
-            max_parameter=ScoreBound(max_low, max_high, missing_inputs),
+            total=ScoreBound(low, high, missing_inputs, spreads),
+            max_parameter=ScoreBound(max_low, max_high, missing_inputs, spreads),
             band=band,
             complete=not unknown,
             unknown=missing_inputs,

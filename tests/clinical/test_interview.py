@@ -200,3 +200,61 @@ def test_the_answers_a_form_would_hide_never_change_a_vignettes_result(evaluate,
             put(without, path, None)
         before, after = evaluate(v["encounter"]), evaluate(without)
         assert (after["risk_level"], after["flags"]) == (before["risk_level"], before["flags"]), (vid, hidden)
+
+
+def _answers_to_try(spec, cuts):
+    """Every answer that can matter to a rule: each choice, and numbers at and beside each
+    threshold the rules set on the field, with the ends of its range."""
+    if spec.kind == "bool":
+        return [True, False]
+    if spec.kind == "enum":
+        return list(spec.choices)
+    if spec.kind == "enum_list":
+        return [[c] for c in spec.choices]
+    step = 1 if spec.kind == "int" else 0.1
+    numbers = {spec.low, spec.high} | {t + d for _, t in cuts.get(spec.path, ()) for d in (-step, 0, step)}
+    return sorted(n for n in numbers if spec.low <= n <= spec.high)
+
+
+def _reached_alone(evaluate, enc, path, before, cuts):
+    """The highest level one answer to `path` alone raises a flag to, raises it to, or changes
+    a raised flag's disposition at (same-day hospital instead of clinical assessment), as
+    `missing` weighs them. `before`: each raised flag's (level, disposition)."""
+    best = 0
+    for value in _answers_to_try(BY_PATH[path], cuts):
+        trial = copy.deepcopy(enc)
+        put(trial, path, value)
+        try:
+            after = evaluate(consistent(trial))
+        except Exception:  # an answer that contradicts one given (422) reaches nothing
+            continue
+        for flag in after["flags"]:
+            rank = LEVEL_RANK[flag["risk_level"]]
+            was_rank, was_disposition = before.get(flag["id"], (0, None))
+            if rank > was_rank or (rank == was_rank and flag["disposition"] != was_disposition):
+                best = max(best, rank)
+    return best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_of_questions_that_could_reach_one_level_those_that_reach_it_alone_come_first(triage, evaluate, rulebase, enc):
+    """`missing`, most dangerous first: among the questions a caller can answer that could bring
+    about the same level, one whose answer alone would bring it about (found by answering it
+    alone) comes before one that needs another answer beside it. A published meningococcal case
+    had its non-blanching rash asked 25th, after history questions that need another finding."""
+    from cds.triage.thresholds import number_cuts
+
+    cuts = number_cuts(rulebase)
+    enc = consistent(enc)
+    result = evaluate(enc)
+    before = {f["id"]: (LEVEL_RANK[f["risk_level"]], f["disposition"]) for f in result["flags"]}
+    d = triage.decider.decide(load_encounter(enc))
+    screen_unknown = rulebase.screen.unanswered(d.ctx.values)
+    raised = {f["id"]: f for f in result["flags"]}
+    ranked = [r for r in triage.results.missing.ranked(d, raised, screen_unknown) if r.tier < 2]
+    for group in {(r.tier, r.asked_unknown, r.reach) for r in ranked}:
+        members = [r.path for r in ranked if (r.tier, r.asked_unknown, r.reach) == group]
+        reaches = [_reached_alone(evaluate, enc, p, before, cuts) >= group[2] for p in members]
+        # every question that reaches the level alone comes before every one that does not
+        assert reaches == sorted(reaches, reverse=True), (group, list(zip(members, reaches, strict=True)))
