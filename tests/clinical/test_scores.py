@@ -187,15 +187,11 @@ def test_a_fully_answered_normal_encounter_excludes_sepsis(evaluate):
 
 def test_an_unknown_spo2_keeps_sepsis_open_through_the_news2_upper_bound(evaluate):
     # an unknown SpO2 could still score 3 on NEWS2 or cross a sepsis threshold, so sepsis stays
-    # open and SpO2 is the question to ask; its scale too, with the SpO2 unknown (scale 2 has a
-    # threshold of its own, SEP-SPO2-LOW-SCALE2)
+    # open and SpO2 is the question to ask; not its scale, which absent is scale 1 (section 2)
     result = evaluate(complete_d01(vitals__spo2=None))
     assert result["scores"]["news2"]["complete"] is False
     assert result["screen"]["sepsis"] == "not_excluded"
-    assert result["missing"] == [
-        {"field": "vitals.spo2", "needed_for": ["sepsis"]},
-        {"field": "vitals.spo2_scale", "needed_for": ["sepsis"]},
-    ]
+    assert result["missing"] == [{"field": "vitals.spo2", "needed_for": ["sepsis"]}]
 
 
 def test_an_unknown_oxygen_alone_cannot_reach_a_sepsis_threshold(evaluate):
