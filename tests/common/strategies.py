@@ -124,7 +124,7 @@ REASSURING_VALUES = {
 # equal rank are not ordered against each other. `pain.distribution` = diffuse and
 # `pain.laterality` bilateral or central are the reassuring values (rank 0).
 ENUM_DANGER = {
-    "patient.sex": {"female": 0, "other": 0, "unknown": 0, "male": 1},
+    "patient.sex": {"female": 0, "unknown": 0, "other": 1, "male": 1},
     "vitals.consciousness": {"alert": 0, "new_confusion": 1, "voice": 1, "pain": 1, "unresponsive": 1},
     "pain.distribution": {"diffuse": 0, "localized": 1},
     "pain.laterality": {"bilateral": 0, "central": 0, "left": 1, "right": 1},
