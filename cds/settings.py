@@ -265,7 +265,7 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     max_json_depth: int = 8
     # at least the contract's longest array: asked_unknown may name every optional clinical
-    # field (88 in contract v1.1; tests/unit/test_settings.py holds the bound)
+    # field (88 in contract v1.1; tests/service/test_access.py holds the bound)
     max_array_items: int = 128
     log_level: str = "INFO"
     # /v1/evaluate: "auto" asks for a key when CDS_API_KEYS is set, "off" serves it open, and

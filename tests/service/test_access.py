@@ -86,6 +86,8 @@ def test_settings_keep_only_digests():
         ({"CDS_AUTH": "on"}, "CDS_AUTH=on needs CDS_API_KEYS"),
         ({"CDS_MAX_BODY_BYTES": "lots"}, "CDS_MAX_BODY_BYTES must be an integer"),
         ({"CDS_MAX_BODY_BYTES": "10"}, "CDS_MAX_BODY_BYTES must be between"),
+        # below what asked_unknown may hold (every optional clinical field) valid requests fail
+        ({"CDS_MAX_ARRAY_ITEMS": "64"}, "CDS_MAX_ARRAY_ITEMS must be between 128"),
         ({"CDS_CORS_ORIGINS": "*"}, "CDS_CORS_ORIGINS must list exact origins"),
         ({"CDS_LOG_LEVEL": "LOUD"}, "CDS_LOG_LEVEL"),
     ],
@@ -93,6 +95,14 @@ def test_settings_keep_only_digests():
 def test_bad_settings_stop_the_start_up(env, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_the_array_limit_holds_every_field_asked_unknown_may_name():
+    from cds.triage.fields import FIELDS
+
+    askable = [f for f in FIELDS if f.clinical and not f.required]
+    assert Settings.from_env({}).max_array_items >= len(askable)
+    assert Settings.from_env({"CDS_MAX_ARRAY_ITEMS": "128"}).max_array_items >= len(askable)
 
 
 def test_open_on_loopback_is_fine_without_keys(client):
