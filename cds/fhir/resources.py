@@ -38,6 +38,7 @@ from cds.fhir.valuesets import ICD_URIS, icd_code
 KEPT_TYPES = ("Patient", "Observation", "Condition", "QuestionnaireResponse")
 UNDATED = datetime.min.replace(tzinfo=UTC)
 
+_LEAP = re.compile(r"(T[0-9]{2}:[0-9]{2}:)60(?=[.Z+-]|\Z)")
 # ASCII digits only, and nothing after (Python's \d takes any script's digits, and $ a final newline)
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
 
@@ -226,7 +227,8 @@ def _instant(text: Any, last: bool = False) -> datetime | None:
             return datetime.combine(end, time.max, tzinfo=UTC)
         if m:
             return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
-        dt = datetime.fromisoformat(text)
+        # FHIR allows a leap second (23:59:60), which Python's datetime does not
+        dt = datetime.fromisoformat(_LEAP.sub(r"\g<1>59", text, count=1))
     except (ValueError, OverflowError):
         return None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)

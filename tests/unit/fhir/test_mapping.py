@@ -969,6 +969,14 @@ def test_a_time_that_is_no_date_sets_the_resource_aside_named(kind, times, named
     assert named in result.errors[0]["message"]
 
 
+def test_a_leap_second_is_a_time():
+    """FHIR's dateTime allows 23:59:60; Python's datetime does not (found in review)."""
+    rate = obs("9279-1", when="2025-01-15T09:59:60Z", valueQuantity=quantity(30, "/min"))
+    result = run(patient(), rate)
+    assert flatten(result.encounter)["vitals.respiratory_rate"] == 30
+    assert result.errors == []
+
+
 def test_a_time_that_is_no_date_beside_one_that_is_leaves_the_resource_read_by_that_one():
     # effectiveDateTime unreadable, issued readable: read as released then, as before
     rate = obs("9279-1", when="today", valueQuantity=quantity(30, "/min"), issued="2025-01-15T10:05:00Z")
