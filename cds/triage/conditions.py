@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cds.triage.context import Context, PartialList, Tri, contains
+from cds.triage.fields import BY_PATH
 
 COMPARATORS = ("gte", "gt", "lte", "lt")
 COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -102,12 +103,15 @@ class All(Condition):
         undecided = [c for c in self.items if c.evaluate(ctx) is None]
         if len(undecided) == 1:
             undecided[0].alone(ctx, out)
-        elif undecided:  # several parts, one answer: only when they all wait on the same input
-            inputs: set[str] = set()
+        elif undecided:
+            # several parts, one answer: an input each part can take alone (an infected wound is
+            # both a sign of infection and the wound the rule asks for)
+            sets = []
             for c in undecided:
-                c.pending(ctx, inputs)
-            if len(inputs) == 1:
-                out |= inputs
+                part: set[str] = set()
+                c.alone(ctx, part)
+                sets.append(part)
+            out |= set.intersection(*sets)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         for c in self.items:
@@ -366,10 +370,28 @@ class QuantityAtom(Condition):
     def alone(self, ctx: Context, out: set[str]) -> None:
         inputs: set[str] = set()
         self.pending(ctx, inputs)
-        if len(inputs) == 1:
-            out |= inputs
+        if len(inputs) != 1:
+            return
+        (path,) = inputs
+        # only if a value within the field's range can cross the bounds (a usual systolic of
+        # at most 250 cannot be 40 above a systolic of 292)
+        minuend, subtrahend = ctx.quantity_inputs[self.quantity]
+        spec = BY_PATH[path]
+        if spec.low is None or spec.high is None:
+            out.add(path)
+            return
+        known = ctx.values[subtrahend if path == minuend else minuend]
+        ends = [e - known if path == minuend else known - e for e in (spec.low, spec.high)]
+        low, high = min(ends), max(ends)
+        if all(_reachable(op, bound, low, high) for op, bound in self.bounds):
+            out.add(path)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
         out[self.key] = ctx.quantities.get(self.quantity)
         for path in ctx.quantity_inputs[self.quantity]:
             out[path] = ctx.values.get(path)
+
+
+def _reachable(op: str, bound: float, low: float, high: float) -> bool:
+    """Whether some number between `low` and `high` passes `op bound`."""
+    return COMPARE[op](high, bound) if op in ("gt", "gte") else COMPARE[op](low, bound)

@@ -96,14 +96,12 @@ class MissingList:
         for when, flag, rank in self.open_rules(d, raised):
             pending: set[str] = set()
             when.pending(d.ctx, pending)
-            if len(pending) == 1:
-                (only,) = pending
-                alone[only] = max(alone.get(only, 0), rank)
-            else:  # "any of": each of its unknown parts may be enough by itself
-                enough: set[str] = set()
-                when.alone(d.ctx, enough)
-                for path in enough:
-                    alone[path] = max(alone.get(path, 0), rank)
+            # the inputs one answer to which could make the rule true by itself: each unknown
+            # part of an "any of", not an input that needs another answer beside it
+            enough: set[str] = set()
+            when.alone(d.ctx, enough)
+            for path in enough:
+                alone[path] = max(alone.get(path, 0), rank)
             for path in pending:
                 flags = needed.get(path)
                 if flags is None:

@@ -67,3 +67,59 @@ def test_support_names_the_known_inputs_that_made_it_true():
     matched: dict = {}
     cond.support(ctx(symptoms__cough=True, symptoms__reported_fever=False), matched)
     assert matched == {"symptoms.cough": True}
+
+
+def _alone(cond, context):
+    out: set[str] = set()
+    cond.alone(context, out)
+    return out
+
+
+def test_alone_names_the_inputs_one_answer_to_which_could_make_it_true():
+    # any of: each unknown part by itself; all of: only an input every undecided part can take
+    assert _alone(parse({"any": [COUGH, FEVER]}), ctx()) == {"symptoms.cough", "symptoms.reported_fever"}
+    assert _alone(parse({"all": [COUGH, FEVER]}), ctx()) == set()
+    assert _alone(parse({"all": [COUGH, FEVER]}), ctx(symptoms__cough=True)) == {"symptoms.reported_fever"}
+    both = parse({"all": [{"any": [COUGH, FEVER]}, COUGH]})  # a wound is infection and the wound
+    assert _alone(both, ctx()) == {"symptoms.cough"}
+    # at least two: only a count one short can be completed by one answer
+    two = parse({"at_least": 2, "of": [COUGH, FEVER, HR]})
+    assert _alone(two, ctx()) == set()
+    assert _alone(two, ctx(symptoms__cough=True)) == {"symptoms.reported_fever", "vitals.heart_rate"}
+
+
+def test_alone_weighs_what_one_parameter_can_add_to_a_score():
+    from cds.triage.context import ScoreBound
+
+    seven = parse({"score": "news2.total", "gte": 7})
+    parts = (("vitals.on_oxygen", 0, 2), ("vitals.temperature_c", 0, 3), ("vitals.spo2", 0, 3))
+    context = ctx()
+    context.scores["news2.total"] = ScoreBound(
+        5, 13, ("vitals.on_oxygen", "vitals.temperature_c", "vitals.spo2"), parts
+    )
+    assert _alone(seven, context) == {"vitals.on_oxygen", "vitals.temperature_c", "vitals.spo2"}
+    context.scores["news2.total"] = ScoreBound(
+        4, 12, ("vitals.on_oxygen", "vitals.temperature_c", "vitals.spo2"), parts
+    )
+    assert _alone(seven, context) == {"vitals.temperature_c", "vitals.spo2"}  # oxygen adds 2: 6
+    # scale 2 above 92 % scores only on oxygen: the oxygen answer counts in both parameters
+    parts = (("vitals.on_oxygen", 0, 2), ("vitals.on_oxygen", 0, 3))
+    context.scores["news2.total"] = ScoreBound(2, 7, ("vitals.on_oxygen",), parts)
+    assert _alone(seven, context) == {"vitals.on_oxygen"}
+    single = parse({"score": "news2.max_parameter", "gte": 3})
+    context.scores["news2.max_parameter"] = ScoreBound(
+        2, 3, ("vitals.on_oxygen", "vitals.spo2"), (("vitals.on_oxygen", 0, 2), ("vitals.spo2", 0, 3))
+    )
+    assert _alone(single, context) == {"vitals.spo2"}
+
+
+def test_alone_keeps_a_difference_within_its_inputs_ranges():
+    """A usual systolic of at most 250 cannot be more than 40 above a systolic of 292."""
+    drop = parse({"quantity": "systolic_drop", "gt": 40})
+    inputs = {"systolic_drop": ("vitals.usual_systolic_bp", "vitals.systolic_bp")}
+    high = ctx(vitals__systolic_bp=292)
+    high.quantity_inputs, high.quantities = inputs, {"systolic_drop": None}
+    assert _alone(drop, high) == set()
+    low = ctx(vitals__systolic_bp=120)
+    low.quantity_inputs, low.quantities = inputs, {"systolic_drop": None}
+    assert _alone(drop, low) == {"vitals.usual_systolic_bp"}
