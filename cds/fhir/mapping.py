@@ -25,7 +25,8 @@ that are FHIR semantics, and safety, are these:
 - Patient: gender gives patient.sex; birthDate gives age_years on `today` (a partial date gives
   the oldest age it allows, once its youngest is an adult's). A child's age is kept: scope is
   the caller's decision. Resources whose subject is not that Patient are ignored; several
-  different Patients refuse the whole mapping rather than mix two people's data.
+  different Patients, or copies of one that disagree on the birth date or sex, refuse the whole
+  mapping rather than mix two people's data.
 
 Every reading that does not fill its field is counted by field and reason (`coverage`): what
 `cds fhir coverage` reports.
@@ -61,9 +62,16 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         c.ignore("contained_not_read")
         c.error("fhir", f"{ref}: {why}; not used")
     resources = [r for r in items if isinstance(r, dict)]
-    patients = {r.get("id") for r in resources if r.get("resourceType") == "Patient"}
-    if len(patients) > 1:
-        c.error("patient", "the resources name more than one Patient; nothing was mapped")
+    records = [r for r in resources if r.get("resourceType") == "Patient"]
+    patients = {r.get("id") for r in records}
+    # two copies of one Patient that disagree on what is read (a birth date) are two people's
+    # data as surely as two ids: which is the patient's is not ours to guess
+    read = {(r.get("birthDate"), r.get("gender")) for r in records}
+    if len(patients) > 1 or len(read) > 1:
+        problem = (
+            "more than one Patient" if len(patients) > 1 else "one Patient twice, with different birth dates or sexes"
+        )
+        c.error("patient", f"the resources name {problem}; nothing was mapped")
         c.ignored["multiple_patients"] += len(resources)
         return c.result()
     pid = next(iter(patients), None)

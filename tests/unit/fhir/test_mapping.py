@@ -923,6 +923,21 @@ def test_two_patients_are_refused():
     assert result.ignored == {"multiple_patients": 3}
 
 
+def test_one_patient_twice_is_read_once_unless_the_copies_disagree():
+    """Found over the real server: two copies of Patient/p1 with different birth dates, and the
+    first one's age was triaged in silence."""
+    same = run(patient(pid="p1"), patient(pid="p1"), temperature(38.0))
+    assert flatten(same.encounter)["patient.age_years"] == 35 and same.errors == []
+    result = run(patient(pid="p1"), patient("1940-01-15", pid="p1"), temperature(38.0))
+    assert result.encounter == {}
+    assert result.errors == [
+        {
+            "field": "patient",
+            "message": "the resources name one Patient twice, with different birth dates or sexes; nothing was mapped",
+        }
+    ]
+
+
 @pytest.mark.parametrize(
     "resource",
     [
