@@ -120,6 +120,8 @@ class Collector:
             self.ignore("outside_episode", path)
             if not admitted and condition and value is not None and not negative and when is not None:
                 self.began_before(path, episode.kind, when, source)
+            elif not admitted and when is None and value is not None and not negative:
+                self.undated(path, source)
             return
         wider = False
         if value is None and reason:
@@ -139,6 +141,15 @@ class Collector:
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
+
+    def undated(self, path: str, source: dict[str, str]) -> None:
+        """A finding or measurement with no time at all cannot be placed in this illness, so it
+        is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
+        with no card). A questionnaire without its authored time is named once, by its reader."""
+        if source.get("resource_type") != "QuestionnaireResponse":
+            self.error(
+                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown"
+            )
 
     def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
         """A finding still recorded as present, which began before this illness: not read as new

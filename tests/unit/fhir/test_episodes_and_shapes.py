@@ -40,7 +40,9 @@ def test_a_years_old_incontinence_recorded_today_is_not_new():
 
 def test_an_undated_condition_of_this_illness_says_nothing():
     undated = condition("165232002", None)
-    assert "symptoms.urinary_incontinence" in run(undated).unknown
+    result = run(undated)
+    assert "symptoms.urinary_incontinence" in result.unknown
+    assert [e["field"] for e in result.errors] == ["symptoms.urinary_incontinence"]  # but is named
 
 
 def test_a_no_counts_for_a_day_and_a_yes_for_the_illness():

@@ -292,6 +292,13 @@ def test_the_time_comes_from_period_end_or_issued_and_undated_says_nothing():
     assert value_of(run(undated, issued), "vitals.temperature_c") == 38.5
     result = run(undated)
     assert result.encounter == {} and result.coverage == {"vitals.temperature_c": {"outside_episode": 1}}
+    # not read, but named: a measurement with no time cannot be placed in this illness
+    assert result.errors == [
+        {
+            "field": "vitals.temperature_c",
+            "message": "Observation/undated has no time (effective, issued, onset or recorded date); left unknown",
+        }
+    ]
 
 
 def test_an_unreadable_newest_value_leaves_the_field_unknown_rather_than_an_older_one():
@@ -324,6 +331,9 @@ def test_stale_and_undated_measurements_say_nothing_but_a_history_of_cancer_coun
         "vitals.heart_rate": {"outside_episode": 1},
         "vitals.temperature_c": {"outside_episode": 1},
     }
+    # the undated heart rate is named (found in a fuzz round: 135 with no time, and no card);
+    # a stale one is simply old
+    assert [e["field"] for e in result.errors] == ["vitals.heart_rate"]
 
 
 # --- units, codes, ranges -----------------------------------------------------------------------
