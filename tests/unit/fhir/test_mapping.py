@@ -1380,15 +1380,13 @@ def test_results_contained_in_a_report_or_a_panel_are_read_in_their_containers_c
     result = run(patient(), report)
     assert value_of(result, "labs.lactate_mmol_l") == 5.2
     assert result.ignored == {"unsupported_resource_type": 1}  # the report itself
-    rate = {"resourceType": "Observation", "id": "rr", "status": "final", "code": coding(LOINC, "9279-1")}
-    rate["valueQuantity"] = quantity(30, "/min")
+    rate = obs("9279-1", when=None, rid="rr", valueQuantity=quantity(30, "/min"))
     panel = obs("85353-1", contained=[rate], hasMember=[{"reference": "#rr"}])
     assert run(panel).encounter == {"vitals": {"respiratory_rate": 30}}
 
 
 def test_a_contained_result_about_another_patient_is_not_read():
-    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
-    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    lactate = obs("2524-7", when=None, rid="lac", valueQuantity=quantity(5.2, "mmol/L"))
     report = {
         "resourceType": "DiagnosticReport",
         "status": "final",
@@ -1434,8 +1432,7 @@ def test_a_relatives_contained_condition_is_not_read_nor_an_earlier_observation_
     panel only derives from, with no time of its own, does not take the panel's."""
     fever = {"resourceType": "Condition", "id": "f", "code": coding(SNOMED, "386661006")}
     history = {"resourceType": "FamilyMemberHistory", "status": "completed", "contained": [fever]}
-    earlier = {"resourceType": "Observation", "id": "e", "status": "final", "code": coding(LOINC, "9279-1")}
-    earlier["valueQuantity"] = quantity(30, "/min")
+    earlier = obs("9279-1", when=None, rid="e", valueQuantity=quantity(30, "/min"))
     derived = obs("85353-1", contained=[earlier], derivedFrom=[{"reference": "#e"}])
     result = run(history, derived)
     assert result.encounter == {}
@@ -1445,8 +1442,7 @@ def test_contained_records_are_read_whatever_holds_them():
     """Findings (review): a report holding a lactate with no `result` list, and an Encounter
     holding the sepsis it names as its diagnosis, were lost; a `reference` that is not text
     raised a 500."""
-    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
-    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    lactate = obs("2524-7", when=None, rid="lac", valueQuantity=quantity(5.2, "mmol/L"))
     report = {
         "resourceType": "DiagnosticReport",
         "status": "final",
@@ -1566,10 +1562,8 @@ def test_a_measurement_with_no_value_leaves_the_field_unknown_but_a_panel_says_n
 def test_a_reports_unlisted_observation_takes_no_time_from_it():
     """Finding (third review): a report listing its lactate of 5.2 (08:00) also held an earlier
     lactate of 1.0 with no time, which took the report's 10:30 and won."""
-    listed = {"resourceType": "Observation", "id": "a", "status": "final", "code": coding(LOINC, "2524-7")}
-    listed.update(effectiveDateTime="2025-01-15T08:00:00Z", valueQuantity=quantity(5.2, "mmol/L"))
-    earlier = {"resourceType": "Observation", "id": "b", "status": "final", "code": coding(LOINC, "2524-7")}
-    earlier["valueQuantity"] = quantity(1.0, "mmol/L")
+    listed = obs("2524-7", when="2025-01-15T08:00:00Z", rid="a", valueQuantity=quantity(5.2, "mmol/L"))
+    earlier = obs("2524-7", when=None, rid="b", valueQuantity=quantity(1.0, "mmol/L"))
     report = {
         "resourceType": "DiagnosticReport",
         "status": "final",
@@ -1619,8 +1613,7 @@ def test_a_headache_of_unsaid_severity_reopens_an_older_mild_one():
 
 
 def test_a_reports_unlisted_timeless_observation_is_named_and_a_subjectless_claims_record_too():
-    lactate = {"resourceType": "Observation", "id": "lac", "status": "final", "code": coding(LOINC, "2524-7")}
-    lactate["valueQuantity"] = quantity(5.2, "mmol/L")
+    lactate = obs("2524-7", when=None, rid="lac", valueQuantity=quantity(5.2, "mmol/L"))
     report = {
         "resourceType": "DiagnosticReport",
         "id": "r",
