@@ -100,17 +100,15 @@ class All(Condition):
                 c.pending(ctx, out)
 
     def alone(self, ctx: Context, out: set[str]) -> None:
-        undecided = [c for c in self.items if c.evaluate(ctx) is None]
-        if len(undecided) == 1:
-            undecided[0].alone(ctx, out)
-        elif undecided:
-            # several parts, one answer: an input each part can take alone (an infected wound is
-            # both a sign of infection and the wound the rule asks for)
-            sets = []
-            for c in undecided:
+        # one answer must complete every undecided part: an input each of them can take alone
+        # (an infected wound is both a sign of infection and the wound the rule asks for)
+        sets = []
+        for c in self.items:
+            if c.evaluate(ctx) is None:
                 part: set[str] = set()
                 c.alone(ctx, part)
                 sets.append(part)
+        if sets:
             out |= set.intersection(*sets)
 
     def support(self, ctx: Context, out: dict[str, Any]) -> None:
