@@ -24,7 +24,7 @@ that are FHIR semantics, and safety, are these:
   never clamped. An unrecognised code, unit or answer is ignored and counted, never guessed.
 - Patient: gender gives patient.sex; birthDate gives age_years on `today` (a partial date gives
   the oldest age it allows, once its youngest is an adult's). A child's age is kept: scope is
-  the caller's decision. Resources whose subject is not that Patient are ignored; several
+  the caller's decision. Resources whose subject is not that Patient are not read, and named; several
   different Patients, or copies of one that disagree on the birth date or sex, refuse the whole
   mapping rather than mix two people's data.
 
@@ -42,7 +42,7 @@ from typing import Any
 from cds.fhir import conditions, observations, questionnaire
 from cds.fhir.episodes import Windows
 from cds.fhir.readings import Collector, MappingResult
-from cds.fhir.resources import about_patient, age_on, resources_from
+from cds.fhir.resources import about_patient, age_on, reference, resources_from
 from cds.fhir.terminology import field_problem, terminology
 from cds.triage.fields import ADULT_AGE, BY_PATH
 from cds.triage.thresholds import Cut
@@ -85,7 +85,11 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         elif kind not in MAPPED_TYPES:
             c.ignore("unsupported_resource_type")
         elif not about_patient(r, pid):
+            # not read, but named: a subject that misses the Patient is an EHR's error as often as
+            # another person's record (a reference by another of the patient's ids), and a heart
+            # rate of 135 set aside must not leave a self-care answer standing in silence
             c.ignore("other_patient")
+            c.error("fhir", f"{reference(r)}: its subject is {r['subject']['reference']}, not this Patient; not used")
         elif kind == "Observation":
             observations.read_observation(c, r)
         elif kind == "Condition":

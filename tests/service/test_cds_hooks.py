@@ -259,6 +259,29 @@ def test_self_care_advice_is_withheld_while_a_clinical_record_could_not_be_read(
     assert card_uuid("i", "self-care") in cards
 
 
+def test_a_record_about_another_subject_is_named_on_the_data_problem_card(hooks):
+    """A heart rate of 135 whose subject is not the Patient (another person's, or this one's under
+    another id) is not read; it was set aside with no word of it. Named, it also withholds
+    self-care advice (test_self_care_advice_is_withheld_while_a_clinical_record_could_not_be_read)."""
+    prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])
+    hook_instance = str(uuid.uuid4())
+    problems = card_uuid(hook_instance, "data-problems")
+    assert problems not in {c["uuid"] for c in call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]}
+    heart_rate = {
+        "resourceType": "Observation",
+        "id": "hr-elsewhere",
+        "status": "final",
+        "subject": {"reference": "Patient/MRN-0042"},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]},
+        "effectiveDateTime": recorded_at(date.today()),
+        "valueQuantity": {"value": 135, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+    }
+    prefetch["vitals"]["entry"].append({"resource": heart_rate})
+    cards = {c["uuid"]: c for c in call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]}
+    detail = cards[problems]["detail"].replace("\\", "")
+    assert "Observation/hr-elsewhere: its subject is Patient/MRN-0042, not this Patient; not used" in detail
+
+
 def test_a_recorded_diagnosis_is_named_on_a_card(hooks):
     """Finding: an active sepsis recorded in the EHR (ICD-10-CM A41.9) was ignored in silence."""
     prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])

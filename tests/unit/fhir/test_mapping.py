@@ -924,6 +924,10 @@ def test_resources_about_another_patient_are_ignored():
         "vitals.respiratory_rate": 22,
     }
     assert result.ignored == {"other_patient": 1}
+    # not read, but named: a subject that misses the Patient leaves a heart rate of 130 unread
+    assert result.errors == [
+        {"field": "fhir", "message": "Observation/theirs: its subject is Patient/p2, not this Patient; not used"}
+    ]
 
 
 def test_two_patients_are_refused():
@@ -1394,7 +1398,11 @@ def test_a_contained_result_about_another_patient_is_not_read():
         "effectiveDateTime": "2025-01-15T09:00:00Z",
         "contained": [lactate],
     }
-    assert value_of(run(patient(), report), "labs.lactate_mmol_l") is None
+    result = run(patient(), report)
+    assert value_of(result, "labs.lactate_mmol_l") is None
+    assert [e["message"] for e in result.errors] == [
+        "Observation/lac: its subject is Patient/someone-else, not this Patient; not used"
+    ]
 
 
 @pytest.mark.parametrize(
