@@ -58,6 +58,11 @@ class AnswerReader:
         values = known_values(encounter)
         return self.context_of(values, self.imply(values))
 
+    def check(self, encounter: dict[str, Any]) -> None:
+        """Refuse (422) answers that contradict each other, as `context` would, building nothing:
+        a form that shows each contradiction beside its questions, and evaluates the rest."""
+        self.imply(known_values(encounter))
+
     def context_of(self, values: dict[str, Any], implied: tuple[Implication, ...] = ()) -> Context:
         quantities: dict[str, float | None] = {}
         for q in self.quantities:

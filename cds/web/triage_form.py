@@ -11,6 +11,7 @@ error shown beside its question, never dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,26 +127,34 @@ def _fits(q: Question, value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def checked(answers: Answers) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """The encounter the answers make, validated like the API's, and the errors by field path.
-    An answer in error is shown with its error and left out (unknown) while the others are
-    evaluated: a typo in one number must not hide an emergency the other answers raise. The age
-    is required before anything can be evaluated (None)."""
+def checked(
+    answers: Answers, consistent: Callable[[dict[str, Any]], None] | None = None
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The encounter the answers make, validated like the API's (and by `consistent`, which
+    refuses answers that contradict each other), and the errors by field path. An answer in
+    error is shown with its error and left out (unknown) while the others are evaluated: a typo
+    in one number, or "no new weakness" beside "the weakness is getting worse", must not hide an
+    emergency the other answers raise. The age is required before anything can be evaluated
+    (None)."""
     errors = dict(answers.errors)
     kept = Answers({p: v for p, v in answers.values.items() if p not in errors}, list(answers.unknown))
-    for _ in range(2):  # a second pass without the answers the contract refused
-        if "patient.age_years" not in kept.values:
-            return None, errors
+    while "patient.age_years" in kept.values:
         try:
-            return load_encounter(kept.encounter()), errors
+            encounter = load_encounter(kept.encounter())
+            if consistent is not None:
+                consistent(encounter)
+            return encounter, errors
         except Problem as problem:
+            before = answers_paths(kept)
             for e in problem.errors:
                 path = ".".join(e["field"].removeprefix(f"{ASKED_UNKNOWN}.").split(".")[:2])
-                path = path if path in answers_paths(kept) else "patient.age_years"
+                path = path if path in before else "patient.age_years"
                 errors.setdefault(path, e["message"])
                 kept.values.pop(path, None)
                 if path in kept.unknown:
                     kept.unknown.remove(path)
+            if answers_paths(kept) == before:
+                break  # a problem no answer can be left out for: nothing is evaluated
     return None, errors
 
 

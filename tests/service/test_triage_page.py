@@ -72,6 +72,30 @@ def test_a_bad_number_is_shown_beside_its_question_and_the_rest_still_decides(cl
 
 
 @pytest.mark.parametrize(
+    ("pair", "route"),
+    [
+        ({"symptoms.leg_weakness": "none", "symptoms.leg_weakness_progressive": "yes"}, "/triage"),
+        ({"symptoms.leg_numbness": "no", "symptoms.numbness_both_legs": "yes"}, "/triage"),
+        ({"symptoms.leg_numbness": "no", "symptoms.numbness_both_legs": "yes"}, "/triage/evaluate"),
+    ],
+)
+def test_two_answers_that_contradict_each_other_are_shown_and_the_rest_still_decides(client, pair, route):
+    """Found driving the page: "no new weakness" beside "the weakness is getting worse" made
+    every update a problem+json 422 that htmx does not swap, so the banner stayed on ROUTINE
+    while saddle numbness and retention were answered yes (and a full submit lost the answers)."""
+    form = {"patient.age_years": "45", "symptoms.saddle_anaesthesia": "yes", "symptoms.urinary_retention": "yes"}
+    response = client.post(route, data={**form, **pair})
+    html = response.get_data(as_text=True)
+    assert response.mimetype == "text/html" and "Risk: EMERGENCY." in html
+    for path in pair:
+        assert "contradict each other" in html and f'href="#q-{path.replace(".", "-")}"' in html
+    if route == "/triage":
+        assert response.status_code == 422
+        for path in pair:
+            assert f'id="err-{path.replace(".", "-")}"' in html
+
+
+@pytest.mark.parametrize(
     ("path", "posted"),
     [
         ("vitals.heart_rate", ["140", "unknown"]),
