@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from cds.form_link import LinkError, open_token
@@ -47,7 +48,10 @@ def _access() -> Response | None:
     if request.method == "POST" and not same_origin(request):
         return _page("triage/message.html", 403, message="This form only accepts answers from its own page.")
     if not may_use(request, current_app.config["CDS_SETTINGS"], current_app.extensions["cds.page_secret"]):
-        return _page("triage/signin.html", 401)
+        # a call's answers posted after the sign-in ended come back with the sign-in form, in
+        # its body, and return to the page with the new session: a nurse does not ask them again
+        carried = _carried(request.form) if request.endpoint == "triage_page.submitted" else []
+        return _page("triage/signin.html", 401, carried=carried)
     return None
 
 
@@ -64,11 +68,17 @@ def _headers(response: Response) -> Response:
 def signin() -> WerkzeugResponse:
     settings = current_app.config["CDS_SETTINGS"]
     key = request.form.get("key", "").strip()
+    carried = _carried(request.form)
     if not same_origin(request) or not key or hash_key(key) not in settings.api_key_hashes:
-        return _page("triage/signin.html", 401, failed=True)
+        return _page("triage/signin.html", 401, failed=True, carried=carried)
     token = request.form.get("prefill", "")
-    # a card's link opened before signing in: its prefill came through the sign-in form
-    response = _resume(token) if token else redirect("/triage", code=303)
+    response: WerkzeugResponse
+    if token:  # a card's link opened before signing in: its prefill came through the sign-in form
+        response = _resume(token)
+    elif carried:
+        response = _form_page(read_form(MultiDict(carried), _interview().catalogue))
+    else:
+        response = redirect("/triage", code=303)
     set_session(response, request, current_app.extensions["cds.page_secret"], key, settings)
     return response
 
@@ -106,6 +116,11 @@ def _resume(token: str) -> Response:
     return _form_page(answers_from(values, _interview().catalogue))
 
 
+def _carried(form: MultiDict[str, str]) -> list[tuple[str, str]]:
+    """The answers a form posted (every field but the sign-in's own), in order, repeats kept."""
+    return [(name, value) for name, value in form.items(multi=True) if name not in ("key", "prefill")]
+
+
 def _interview() -> Interview:
     interview: Interview = current_app.extensions["cds.interview"]
     return interview
@@ -119,7 +134,7 @@ def _form_page(answers: Answers, status: int = 200, notice: str | None = None) -
 def _view(answers: Answers) -> dict[str, Any]:
     interview = _interview()
     catalogue = interview.catalogue
-    encounter, errors = checked(answers)
+    encounter, errors = checked(answers, interview.triage.decider.answers.check)
     out: InterviewResult | None = None
     ranked: dict[str, Ranked] = {}
     if encounter is not None:

@@ -198,3 +198,54 @@ def test_a_cards_link_opens_the_form_prefilled_and_leaves_no_answers_in_the_addr
     group(page, "symptoms.reported_fever").get_by_role("radio", name="No", exact=True).check()
     expect(page.locator("#q-symptoms-reported_fever .prefilled")).to_have_count(0)
     expect(page.locator("input[name=_prefilled]")).to_have_value("patient.age_years")
+
+
+def test_a_contradiction_is_shown_and_the_other_answers_still_update_the_banner(page):
+    """Found driving the page: "no new weakness" beside "getting worse" made every update a 422
+    that htmx did not swap, and saddle numbness with retention left the banner on ROUTINE."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 45)
+    answer(page, "symptoms.leg_weakness", "none")
+    answer(page, "symptoms.leg_weakness_progressive", True)
+    expect(page.locator("#errors")).to_contain_text("contradict each other")
+    answer(page, "symptoms.saddle_anaesthesia", True)
+    answer(page, "symptoms.urinary_retention", True)
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    expect(page).to_have_title("EMERGENCY: Back pain triage")
+    shot(page, "contradiction-shown")
+
+
+PAGE_KEY = "browser-page-key-1234567890"
+
+
+@pytest.fixture(scope="module")
+def locked_url(tmp_path_factory):
+    with gunicorn(tmp_path_factory.mktemp("locked"), workers=1, env={"CDS_API_KEYS": PAGE_KEY}) as (_, port):
+        yield f"http://127.0.0.1:{port}"
+
+
+def test_a_sign_in_that_ends_mid_call_says_the_level_is_out_of_date_and_keeps_the_answers(browser, locked_url):
+    """Found driving the page: once the session ended, each update got a 401 that htmx did not
+    show, the banner stayed on ROUTINE through an emergency's answers, and signing in again
+    opened a blank form."""
+    context = browser.new_context(base_url=locked_url)
+    page = context.new_page()
+    page.goto("/triage")
+    page.locator("#key").fill(PAGE_KEY)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    answer(page, "patient.age_years", 45)
+    expect(banner(page)).to_contain_text("ROUTINE")
+    context.clear_cookies()  # the session ends: eight hours, a removed key, a restarted server
+    answer(page, "symptoms.saddle_anaesthesia", True)
+    answer(page, "symptoms.urinary_retention", True)
+    expect(page.locator("#stale")).to_contain_text("Your sign-in has ended")
+    expect(page).to_have_title("Out of date: Back pain triage")
+    page.get_by_role("button", name="Update the triage", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("the answers you gave are kept")
+    page.locator("#key").fill(PAGE_KEY)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    expect(group(page, "patient.age_years").get_by_role("textbox")).to_have_value("45")
+    expect(page.locator("#stale")).to_be_hidden()
+    shot(page, "signed-in-again-answers-kept")
+    context.close()

@@ -39,6 +39,37 @@
   }
   wireCopy();
   document.body.addEventListener("htmx:afterSettle", wireCopy);
+  // A live update that fails leaves the banner as it was: say so, loudly, until one succeeds.
+  // A level that leaves out the last answers must never pass for the current one.
+  var stale = document.getElementById("stale");
+  function markStale(text) {
+    if (!stale) { return; }
+    stale.textContent = text;
+    stale.hidden = false;
+    var banner = document.getElementById("banner");
+    if (banner) { banner.classList.add("is-stale"); }
+    document.title = "Out of date: Back pain triage";
+  }
+  var OUT_OF_DATE = "The level shown leaves out your latest answers. ";
+  document.body.addEventListener("htmx:responseError", function (event) {
+    var status = event.detail.xhr.status;
+    markStale(status === 401
+      ? "Your sign-in has ended. " + OUT_OF_DATE + "Press Update the triage to sign in again; your answers are kept."
+      : "The last update failed (the service answered " + status + "). " + OUT_OF_DATE + "Press Update the triage.");
+  });
+  document.body.addEventListener("htmx:sendError", function () {
+    markStale("The service could not be reached. " + OUT_OF_DATE + "Press Update the triage when the connection is back.");
+  });
+  document.body.addEventListener("htmx:timeout", function () {
+    markStale("The service did not answer in time. " + OUT_OF_DATE + "Press Update the triage.");
+  });
+  document.body.addEventListener("htmx:afterRequest", function (event) {
+    if (event.detail.successful && stale) { stale.hidden = true; stale.textContent = ""; }
+  });
+  document.body.addEventListener("htmx:afterSettle", function () {
+    var banner = document.getElementById("banner");  // a new one: failed updates swap nothing
+    if (banner && stale && stale.hidden) { document.title = banner.getAttribute("data-title") || document.title; }
+  });
   // an answer from the EHR that the nurse changes is no longer the EHR's
   var prefilled = document.querySelector("input[name=_prefilled]");
   document.body.addEventListener("change", function (event) {
