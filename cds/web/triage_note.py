@@ -12,7 +12,16 @@ from cds.triage.questions import Catalogue
 from cds.web.triage_form import Answers, words
 
 
-def triage_note(out: InterviewResult, answers: Answers, catalogue: Catalogue, now: datetime | None = None) -> str:
+def triage_note(
+    out: InterviewResult,
+    answers: Answers,
+    catalogue: Catalogue,
+    errors: dict[str, str] | None = None,
+    now: datetime | None = None,
+) -> str:
+    """`errors`: the answers left out of the evaluation, by path, with why. The record says which
+    answers the level stands on: a heart rate of 400 refused by the form was listed as given."""
+    errors = errors or {}
     result = out["result"]
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -29,7 +38,7 @@ def triage_note(out: InterviewResult, answers: Answers, catalogue: Catalogue, no
     lines += ["", "Answers:"]
     for q in catalogue.questions:
         if q.path in answers.values:
-            lines.append(f"- {q.short}: {words(q, answers.values[q.path])}")
+            lines.append(f"- {q.short}: {words(q, answers.values[q.path])}{_standing(q.path, answers, errors)}")
     if answers.unknown:
         lines += ["", "Asked, not known: " + "; ".join(catalogue.by_path[p].short for p in answers.unknown)]
     stop = out["stop"]
@@ -41,3 +50,11 @@ def triage_note(out: InterviewResult, answers: Answers, catalogue: Catalogue, no
         f"questions {catalogue.version} ({catalogue.digest[:12]}).",
     ]
     return "\n".join(lines)
+
+
+def _standing(path: str, answers: Answers, errors: dict[str, str]) -> str:
+    if path in errors:
+        return f" (not used: {errors[path]})"
+    if path in answers.prefilled:
+        return " (from the EHR, not yet confirmed with the caller)"
+    return ""

@@ -147,7 +147,7 @@ def _view(answers: Answers) -> dict[str, Any]:
         "out": out,
         "ranked": ranked,
         "next": {q["field"]: q for q in out["next"]} if out else {},
-        "note": triage_note(out, answers, catalogue) if out else "",
+        "note": triage_note(out, answers, catalogue, errors) if out else "",
         "levels": LEVELS,
         "label": LEVEL_LABEL,
         "UNKNOWN": UNKNOWN,

@@ -71,6 +71,28 @@ def test_a_bad_number_is_shown_beside_its_question_and_the_rest_still_decides(cl
     assert 'id="err-vitals-heart_rate"' in html and "Risk: EMERGENCY." in html
 
 
+def test_the_note_and_the_summary_say_which_answers_the_level_does_not_stand_on(linked):
+    """Found driving the page: a heart rate of 400, refused beside its question and left out of
+    the level, went into the note as "Heart rate: 400 beats per minute"; and an EHR answer the
+    nurse never confirmed went in as the caller's."""
+    token = seal(linked.config["CDS_SETTINGS"].form_link_key, {"patient.age_years": 66, "symptoms.rigors": True}, 900)
+    client = linked.test_client()
+    form = client.post("/triage/resume", data={"prefill": token}).get_data(as_text=True)
+    assert 'name="_prefilled" value="patient.age_years symptoms.rigors"' in form
+    posted = {
+        "_prefilled": "patient.age_years symptoms.rigors",
+        "patient.age_years": "66",
+        "symptoms.rigors": "yes",
+        "vitals.heart_rate": "400",
+    }
+    html = client.post("/triage", data=posted).get_data(as_text=True)
+    note = re.search(r'<textarea[^>]*id="note"[^>]*>(.*?)</textarea>', html, re.S)[1]
+    assert "Heart rate: 400 beats per minute (not used: " in note
+    assert "Rigors (shaking chills): Yes (from the EHR, not yet confirmed with the caller)" in note
+    summary = html[html.index('id="summary"') :]
+    assert "(not used: " in summary and "(from the EHR: check with the caller)" in summary
+
+
 @pytest.mark.parametrize(
     ("pair", "route"),
     [
