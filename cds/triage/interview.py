@@ -1,10 +1,12 @@
 """The triage interview (POST /v1/interview): the result, the next questions with what each
 answer would do, and whether to stop.
 
-Next questions: the unknown fields of `missing` whose question applies (enable_when), most
-dangerous first: the ones a caller can answer before the ones that need a measurement, then by the
-highest level an answer can still reach, then in the order of `missing` (the self-care screen's
-items first); a question asked and not known sinks below the ones not yet asked, and stays.
+Next questions: the unknown fields of `missing` whose question applies (enable_when), and, while
+nothing is raised, the unknown inputs of the benign outcome's pattern (they decide between routine
+and self-care, and raise nothing, so `missing` leaves them out), most dangerous first: the ones
+a caller can answer before the ones that need a measurement, then by the highest level an answer
+can still reach, then in the order of `missing` (the self-care screen's items first); a question
+asked and not known sinks below the ones not yet asked, and stays.
 
 What-ifs: each answer of each next question previewed by the three-valued evaluator (decide.py),
 with the level it would give and the rules that would newly fire. A number has no list of
@@ -18,8 +20,8 @@ where the specification reads an unknown as "not established" or a default (the 
 a rule it holds undecided is the only kind that could still fire). The design notes stopped on
 the level alone; that stopped an urgent pyelonephritis call before asking about injecting drug
 use, whose Yes adds spinal infection and same-day hospital at the same level;
-`screen_complete` (nothing raised and every self-care screen item answered: the remaining
-unknowns are measurements); otherwise `screen_incomplete`. `risk_upper_bound` is the highest
+`screen_complete` (nothing raised, every self-care screen item answered and the myalgia pattern
+decided: the remaining unknowns are measurements); otherwise `screen_incomplete`. `risk_upper_bound` is the highest
 level any completion of the unknowns could give (an over-approximation, never an under-).
 """
 
@@ -31,12 +33,15 @@ from cds.problems import Problem
 from cds.triage.conditions import Condition, FieldAtom, FindingRef, FlagRef, NotEstablished, QuantityAtom
 from cds.triage.context import Context, PartialList, Tri
 from cds.triage.decide import Decision
+from cds.triage.fields import ORDER
 from cds.triage.missing import Ranked
 from cds.triage.pipeline import Triage
 from cds.triage.questions import Catalogue, Question
 from cds.triage.result_types import Result
 from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
-from cds.triage.scores import News2, Qsofa, points_by_answer
+from cds.triage.rulebase.model import Outcome
+from cds.triage.scores import News2, Qsofa
+from cds.triage.thresholds import drawn_lines, tested_answers
 
 LEVELS = sorted(LEVEL_RANK, key=LEVEL_RANK.__getitem__)
 NEXT_LIMIT = 5
@@ -97,8 +102,10 @@ class Interview:
         # the rules whose firing changes what is done (in rule-base order)
         self.acting = tuple(r.id for r in rb.rules if isinstance(r.then, Raise | SetDisposition))
         self.raisers = tuple((r.id, LEVEL_RANK[r.then.level]) for r in rb.rules if isinstance(r.then, Raise))
-        self.thresholds = _thresholds(rb)
-        self.tested = _tested(rb)
+        # the rules of the benign outcome's pattern (symmetric diffuse pain with viral features)
+        self.pattern = tuple(r for r in rb.rules if isinstance(r.then, Outcome))
+        self.thresholds = drawn_lines(rb)
+        self.tested = tested_answers(rb)
         self.lowering = _lowering(rb)
         # lines drawn on a difference of two fields (a fall in systolic pressure): on one field
         # they sit where the other field's known value puts them
@@ -121,6 +128,8 @@ class Interview:
         raised = {f["id"]: f for f in result["flags"]}
         screen_unknown = triage.rulebase.screen.unanswered(d.ctx.values)
         ranked = triage.results.missing.ranked(d, raised, screen_unknown)
+        if not raised:
+            ranked += self._pattern_questions(d, ranked)
         now = _Preview(result["risk_level"], {f: x["risk_level"] for f, x in raised.items()}, frozenset(d.fired))
         chosen = self._choose(ranked, d, now, limit)
         nexts = [self._question(q, r, d, now) for q, r in chosen]
@@ -156,6 +165,25 @@ class Interview:
             scored.append(((*group, -alone, -r.reach, order[r.path]), q, r))
         scored.sort(key=lambda s: s[0])
         return [(q, r) for _, q, r in scored[:limit]]
+
+    def _pattern_open(self, d: Decision) -> set[str]:
+        """The unknown inputs the benign outcome's pattern still waits on. They raise nothing, so
+        `missing` leaves them out; but while nothing is raised they decide between routine and
+        self-care, and a call that never asks whether the pain is on both sides never reaches
+        self-care for a plain viral ache (found driving the page)."""
+        pending: set[str] = set()
+        for rule in self.pattern:
+            if d.values[rule.id] is None:
+                rule.when.pending(d.ctx, pending)
+        return pending
+
+    def _pattern_questions(self, d: Decision, ranked: list[Ranked]) -> list[Ranked]:
+        """The pattern's questions not already ranked, after the others of their reach: they can
+        keep the level routine at most."""
+        listed = {r.path for r in ranked}
+        asked = frozenset(d.encounter.get("asked_unknown") or ())
+        extra = sorted(self._pattern_open(d) - listed, key=lambda p: ORDER.get(p, 999))
+        return [Ranked(p, [], LEVEL_RANK["routine"], 1, p in asked) for p in extra]
 
     def _alone(self, q: Question, value: Any, d: Decision) -> int:
         """The highest level a flag would be raised at with this one answer more (the rules
@@ -303,7 +331,7 @@ class Interview:
         if result["flags"] and bound == rank and settled and not moving:
             return {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": upper}
         screen_open = bool(self.triage.rulebase.screen.unanswered(d.ctx.values)) or d.screen_open
-        if not result["flags"] and not screen_open:
+        if not result["flags"] and not screen_open and not self._pattern_open(d):
             return {"should_stop": True, "reason": "screen_complete", "risk_upper_bound": upper}
         return {"should_stop": False, "reason": "screen_incomplete", "risk_upper_bound": upper}
 
@@ -349,38 +377,3 @@ def _lowering(rb: RuleBase) -> frozenset[str]:
 
 def _num(q: Question, x: float) -> float:
     return int(x) if q.field.kind == "int" else x
-
-
-def _tested(rb: RuleBase) -> dict[str, list[Any]]:
-    """Field -> the answers the rules test it for (`is`, `in`, `contains`: a pain site alone), in
-    rule order, then those qSOFA's criteria test and those NEWS2 scores by answer (being on
-    oxygen scores on its own, and can alone bring NEWS2 to an emergency)."""
-    out: dict[str, dict[Any, None]] = {}
-    conditions = [r.when for r in rb.rules] + list(rb.qsofa_criteria.values())
-    for condition in conditions:
-        for node in condition.walk():
-            if isinstance(node, FieldAtom):
-                for v in (node.is_, *node.in_, node.contains):
-                    if v is not None:
-                        out.setdefault(node.path, {})[v] = None
-    for param in rb.news2["parameters"].values():
-        if "values" in param:
-            out.setdefault(param["field"], {}).update(dict.fromkeys(points_by_answer(param)))
-    return {p: list(vs) for p, vs in out.items()}
-
-
-def _thresholds(rb: RuleBase) -> dict[str, list[tuple[str, float]]]:
-    """Field -> the lines its rules and its NEWS2 bands draw: (comparison, number)."""
-    out: dict[str, set[tuple[str, float]]] = {}
-    conditions = [r.when for r in rb.rules] + list(rb.qsofa_criteria.values())
-    for condition in conditions:
-        for node in condition.walk():
-            if isinstance(node, FieldAtom):
-                out.setdefault(node.path, set()).update((op, float(bound)) for op, bound in node.bounds)
-    for param in rb.news2["parameters"].values():
-        bands = list(param.get("bands", ())) + [b for s in param.get("scales", {}).values() for b in s]
-        for band in bands:
-            for key, op in (("up_to", "lte"), ("above", "gt")):
-                if isinstance(band.get(key), int | float):
-                    out.setdefault(param["field"], set()).add((op, float(band[key])))
-    return {path: sorted(v) for path, v in out.items() if v}

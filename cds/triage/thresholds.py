@@ -6,15 +6,20 @@ and these are every threshold a rule could test the field against.
 A field is given here only when every rule that reads it compares it with a number: a field a
 score reads (NEWS2's bands), a derived quantity reads (a difference, whose thresholds are not
 the field's), an implied answer reads, or a condition tests any other way, is left out, and so
-is a field no rule tests (a bound would fill it with a value nothing needs)."""
+is a field no rule tests (a bound would fill it with a value nothing needs).
+
+The interview previews answers from the same walk: every answer the rules test a field for, and
+every line drawn on it, whatever else reads the field."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from cds.triage.conditions import Condition, FieldAtom
 from cds.triage.fields import BY_PATH
 from cds.triage.rulebase import RuleBase
+from cds.triage.scores import points_by_answer
 
 Cut = tuple[str, float]  # (comparator of the rule: gte, gt, lte, lt; the number it compares with)
 
@@ -45,3 +50,35 @@ def number_cuts(rb: RuleBase) -> dict[str, tuple[Cut, ...]]:
             continue
         cuts.setdefault(node.path, set()).update((op, float(bound)) for op, bound in node.bounds)
     return {path: tuple(sorted(c)) for path, c in sorted(cuts.items()) if path not in excluded}
+
+
+def tested_answers(rb: RuleBase) -> dict[str, list[Any]]:
+    """Field -> the answers the rules test it for (`is`, `in`, `contains`: a pain site alone), in
+    rule order, then those qSOFA's criteria test and those NEWS2 scores by answer (being on
+    oxygen scores on its own, and can alone bring NEWS2 to an emergency)."""
+    out: dict[str, dict[Any, None]] = {}
+    for node in _conditions(rb):
+        if isinstance(node, FieldAtom):
+            for v in (node.is_, *node.in_, node.contains):
+                if v is not None:
+                    out.setdefault(node.path, {})[v] = None
+    for param in rb.news2["parameters"].values():
+        if "values" in param:
+            out.setdefault(param["field"], {}).update(dict.fromkeys(points_by_answer(param)))
+    return {p: list(vs) for p, vs in out.items()}
+
+
+def drawn_lines(rb: RuleBase) -> dict[str, list[Cut]]:
+    """Field -> every line its rules and its NEWS2 bands draw (what an interview previews a number
+    on each side of), whatever else reads the field."""
+    out: dict[str, set[Cut]] = {}
+    for node in _conditions(rb):
+        if isinstance(node, FieldAtom):
+            out.setdefault(node.path, set()).update((op, float(bound)) for op, bound in node.bounds)
+    for param in rb.news2["parameters"].values():
+        bands = list(param.get("bands", ())) + [b for s in param.get("scales", {}).values() for b in s]
+        for band in bands:
+            for key, op in (("up_to", "lte"), ("above", "gt")):
+                if isinstance(band.get(key), int | float):
+                    out.setdefault(param["field"], set()).add((op, float(band[key])))
+    return {path: sorted(v) for path, v in out.items() if v}

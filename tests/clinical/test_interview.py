@@ -4,14 +4,14 @@ name has a question, and "asked, does not know" changes the order and nothing el
 
 import copy
 
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from cds.problems import Problem
 from cds.triage.encounter import load_encounter
 from cds.triage.fields import BY_PATH
 from cds.triage.rulebase import LEVEL_RANK
-from tests.common.strategies import BASES, consistent, encounters, near_vignettes, put, value_of
+from tests.common.strategies import BASES, SELF_CARE_BASES, consistent, encounters, near_vignettes, put, value_of
 from tests.common.vignettes import encounter
 
 SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -50,6 +50,53 @@ def test_when_no_answer_can_change_the_level_no_completion_of_the_unknowns_does(
         assert after == level, (stop, level, after)
         # nor what is done at that level: where, and how soon
         assert completed["disposition"] == out["result"]["disposition"], (stop, completed["disposition"])
+
+
+# what a benign call leaves unknown once its screen is complete: the measurements, the answers
+# outside the screen, and the benign pattern's own inputs
+_AFTER_THE_SCREEN = sorted(
+    {"pain.distribution", "pain.laterality", "symptoms.cough", "symptoms.coryza", "symptoms.sore_throat"}
+    | {"symptoms.generalized_myalgia", "symptoms.vomiting", "symptoms.photophobia", "pain.colicky"}
+    | {"vitals.heart_rate", "vitals.respiratory_rate", "vitals.temperature_c", "labs.crp_mg_l"}
+)
+
+
+@st.composite
+def benign_calls(draw):
+    enc = copy.deepcopy(BASES[draw(st.sampled_from(SELF_CARE_BASES))])
+    for path in draw(st.lists(st.sampled_from(_AFTER_THE_SCREEN), max_size=5, unique=True)):
+        put(enc, path, None)
+    return consistent(enc)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(enc=st.one_of(benign_calls(), near_vignettes(SELF_CARE_BASES)), data=st.data())
+def test_a_complete_screen_leaves_only_measurements_to_change_the_outcome(interview, decider, evaluate, enc, data):
+    """`screen_complete` says what the banner says: the answers a caller can still give change
+    nothing; only measurements remain (found driving the page: with the pain's sides known and
+    its spread not, a plain viral ache stopped at routine, and no question led to self-care)."""
+    out = interview(enc)
+    assume(out["stop"]["reason"] == "screen_complete")
+    cannot = decider.rulebase.screen.assumed_normal
+    completed = copy.deepcopy(enc)
+    completed.pop("asked_unknown", None)
+    for path in _unknown(decider, enc):
+        if path not in cannot and data.draw(st.booleans(), label=f"answer {path}"):
+            put(completed, path, data.draw(value_of(BY_PATH[path]), label=path))
+    after = evaluate(consistent(completed))
+    assert (after["risk_level"], after["primary"]) == (out["result"]["risk_level"], out["result"]["primary"])
+
+
+def test_the_benign_patterns_questions_are_asked_before_the_screen_is_called_complete(interview):
+    enc = copy.deepcopy(BASES["D01-complete"])
+    put(enc, "pain.distribution", None)  # the sides known (both), the spread not
+    out = interview(enc)
+    assert out["result"]["risk_level"] == "routine" and out["result"]["primary"] == "nonspecific_back_pain"
+    assert out["stop"]["should_stop"] is False
+    spread = next(q for q in out["next"] if q["field"] == "pain.distribution")
+    assert {w["answer"]: w["risk_level"] for w in spread["what_if"]}["diffuse"] == "self_care"
+    put(enc, "pain.distribution", "diffuse")
+    assert interview(enc)["stop"]["reason"] == "screen_complete"
 
 
 def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
