@@ -147,13 +147,10 @@ class Interview:
         bring about on its own (previewed), then by the level it could reach with the other
         unknowns, then in the order of `missing`. Previews stop once no unseen question can
         outrank the chosen ones (its reach, an upper bound of what it does alone, is no higher)."""
-        by_path = self.catalogue.by_path
-        known = d.ctx.values
-        candidates = [(by_path[r.path], r) for r in ranked if r.path in by_path and by_path[r.path].applies(known)]
-        order = {r.path: i for i, r in enumerate(ranked)}
-        candidates.sort(key=lambda qr: (qr[1].asked_unknown, qr[1].tier == 2, -qr[1].reach, order[qr[1].path]))
+        candidates = self._candidates(ranked, d)
+        candidates.sort(key=lambda c: (c[1].asked_unknown, c[1].tier == 2, -c[1].reach, c[2]))
         scored: list[tuple[tuple[Any, ...], Question, Ranked]] = []
-        for q, r in candidates:
+        for q, r, position, asks in candidates:
             group = (r.asked_unknown, r.tier == 2)
             if len(scored) >= limit:
                 worst = sorted(s[0] for s in scored)[limit - 1]
@@ -161,10 +158,40 @@ class Interview:
                 # by doing more alone, which needs a higher reach
                 if group > worst[:2] or (group == worst[:2] and -r.reach >= worst[2]):
                     break
-            alone = max((self._alone(q, v, d) for v in self._dangerous(q)), default=0)
-            scored.append(((*group, -alone, -r.reach, order[r.path]), q, r))
+            alone = max((self._alone(x, v, d) for x in asks for v in self._dangerous(x)), default=0)
+            scored.append(((*group, -alone, -r.reach, position), q, r))
         scored.sort(key=lambda s: s[0])
         return [(q, r) for _, q, r in scored[:limit]]
+
+    def _candidates(self, ranked: list[Ranked], d: Decision) -> list[tuple[Question, Ranked, int, list[Question]]]:
+        """The questions that apply, each with its rank, its place in `missing`, and the questions
+        whose danger it stands for. A follow-up whose parent is not yet asked ("is the numbness
+        in both legs?" before "any numbness?") is asked through its parent, which takes its
+        place, its rank and its danger (found driving the page: the follow-up came 10th, the
+        parent 44th)."""
+        by_path = self.catalogue.by_path
+        known = d.ctx.values
+        asked = frozenset(d.encounter.get("asked_unknown") or ())
+        out: dict[str, tuple[Question, Ranked, int, list[Question]]] = {}
+        for position, r in enumerate(ranked):
+            q = by_path.get(r.path)
+            if q is None or not q.applies(known):
+                continue
+            asks = [q]
+            parent = next((by_path.get(e.field) for e in q.enable_when if e.holds(known) is None), None)
+            if parent is not None and parent.path not in asked and parent.applies(known):
+                q, asks = parent, [parent, q]
+                r = r._replace(path=parent.path, asked_unknown=False)
+            held = out.get(q.path)
+            if held is not None:  # the parent's own place, or another follow-up's
+                r = r._replace(
+                    flags=held[1].flags + [f for f in r.flags if f not in held[1].flags],
+                    reach=max(held[1].reach, r.reach),
+                    tier=min(held[1].tier, r.tier),
+                )
+                position, asks = min(held[2], position), held[3] + [x for x in asks if x not in held[3]]
+            out[q.path] = (q, r, position, asks)
+        return list(out.values())
 
     def _pattern_open(self, d: Decision) -> set[str]:
         """The unknown inputs the benign outcome's pattern still waits on. They raise nothing, so

@@ -99,6 +99,34 @@ def test_the_benign_patterns_questions_are_asked_before_the_screen_is_called_com
     assert interview(enc)["stop"]["reason"] == "screen_complete"
 
 
+@SETTINGS
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_a_follow_up_is_never_asked_before_its_parent(interview, decider, catalogue, enc):
+    """ "Is the numbness in both legs?" came 10th and "any numbness in a leg?" 44th from a bare
+    age, since the follow-up's yes alone is an emergency: now the parent takes its place."""
+    out = interview(enc, 40)
+    known = decider.answers.context(load_encounter(enc)).values
+    asked = set(enc.get("asked_unknown") or ())
+    fields = [q["field"] for q in out["next"]]
+    for field in fields:
+        for e in catalogue.by_path[field].enable_when:
+            assert e.field in known or e.field in asked, (field, e.field, fields)
+    assert len(fields) == len(set(fields))
+
+
+def test_the_parent_of_a_dangerous_follow_up_is_asked_in_its_place(interview):
+    out = interview({"patient": {"age_years": 35}}, 40)
+    fields = [q["field"] for q in out["next"]]
+    assert "symptoms.numbness_both_legs" not in fields
+    numbness = next(q for q in out["next"] if q["field"] == "symptoms.leg_numbness")
+    assert numbness["could_raise_to"] == "emergency"
+    assert fields.index("symptoms.leg_numbness") < 10, fields
+    answered = interview({"patient": {"age_years": 35}, "symptoms": {"leg_numbness": True}}, 40)
+    assert "symptoms.numbness_both_legs" in [q["field"] for q in answered["next"]]  # its own turn, now
+    not_known = interview({"patient": {"age_years": 35}, "asked_unknown": ["symptoms.leg_numbness"]}, 40)
+    assert "symptoms.numbness_both_legs" in [q["field"] for q in not_known["next"]]  # shown, as "Don't know" keeps it
+
+
 def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
     """Not vacuous: with the measurements known, a raised flag whose level no remaining answer
     can raise stops the interview while questions remain (the generated encounters start from
