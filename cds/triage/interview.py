@@ -30,15 +30,15 @@ from __future__ import annotations
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from cds.problems import Problem
-from cds.triage.conditions import Condition, FieldAtom, FindingRef, FlagRef, NotEstablished, QuantityAtom
+from cds.triage.conditions import QuantityAtom
 from cds.triage.context import Context, PartialList, Tri
 from cds.triage.decide import Decision
 from cds.triage.fields import ORDER
-from cds.triage.missing import Ranked
+from cds.triage.missing import Ranked, lowering_inputs
 from cds.triage.pipeline import Triage
 from cds.triage.questions import Catalogue, Question
 from cds.triage.result_types import Result
-from cds.triage.rulebase import LEVEL_RANK, Raise, RuleBase, SetDisposition
+from cds.triage.rulebase import LEVEL_RANK, Raise, SetDisposition
 from cds.triage.rulebase.model import Outcome
 from cds.triage.scores import News2, Qsofa
 from cds.triage.thresholds import drawn_lines, tested_answers
@@ -106,7 +106,7 @@ class Interview:
         self.pattern = tuple(r for r in rb.rules if isinstance(r.then, Outcome))
         self.thresholds = drawn_lines(rb)
         self.tested = tested_answers(rb)
-        self.lowering = _lowering(rb)
+        self.lowering = lowering_inputs(rb)
         # lines drawn on a difference of two fields (a fall in systolic pressure): on one field
         # they sit where the other field's known value puts them
         self.differences = tuple(
@@ -370,36 +370,6 @@ def _explicit(d: Decision) -> dict[str, Any]:
     """The answers given, without the ones they implied: a preview implies afresh."""
     implied = {imp.target for imp in d.ctx.implied}
     return {p: v for p, v in d.ctx.values.items() if p not in implied} if implied else dict(d.ctx.values)
-
-
-def _lowering(rb: RuleBase) -> frozenset[str]:
-    """The inputs whose answer can undo a raised flag: those a rule reads as "not established"
-    or "not given" while unknown (the specification's safe reading of an unknown), and the
-    NEWS2 SpO2 scale (scale 1 unless scale 2 is given). Until each is known, no stop can claim
-    that no answer changes the level."""
-    out: set[str] = set()
-    seen: set[str] = set()
-
-    def fields(condition: Condition) -> None:
-        for node in condition.walk():
-            if isinstance(node, FieldAtom):
-                out.add(node.path)
-            elif isinstance(node, FindingRef) and node.key not in seen:
-                seen.add(node.key)
-                fields(rb.finding_rule[node.key.split(".", 1)[1]].when)
-            elif isinstance(node, FlagRef) and node.key not in seen:
-                seen.add(node.key)
-                for rule in rb.flag_rules[node.key.split(".", 1)[1]]:
-                    fields(rule.when)
-
-    for rule in rb.rules:
-        for node in rule.when.walk():
-            if isinstance(node, NotEstablished):
-                fields(node.item)
-            elif isinstance(node, FieldAtom) and node.absent:
-                out.add(node.path)
-    out.update(p["scale_field"] for p in rb.news2["parameters"].values() if "scale_field" in p)
-    return frozenset(out)
 
 
 def _num(q: Question, x: float) -> float:

@@ -4,13 +4,16 @@ criterion open: section 11); then the other unknowns that could still raise a fl
 higher, the ones a caller cannot give (vital signs, examination, laboratory values) last; within
 each, the highest level an answer could reach first, and of those, the ones whose answer alone
 would reach it. Once a flag is raised self-care is out, so
-the screen's items are listed only for what they can still raise, most dangerous first."""
+the screen's items are listed only for what they can still raise, most dangerous first.
+
+The inputs an answer to which could undo a raised flag (`lowering_inputs`) are never listed for
+what they raise; the interview's stop waits on them."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from cds.triage.conditions import Condition, FieldAtom, ScoreAtom
+from cds.triage.conditions import Condition, FieldAtom, FindingRef, FlagRef, NotEstablished, ScoreAtom
 from cds.triage.decide import Decision
 from cds.triage.fields import ORDER
 from cds.triage.result_types import Flag, MissingItem
@@ -151,3 +154,33 @@ class MissingList:
                 item["asked_unknown"] = True
             items.append(item)
         return items
+
+
+def lowering_inputs(rb: RuleBase) -> frozenset[str]:
+    """The inputs whose answer can undo a raised flag: those a rule reads as "not established"
+    or "not given" while unknown (the specification's safe reading of an unknown), and the
+    NEWS2 SpO2 scale (scale 1 unless scale 2 is given). Until each is known, no stop can claim
+    that no answer changes the level."""
+    out: set[str] = set()
+    seen: set[str] = set()
+
+    def fields(condition: Condition) -> None:
+        for node in condition.walk():
+            if isinstance(node, FieldAtom):
+                out.add(node.path)
+            elif isinstance(node, FindingRef) and node.key not in seen:
+                seen.add(node.key)
+                fields(rb.finding_rule[node.key.split(".", 1)[1]].when)
+            elif isinstance(node, FlagRef) and node.key not in seen:
+                seen.add(node.key)
+                for rule in rb.flag_rules[node.key.split(".", 1)[1]]:
+                    fields(rule.when)
+
+    for rule in rb.rules:
+        for node in rule.when.walk():
+            if isinstance(node, NotEstablished):
+                fields(node.item)
+            elif isinstance(node, FieldAtom) and node.absent:
+                out.add(node.path)
+    out.update(p["scale_field"] for p in rb.news2["parameters"].values() if "scale_field" in p)
+    return frozenset(out)
