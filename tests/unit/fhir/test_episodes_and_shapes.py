@@ -92,6 +92,28 @@ def test_a_narrower_code_refuted_leaves_its_field_unknown(code, path):
     assert result.coverage[path] == {"narrower_or_wider_code": 1}
 
 
+# Codes an audit found unread, dropped as unrecognised: each fills its field recorded present, as a
+# Condition or an Observation; recorded absent, it says nothing (each is narrower than its field).
+ADDED = [
+    ("5972002", "symptoms.urinary_retention", True),  # Delay when starting to pass urine
+]
+
+
+@pytest.mark.parametrize(("code", "path", "value"), ADDED)
+def test_an_added_code_fills_its_field_as_a_condition_or_an_observation(code, path, value):
+    assert values(condition(code, NOW))[path] == value
+    assert values(observation(code))[path] == value  # a SNOMED CT finding sent with no value asserts itself
+    assert values(observation(code, valueBoolean=True))[path] == value
+
+
+@pytest.mark.parametrize(("code", "path", "value"), ADDED)
+def test_an_added_code_recorded_absent_says_nothing(code, path, value):
+    for absent in (condition(code, NOW, "inactive", "refuted"), observation(code, valueBoolean=False)):
+        result = run(absent)
+        assert path in result.unknown
+        assert result.coverage[path] == {"narrower_or_wider_code": 1}
+
+
 # --- the shapes EHRs use -------------------------------------------------------------------------
 
 
