@@ -93,9 +93,10 @@ def test_a_narrower_code_refuted_leaves_its_field_unknown(code, path):
 
 
 # Codes an audit found unread, dropped as unrecognised: each fills its field recorded present, as a
-# Condition or an Observation; recorded absent, it says nothing (each is narrower than its field).
+# Condition or an Observation; recorded absent, it says nothing (none rules out the whole field).
 ADDED = [
     ("5972002", "symptoms.urinary_retention", True),  # Delay when starting to pass urine
+    ("1845001", "symptoms.leg_weakness", "bilateral"),  # Paraparesis
 ]
 
 
