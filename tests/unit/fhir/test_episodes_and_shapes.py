@@ -97,6 +97,8 @@ def test_a_narrower_code_refuted_leaves_its_field_unknown(code, path):
 ADDED = [
     ("5972002", "symptoms.urinary_retention", True),  # Delay when starting to pass urine
     ("1845001", "symptoms.leg_weakness", "bilateral"),  # Paraparesis
+    ("309538000", "symptoms.leg_numbness", True),  # Numbness of foot
+    ("309087008", "symptoms.leg_numbness", True),  # Paresthesia of foot
 ]
 
 
