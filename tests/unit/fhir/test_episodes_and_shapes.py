@@ -99,6 +99,7 @@ ADDED = [
     ("1845001", "symptoms.leg_weakness", "bilateral"),  # Paraparesis
     ("309538000", "symptoms.leg_numbness", True),  # Numbness of foot
     ("309087008", "symptoms.leg_numbness", True),  # Paresthesia of foot
+    ("437986008", "symptoms.neck_stiffness", True),  # Meningism
 ]
 
 
