@@ -100,6 +100,7 @@ ADDED = [
     ("309538000", "symptoms.leg_numbness", True),  # Numbness of foot
     ("309087008", "symptoms.leg_numbness", True),  # Paresthesia of foot
     ("437986008", "symptoms.neck_stiffness", True),  # Meningism
+    ("103001002", "symptoms.reported_fever", True),  # Feeling feverish
 ]
 
 
