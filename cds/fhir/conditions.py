@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds.fhir.diagnoses import code_label, diagnoses
-from cds.fhir.observations import coded_answer, entry_for, presence
+from cds.fhir.observations import ambiguous, coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
 from cds.fhir.resources import (
     UNDATED,
@@ -55,7 +55,10 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     named = _diagnosis(c, cond)
     matched = _match(c, cond.get("code"))
     if isinstance(matched, str):
-        if not (named and matched == "unrecognised_code"):
+        entered_in_error = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS) == "entered-in-error"
+        if matched == "ambiguous_code" and not entered_in_error:
+            ambiguous(c, cond.get("code"), {"resource_type": "Condition", "id": str(cond.get("id", ""))})
+        elif not (named and matched == "unrecognised_code"):
             c.ignore(matched)
         return
     for finding, path, key in matched:

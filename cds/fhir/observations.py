@@ -27,6 +27,7 @@ from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, concept_keys, observation_time
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, as_field, field_problem
 from cds.numbers import finite_number
+from cds.triage.labels import field_label
 
 READ = frozenset({"final", "amended", "corrected", "preliminary"})
 SNOMED = "http://snomed.info/sct"
@@ -51,6 +52,20 @@ def entry_for(c: Collector, concept: Any, panels: bool) -> Entry | str:
     return next(iter(entries.values()))
 
 
+def ambiguous(c: Collector, concept: Any, source: dict[str, str], whose: str = "its") -> None:
+    """A record whose codings name different fields is not read: which one the sender meant
+    cannot be known. It is named on the data-problem card, not only counted: a stiff neck coded
+    beside Neck pain (a pain site) was dropped with no word, and the meningitis screen read
+    routine where the same facts sent directly are urgent."""
+    named = {k: e.field.path for k in concept_keys(concept) if (e := c.term.by_code.get(k)) is not None}
+    listed = ", ".join(f"{c.term.label(k)} {field_label(path)}" for k, path in named.items())
+    c.ignore("ambiguous_code")
+    c.error(
+        next(iter(named.values())),
+        f"{c.ref(source)}: {whose} codings name different fields ({listed}); left unknown",
+    )
+
+
 def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     status = obs.get("status")
     if status in SKIP:
@@ -66,14 +81,19 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     components = components if isinstance(components, list) else []
     source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": str(status)}
     if isinstance(entry, str) and entry != "panel":
-        c.ignore(entry)
+        if entry == "ambiguous_code":
+            ambiguous(c, obs.get("code"), source)
+        else:
+            c.ignore(entry)
         unlisted_components(c, obs.get("code"), components, source)
         return
     if not isinstance(entry, str):
         observed(c, entry, obs, when, source)
     for component in components:
         part = entry_for(c, component.get("code"), panels=False)
-        if isinstance(part, str):
+        if part == "ambiguous_code":
+            ambiguous(c, component.get("code"), source, "a component's")
+        elif isinstance(part, str):
             c.ignore("unrecognised_component" if part == "unrecognised_code" else part)
         else:
             observed(c, part, component, when, source)
@@ -88,6 +108,8 @@ def unlisted_components(c: Collector, code: Any, components: list[Any], source: 
     panel = ", ".join(c.term.label(key) for key in concept_keys(code)) or "no code"
     for component in components:
         part = entry_for(c, component.get("code") if isinstance(component, dict) else None, panels=False)
+        if part == "ambiguous_code":
+            ambiguous(c, component["code"], source, "a component's")
         if isinstance(part, str):
             continue
         path = part.field.path if part.field is not None else "fhir"
@@ -306,6 +328,9 @@ def answered(
         return
     # the Symptoms IG: the value is the finding's own code
     f = entry_for(c, value, panels=False)
+    if f == "ambiguous_code":
+        ambiguous(c, value, source, "its value's")
+        return
     if not isinstance(f, Finding):
         c.ignore("unrecognised_value" if isinstance(f, str) else "unrecognised_code")
         return

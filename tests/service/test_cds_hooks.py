@@ -17,7 +17,7 @@ from cds.hooks.cards import INDICATOR, build_cards, card_uuid
 from cds.hooks.overrides import SYSTEM as OVERRIDE_SYSTEM
 from cds.hooks.triage_form import TriageForm
 from tests.common.contract import FLAG_IDS
-from tests.common.fhir_builders import bundle, encounter_to_resources, recorded_at
+from tests.common.fhir_builders import CLINICAL, bundle, encounter_to_resources, recorded_at
 from tests.common.hooks_calls import EHR_KEY, hooks_app
 from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, SERVICE_AUD, bearer, claims, sign
 from tests.common.loopback import serve
@@ -280,6 +280,30 @@ def test_a_record_about_another_subject_is_named_on_the_data_problem_card(hooks)
     cards = {c["uuid"]: c for c in call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]}
     detail = cards[problems]["detail"].replace("\\", "")
     assert "Observation/hr-elsewhere: its subject is Patient/MRN-0042, not this Patient; not used" in detail
+
+
+def test_a_record_whose_codings_name_two_fields_is_named_on_the_data_problem_card(hooks):
+    """An active Stiff neck coded beside Neck pain (a pain site) was counted as ambiguous_code and
+    dropped with no card. Which the EHR meant cannot be known: not read, but named."""
+    prefetch = prefetch_for(VIGNETTES["D01"]["encounter"])
+    hook_instance = str(uuid.uuid4())
+    problems = card_uuid(hook_instance, "data-problems")
+    stiff_neck = {
+        "resourceType": "Condition",
+        "id": "stiff-or-sore",
+        "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
+        "code": {
+            "coding": [
+                {"system": "http://snomed.info/sct", "code": "161882006"},
+                {"system": "http://snomed.info/sct", "code": "81680005"},
+            ]
+        },
+        "onsetDateTime": recorded_at(date.today()),
+    }
+    prefetch["conditions"]["entry"].append({"resource": stiff_neck})
+    cards = {c["uuid"]: c for c in call(hooks, prefetch, hookInstance=hook_instance).get_json()["cards"]}
+    detail = cards[problems]["detail"].replace("\\", "")
+    assert "Condition/stiff-or-sore: its codings name different fields (SNOMED 161882006" in detail
 
 
 def test_a_recorded_diagnosis_is_named_on_a_card(hooks):

@@ -1492,6 +1492,72 @@ def test_the_docs_list_every_measurement_code():
     assert missing == []
 
 
+def two_codings(resource, code):
+    resource["code"]["coding"].append({"system": SNOMED, "code": code})
+    return resource
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        condition("161882006", rid="c1"),
+        obs("161882006", SNOMED, rid="c1"),
+    ],
+    ids=["Condition", "Observation"],
+)
+def test_a_record_whose_codings_name_two_fields_is_named_not_dropped(resource):
+    """Finding: a stiff neck coded beside Neck pain (81680005, a pain site: a field of its own)
+    was counted as ambiguous_code and dropped with no card; neck stiffness was never read, and
+    the meningitis screen read routine where the same facts sent directly are urgent. Which field
+    the sender meant cannot be known: both stay unknown, and the card names the record."""
+    resource = two_codings(resource, "81680005")
+    kind = resource["resourceType"]
+    result = run(resource)
+    assert result.encounter == {}
+    assert result.ignored == {"ambiguous_code": 1}
+    assert result.errors == [
+        {
+            "field": "symptoms.neck_stiffness",
+            "message": f"{kind}/c1: its codings name different fields (SNOMED 161882006 neck stiffness, "
+            "SNOMED 81680005 pain sites); left unknown",
+        }
+    ]
+
+
+def test_diabetes_and_immunosuppression_coded_on_one_condition_are_named():
+    resource = two_codings(condition("73211009", rid="c2"), "38013005")
+    result = run(resource)
+    assert "history.diabetes" not in flatten(result.encounter)
+    assert [e["field"] for e in result.errors] == ["history.diabetes"]
+    assert "SNOMED 73211009 diabetes" in result.errors[0]["message"]
+
+
+def test_a_component_or_a_symptom_whose_codings_name_two_fields_is_named():
+    stiff = {"coding": [{"system": SNOMED, "code": "161882006"}, {"system": SNOMED, "code": "81680005"}]}
+    panel = obs("8716-3", rid="vs", component=[{"code": stiff, "valueBoolean": True}])
+    symptom = obs("75325-1", rid="sym", valueCodeableConcept=stiff)
+    unlisted = obs("1234-5", rid="other", component=[{"code": stiff, "valueBoolean": True}])
+    result = run(panel, symptom, unlisted)
+    assert result.encounter == {}
+    assert result.ignored == {"ambiguous_code": 3, "unrecognised_code": 1}
+    assert [e["message"].split(":")[0] for e in result.errors] == [
+        "Observation/vs",
+        "Observation/sym",
+        "Observation/other",
+    ]
+    assert "a component's codings name different fields" in result.errors[0]["message"]
+    assert "its value's codings name different fields" in result.errors[1]["message"]
+
+
+def test_a_coding_of_no_field_does_not_compete():
+    """A code the terminology does not list names no field: the record is read by the code that does."""
+    resource = condition("161882006", rid="c3")
+    resource["code"]["coding"].append({"system": SNOMED, "code": "1234567"})
+    result = run(resource)
+    assert value_of(result, "symptoms.neck_stiffness") is True
+    assert result.errors == []
+
+
 def test_a_record_that_says_nothing_of_a_field_does_not_supersede_what_does():
     """Finding: a retention of urine recorded at 08:00 and an *acute* retention refuted at 10:00
     (narrower: its absence says nothing) left the field unknown, newest-wins, and the cord
