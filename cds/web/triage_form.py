@@ -78,12 +78,23 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
     return out
 
 
+# "1,200" is twelve hundred to one reader and 1.2 to another: a comma before exactly three digits
+# is not taken for a decimal comma (a CRP of 1,200 was read as 1.2 mg/L)
+_THOUSANDS = re.compile(r"-?[0-9]{1,3},[0-9]{3}")
+
+
 def _put(out: Answers, q: Question, raw: Any) -> None:
     value = _typed(q, raw)
-    if value is None:
-        out.errors[q.path] = "Choose one of the answers" if q.answers else "Enter a number, or leave it empty"
-    else:
+    if value is not None:
         out.values[q.path] = value
+    elif q.answers:
+        out.errors[q.path] = "Choose one of the answers"
+    elif isinstance(raw, str) and _THOUSANDS.fullmatch(raw):
+        out.errors[q.path] = f"Write the number without a thousands comma, or with a decimal point: {raw} is unclear"
+    elif isinstance(raw, str) and _NUMBER.fullmatch(raw) and q.field.kind == "int":
+        out.errors[q.path] = "Enter a whole number, or leave it empty"
+    else:
+        out.errors[q.path] = "Enter a number, or leave it empty"
 
 
 def _typed(q: Question, raw: Any) -> Any:
@@ -96,7 +107,7 @@ def _typed(q: Question, raw: Any) -> Any:
         return [c for c in q.field.choices if c in raw] if set(raw) <= set(q.field.choices) else None
     # digits with one decimal point or comma, and nothing else: float() would also take "1_40"
     # (140), "1e2", "nan" and "infinity", none of which a nurse types for a reading
-    if not _NUMBER.fullmatch(raw):
+    if not _NUMBER.fullmatch(raw) or _THOUSANDS.fullmatch(raw):
         return None
     number = float(raw.replace(",", "."))
     if kind == "int":

@@ -31,6 +31,7 @@ if not CHROMIUM.exists():
     pytest.skip("Debian's chromium is not installed (scripts/system-deps installs it)", allow_module_level=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -249,3 +250,20 @@ def test_a_sign_in_that_ends_mid_call_says_the_level_is_out_of_date_and_keeps_th
     expect(page.locator("#stale")).to_be_hidden()
     shot(page, "signed-in-again-answers-kept")
     context.close()
+
+
+def test_leaving_a_call_with_answers_asks_first_and_errors_show_beside_their_question(page):
+    """Found driving the page: a reload lost every answer without a word, and with JavaScript on
+    an out-of-range number's error showed only in the summary at the top."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 45)
+    answer(page, "vitals.heart_rate", 400)
+    expect(page.locator("#err-vitals-heart_rate")).to_contain_text("between 20 and 250")
+    answer(page, "vitals.heart_rate", 90)
+    expect(page.locator("#err-vitals-heart_rate")).to_have_count(0)
+    asked: list[str] = []
+    page.on("dialog", lambda dialog: (asked.append(dialog.type), dialog.dismiss()))
+    with pytest.raises(PlaywrightTimeout):  # the nurse said stay: no reload happens
+        page.reload(timeout=3000)
+    assert asked == ["beforeunload"]
+    expect(group(page, "patient.age_years").get_by_role("textbox")).to_have_value("45")  # stayed

@@ -138,6 +138,23 @@ def test_two_answers_to_one_question_are_shown_as_an_error_not_one_dropped(clien
     assert f'id="err-{path.replace(".", "-")}"' in html
 
 
+@pytest.mark.parametrize(
+    ("path", "typed", "message"),
+    [
+        ("labs.crp_mg_l", "1,200", "without a thousands comma"),  # read as 1.2 mg/L before
+        ("vitals.spo2", "88.5", "Enter a whole number"),
+        ("labs.crp_mg_l", "12,5", None),  # a decimal comma is still a decimal comma
+    ],
+)
+def test_a_number_that_could_be_read_two_ways_is_asked_again(client, path, typed, message):
+    response = client.post("/triage", data={"patient.age_years": "40", path: typed})
+    html = response.get_data(as_text=True)
+    if message is None:
+        assert response.status_code == 200 and 'value="12.5"' in html
+    else:
+        assert response.status_code == 422 and message in html
+
+
 @pytest.mark.parametrize("reading", ["1_40", "1e2", "nan", "infinity", "0x8C", "140.", "٣٠"])
 def test_a_number_is_digits_with_one_decimal_mark_nothing_python_also_reads(client, reading):
     form = {"patient.age_years": "40", "vitals.heart_rate": reading}

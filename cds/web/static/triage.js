@@ -70,6 +70,25 @@
     var banner = document.getElementById("banner");  // a new one: failed updates swap nothing
     if (banner && stale && stale.hidden) { document.title = banner.getAttribute("data-title") || document.title; }
   });
+  // A call's answers live only in this page: reload, Back or closing the tab would lose them
+  // without a word. The browser asks first while any answer is given; "Update the triage" does not.
+  var answersForm = document.querySelector("form[hx-post]");
+  var submitting = false;
+  function hasAnswers() {
+    return Array.prototype.some.call(answersForm.elements, function (e) {
+      if (e.type === "text") { return e.value.trim() !== ""; }
+      return (e.type === "radio" || e.type === "checkbox") && e.checked && e.value !== "";
+    });
+  }
+  if (answersForm) {
+    answersForm.addEventListener("submit", function () { submitting = true; });
+    window.addEventListener("beforeunload", function (event) {
+      if (!submitting && hasAnswers()) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
   // an answer from the EHR that the nurse changes is no longer the EHR's
   var prefilled = document.querySelector("input[name=_prefilled]");
   document.body.addEventListener("change", function (event) {
