@@ -1,7 +1,8 @@
 """Reading an Observation into the collector (mapping.py): the shapes EHRs send.
 
 - A measurement: the code names a quantity; valueQuantity in a listed UCUM unit (converted), or
-  valueInteger for a score. The components of a recognised Observation or of a listed panel are
+  valueInteger for a score; one with no value (a dataAbsentReason) is named, as it leaves the
+  field unknown. The components of a recognised Observation or of a listed panel are
   read one by one; those of any other Observation are not (named on the data-problem card when
   one names a field).
 - A finding: the code names it; valueBoolean, a coded answer (Present/Absent, Yes/No,
@@ -24,13 +25,15 @@ from typing import Any
 
 from cds.fhir.bounds import COMPARATORS, Bound, reads_as
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, concept_keys, observation_time
+from cds.fhir.resources import UNDATED, concept_keys, observation_time, status_code
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, as_field, field_problem
 from cds.numbers import finite_number
 from cds.triage.labels import field_label
 
 READ = frozenset({"final", "amended", "corrected", "preliminary"})
 SNOMED = "http://snomed.info/sct"
+# a dataAbsentReason's code system (a coding with no system is taken as one of it)
+DATA_ABSENT = ("http://terminology.hl7.org/CodeSystem/data-absent-reason",)
 SKIP = {"entered-in-error": "entered_in_error", "cancelled": "cancelled"}
 Entry = CodedQuantity | Finding | Observable
 
@@ -142,15 +145,7 @@ def quantity(
         return
     vq = holder.get("valueQuantity")
     if not isinstance(vq, dict):
-        sent = next((k for k in holder if k.startswith("value")), None)
-        if sent is not None:
-            # a measurement in another type (valueInteger 120: beats or mmHg?) is never guessed
-            # at; the clinician is told it was not read, as for a unit that is not accepted
-            c.error(
-                path,
-                f"{c.ref(source)}: {c.term.label(key)} sent as {sent} is not read (send valueQuantity); left unknown",
-            )
-        c.read(path, when, None, source, "unrecognised_value" if sent else "no_value")
+        no_quantity(c, path, key, holder, when, source)
         return
     value, code = vq.get("value"), vq.get("code")
     accepted = ", ".join(q.units)
@@ -193,6 +188,37 @@ def quantity(
     shown = f" '{comparator}'" if named else ""
     c.error(path, f"{c.ref(source)}: {c.term.label(key)} recorded as a bound (comparator{shown}), {why}; left unknown")
     c.read(path, when, None, source, "comparator")
+
+
+def no_quantity(
+    c: Collector, path: str, key: Key, holder: dict[str, Any], when: datetime | None, source: dict[str, str]
+) -> None:
+    """A measurement with no valueQuantity: named, and a reading that leaves the field unknown."""
+    sent = next((k for k in holder if k.startswith("value")), None)
+    if sent is not None:
+        # a measurement in another type (valueInteger 120: beats or mmHg?) is never guessed
+        # at; the clinician is told it was not read, as for a unit that is not accepted
+        c.error(
+            path,
+            f"{c.ref(source)}: {c.term.label(key)} sent as {sent} is not read (send valueQuantity); left unknown",
+        )
+    else:
+        no_value(c, path, key, holder, source)
+    c.read(path, when, None, source, "unrecognised_value" if sent else "no_value")
+
+
+def no_value(c: Collector, path: str, key: Key, holder: dict[str, Any], source: dict[str, str]) -> None:
+    """Name a measurement recorded with no value. As the newest reading it leaves the field
+    unknown (an older value is not today's), and so hides an older one: a systolic of 85 behind
+    a pressure recorded 'not performed' ten minutes later went with no card, where a
+    valueQuantity with no number was named."""
+    if "dataAbsentReason" not in holder:
+        why = ""
+    elif reason := status_code(holder["dataAbsentReason"], DATA_ABSENT):
+        why = f" (dataAbsentReason '{reason}')"
+    else:
+        why = " (a dataAbsentReason)"
+    c.error(path, f"{c.ref(source)}: {c.term.label(key)} recorded with no value{why}; left unknown")
 
 
 def number(
@@ -319,6 +345,8 @@ def answered(
         path = o.field.path
         grades = {g for k in concept_keys(value) if (g := c.term.answer_sets[o.grades].codes.get(k, ...)) is not ...}
         if len(grades) != 1:
+            if not any(k.startswith("value") for k in holder):
+                no_value(c, path, o.key, holder, source)
             c.read(
                 path, when, None, {**source, "field": path}, "unrecognised_value" if not grades else "ambiguous_value"
             )

@@ -309,6 +309,30 @@ def test_an_unreadable_newest_value_leaves_the_field_unknown_rather_than_an_olde
     assert len(result.errors) == 1
 
 
+def test_a_newer_measurement_recorded_with_no_value_is_named_not_only_left_unknown():
+    """Found in an audit: a systolic of 85 at 09:00 and a pressure panel at 10:00 whose systolic
+    component had only a dataAbsentReason left the field unknown with no card, where a
+    valueQuantity with no number was named. The newest still leaves it unknown."""
+    old = obs("8480-6", rid="old", when="2025-01-15T09:00:00Z", valueQuantity=quantity(85, "mm[Hg]"))
+    component = {"code": coding(LOINC, "8480-6"), "dataAbsentReason": coding(DATA_ABSENT, "not-performed")}
+    panel = obs("85354-9", rid="bp", component=[component])
+    alone = obs("8480-6", rid="bare", when="2025-01-15T10:00:00Z")
+    acvpu = obs("1104441000000107", SNOMED, rid="acvpu", dataAbsentReason={"text": "not done"})
+    for newer, why in [(panel, " (dataAbsentReason 'not-performed')"), (alone, "")]:
+        result = run(old, newer)
+        assert value_of(result, "vitals.systolic_bp") is None
+        assert result.errors == [
+            {
+                "field": "vitals.systolic_bp",
+                "message": f"Observation/{newer['id']}: LOINC 8480-6 recorded with no value{why}; left unknown",
+            }
+        ]
+    result = run(acvpu)
+    assert [e["message"] for e in result.errors] == [
+        "Observation/acvpu: SNOMED 1104441000000107 recorded with no value (a dataAbsentReason); left unknown"
+    ]
+
+
 def test_different_values_at_the_same_time_are_a_conflict():
     result = run(temperature(37.0, rid="a"), temperature(39.0, rid="b"))
     assert result.encounter == {}
