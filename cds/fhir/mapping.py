@@ -84,7 +84,7 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
                 map_patient(c, r)
         elif kind not in MAPPED_TYPES:
             c.ignore("unsupported_resource_type")
-        elif not about_patient(r, pid):
+        elif not about_patient(r, pid, getattr(items, "patient_urls", ())):
             # not read, but named: a subject that misses the Patient is an EHR's error as often as
             # another person's record (a reference by another of the patient's ids), and a heart
             # rate of 135 set aside must not leave a self-care answer standing in silence

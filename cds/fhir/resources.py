@@ -7,8 +7,10 @@ dates read.
   and every time element it reads must be a date or dateTime: one that does not is set aside as
   malformed, named, and not read at all.
 - A subject reference names Patient `id` as Patient/id, .../Patient/id or urn:uuid:id, with or
-  without /_history/version. A resource without one, or with no Patient to compare, counts as
-  the patient's: a CDS Hooks prefetch is already scoped to one patient.
+  without /_history/version, or as the fullUrl of the Patient's Bundle entry (a urn:uuid, or an
+  absolute URL: FHIR R4 resolves a reference in a Bundle by its entries' fullUrls). A resource
+  without one, or with no Patient to compare, counts as the patient's: a CDS Hooks prefetch is
+  already scoped to one patient.
 - An Observation's time is effectiveDateTime, else effectivePeriod.end (or .start), else
   effectiveInstant, else issued; a Condition's is onsetDateTime, else onsetPeriod.start, else
   recordedDate (when it began, not when it was written down); a QuestionnaireResponse's is
@@ -25,6 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from pathlib import Path
@@ -52,6 +55,8 @@ class ResourceList(list[dict[str, Any]]):
         self.dropped: Counter[str] = Counter()
         self.malformed: list[tuple[str, str]] = []
         self.unread: list[tuple[str, str]] = []  # contained records not read, and why
+        # the Bundle entries' fullUrls of the Patients kept: a reference to one is to the Patient
+        self.patient_urls: set[str] = set()
 
 
 @cache
@@ -115,7 +120,7 @@ def resources_from(obj: Any) -> ResourceList:
     Observations and Conditions any resource holds in `contained` (_contained)."""
     out = ResourceList()
 
-    def walk(item: Any) -> None:
+    def walk(item: Any, url: Any = None) -> None:
         if isinstance(item, list):
             for x in item:
                 walk(x)
@@ -125,12 +130,14 @@ def resources_from(obj: Any) -> ResourceList:
             entries = item.get("entry")
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "resource" in entry:
-                    walk(entry["resource"])
+                    walk(entry["resource"], entry.get("fullUrl"))
         else:
             if item["resourceType"] not in KEPT_TYPES:
                 out.dropped["unsupported_resource_type"] += 1
             elif (problem := shape_problem(item) or time_problem(item)) is None:
                 out.append(item)
+                if item["resourceType"] == "Patient" and isinstance(url, str):
+                    out.patient_urls.add(url.split("/_history/")[0])
             else:
                 out.malformed.append((reference(item), problem))
                 return
@@ -201,15 +208,17 @@ def _contained(container: dict[str, Any], unread: list[tuple[str, str]]) -> list
     return children
 
 
-def about_patient(resource: dict[str, Any], pid: Any) -> bool:
+def about_patient(resource: dict[str, Any], pid: Any, urls: Collection[str] = ()) -> bool:
     """Whether the resource's subject is Patient `pid` (relative, absolute or urn:uuid reference,
-    any version); a resource without a subject reference, or with no Patient to compare, counts."""
+    any version) or a Bundle entry's fullUrl of that Patient (`urls`: a urn:uuid a transaction
+    or document Bundle gives it, which is no form of its id, as FHIR R4 resolves references in a
+    Bundle); a resource without a subject reference, or with no Patient to compare, counts."""
     subject = resource.get("subject")
     ref = subject.get("reference") if isinstance(subject, dict) else None
     if pid is None or not isinstance(ref, str):
         return True  # a CDS Hooks prefetch is already scoped to one patient
     ref = ref.split("/_history/")[0]
-    return ref in (f"Patient/{pid}", f"urn:uuid:{pid}") or ref.endswith(f"/Patient/{pid}")
+    return ref in (f"Patient/{pid}", f"urn:uuid:{pid}") or ref.endswith(f"/Patient/{pid}") or ref in urls
 
 
 def _instant(text: Any, last: bool = False) -> datetime | None:

@@ -954,6 +954,24 @@ def test_resources_about_another_patient_are_ignored():
     ]
 
 
+def test_a_subject_naming_the_patients_bundle_entry_by_its_full_url_is_the_patient():
+    """Found in an audit: a transaction Bundle's Patient (fullUrl urn:uuid:9b2c..., id p1) and a
+    heart rate of 135 whose subject is that urn:uuid was set aside as another patient's. In a
+    Bundle, FHIR R4 resolves a reference by the entries' fullUrls."""
+    uuid = "urn:uuid:9b2c7a4e-1f7e-4d0a-9c1e-2f1b6a3d8e11"
+    mine = obs("8867-4", rid="mine", valueQuantity=quantity(135, "/min"), subject={"reference": uuid})
+    other = obs("8867-4", rid="other", valueQuantity=quantity(60, "/min"), subject={"reference": "urn:uuid:0000"})
+    entries = [{"fullUrl": uuid, "resource": patient()}, {"fullUrl": "urn:uuid:0000", "resource": temperature(37.0)}]
+    payload = {"resourceType": "Bundle", "type": "transaction", "entry": [*entries, {"resource": mine}]}
+    result = map_resources(resources_from([payload, other]), TODAY)
+    assert value_of(result, "vitals.heart_rate") == 135
+    # a fullUrl names the Patient only as its own entry's: another entry's is not the Patient's
+    assert result.ignored == {"other_patient": 1}
+    assert [e["message"] for e in result.errors] == [
+        "Observation/other: its subject is urn:uuid:0000, not this Patient; not used"
+    ]
+
+
 def test_two_patients_are_refused():
     result = run(patient(pid="p1"), patient(pid="p2"), temperature(38.0))
     assert result.encounter == {}
