@@ -25,8 +25,9 @@ that are FHIR semantics, and safety, are these:
 - Patient: gender gives patient.sex; birthDate gives age_years on `today` (a partial date gives
   the oldest age it allows, once its youngest is an adult's). A child's age is kept: scope is
   the caller's decision. Resources whose subject is not that Patient are not read, and named; several
-  different Patients, or copies of one that disagree on the birth date or sex, refuse the whole
-  mapping rather than mix two people's data.
+  different Patients, or copies of one that give different birth dates or sexes, refuse the whole
+  mapping rather than mix two people's data. A copy that lacks an element does not disagree: each
+  element is read from whichever copy gives it.
 
 Every reading that does not fill its field is counted by field and reason (`coverage`): what
 `cds fhir coverage` reports.
@@ -64,10 +65,8 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
     resources = [r for r in items if isinstance(r, dict)]
     records = [r for r in resources if r.get("resourceType") == "Patient"]
     patients = {r.get("id") for r in records}
-    # two copies of one Patient that disagree on what is read (a birth date) are two people's
-    # data as surely as two ids: which is the patient's is not ours to guess
-    read = {(r.get("birthDate"), r.get("gender")) for r in records}
-    if len(patients) > 1 or len(read) > 1:
+    merged = one_patient(records)
+    if len(patients) > 1 or merged is None:
         problem = (
             "more than one Patient" if len(patients) > 1 else "one Patient twice, with different birth dates or sexes"
         )
@@ -81,7 +80,7 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         if kind == "Patient":
             if not patient_seen:
                 patient_seen = True
-                map_patient(c, r)
+                map_patient(c, merged)
         elif kind not in MAPPED_TYPES:
             c.ignore("unsupported_resource_type")
         elif not about_patient(r, pid, getattr(items, "patient_urls", ())):
@@ -97,6 +96,22 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         else:
             questionnaire.read_response(c, r)
     return c.result()
+
+
+def one_patient(copies: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The Patient its copies give, each element read from whichever copy has it; None when two
+    copies disagree on one that is read. Two different birth dates are two people's data as
+    surely as two ids, and which is the patient's is not ours to guess; but a copy without an
+    element (a SUBSETTED one, with the birth date and no gender) does not disagree, and refusing
+    it left a heart rate of 135 unread."""
+    merged: dict[str, Any] = {"id": copies[0].get("id")} if copies else {}
+    for name in ("birthDate", "gender"):
+        given = [r[name] for r in copies if r.get(name) is not None]
+        if any(value != given[0] for value in given):
+            return None
+        if given:
+            merged[name] = given[0]
+    return merged
 
 
 def map_patient(c: Collector, patient: dict[str, Any]) -> None:

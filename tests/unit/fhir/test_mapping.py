@@ -994,6 +994,25 @@ def test_one_patient_twice_is_read_once_unless_the_copies_disagree():
     ]
 
 
+def test_a_copy_of_the_patient_that_lacks_an_element_does_not_disagree():
+    """Found in an audit: a SUBSETTED copy of Patient/p1 with the birth date and no gender
+    refused the whole mapping as two copies that disagree, and a heart rate of 135 went unread.
+    Only two present, different values disagree; each element is read from the copy giving it."""
+    subsetted = {"resourceType": "Patient", "id": "p1", "birthDate": "1990-01-15"}
+    sexless = {"resourceType": "Patient", "id": "p1", "gender": "female"}
+    heart = obs("8867-4", valueQuantity=quantity(135, "/min"))
+    for order in ([patient(), subsetted], [subsetted, patient()], [subsetted, sexless]):
+        result = run(*order, heart)
+        assert flatten(result.encounter) == {
+            "patient.age_years": 35,
+            "patient.sex": "female",
+            "vitals.heart_rate": 135,
+        }
+        assert result.errors == []
+    result = run(subsetted, patient("1940-01-15", gender="male"), heart)
+    assert result.encounter == {} and result.errors[0]["field"] == "patient"
+
+
 @pytest.mark.parametrize(
     "resource",
     [
