@@ -14,7 +14,8 @@ nest (groups, and items under an answer). The answers are read by the field's ki
 An item without an answer was not answered: unknown. An item given twice is read with both its
 answers (two that disagree are named and leave it unknown), as is an answer holding two values;
 an element FHIR does not define for an item or an answer ("answers") sets the resource aside.
-The time is `authored`: the field's episode decides whether the answer still counts. Statuses
+The time is `authored`: the field's episode decides whether the answer still counts (one
+authored in the future, or not at all, is named once). Statuses
 read: completed, amended, in-progress (an answer given is an answer); entered-in-error and
 stopped are ignored.
 """
@@ -22,8 +23,10 @@ stopped are ignored.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC
 from typing import Any
 
+from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_time
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
@@ -52,6 +55,12 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
             "fhir",
             f"{ref} has no authored time: its answers about this illness and recent "
             "events were not used (only those about any time, such as a history of cancer)",
+        )
+    elif when is not None and when > c.windows.now + SKEW and response.get("item"):
+        # a wrong clock: every answer would be set aside one by one (readings.py names none)
+        c.error(
+            "fhir",
+            f"{ref} is authored in the future ({when.astimezone(UTC):%Y-%m-%d %H:%M} UTC): its answers were not used",
         )
     for path, answers in _answers_by_link_id(response.get("item") or []).items():
         spec = BY_PATH.get(path)

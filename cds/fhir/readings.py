@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from cds.fhir.bounds import Bound, alike, allows
@@ -118,10 +118,8 @@ class Collector:
         admitted = admits(episode, when, self.windows, condition=condition)
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
-            if not admitted and condition and value is not None and not negative and when is not None:
-                self.began_before(path, episode.kind, when, source)
-            elif not admitted and when is None and value is not None and not negative:
-                self.undated(path, source)
+            if not admitted and value is not None and not negative:
+                self.set_aside(path, episode.kind, when, source, condition=condition)
             return
         wider = False
         if value is None and reason:
@@ -141,6 +139,30 @@ class Collector:
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
+
+    def set_aside(
+        self, path: str, kind: str, when: datetime | None, source: dict[str, str], *, condition: bool
+    ) -> None:
+        """Name a reading of a fact (not a "no": a field left unknown is asked) that falls
+        outside its field's episode where a clinician would still take it from the record; a
+        stale measurement is simply old, and not named."""
+        if when is None:
+            self.undated(path, source)
+        elif when > self.windows.now + SKEW:
+            self.future(path, when, source)
+        elif condition:
+            self.began_before(path, kind, when, source)
+
+    def future(self, path: str, when: datetime, source: dict[str, str]) -> None:
+        """A record dated after the evaluation (beyond the skew of time zones) is of no moment
+        this evaluation can place, so it is not read; but named (a heart rate of 135 dated 20
+        hours ahead, a wrong clock, was dropped with no card). A questionnaire's is named once,
+        by its reader."""
+        if source.get("resource_type") != "QuestionnaireResponse":
+            self.error(
+                path,
+                f"{self.ref(source)} is dated in the future ({when.astimezone(UTC):%Y-%m-%d %H:%M} UTC); left unknown",
+            )
 
     def undated(self, path: str, source: dict[str, str]) -> None:
         """A finding or measurement with no time at all cannot be placed in this illness, so it

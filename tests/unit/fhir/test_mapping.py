@@ -739,6 +739,40 @@ def test_a_date_recorded_today_east_of_utc_is_not_a_record_from_the_future():
     )
 
 
+def test_a_record_dated_in_the_future_is_named_not_dropped_in_silence():
+    """Found in an audit: a heart rate of 135 dated 20 hours ahead of the evaluation (a wrong
+    clock) was ignored with no card. It is still not read (no moment of this evaluation), but
+    named; a "no" dated ahead is not (the field is asked)."""
+    at = datetime(2025, 1, 15, 11, tzinfo=UTC)
+    heart = obs("8867-4", rid="hr", when="2025-01-16T07:00:00Z", valueQuantity=quantity(135, "/min"))
+    stiff = condition("161882006", rid="neck", onsetDateTime="2025-01-16T07:00:00+00:00")
+    no = obs("449813001", SNOMED, rid="no", when="2025-01-16T07:00:00Z", valueBoolean=False)
+    form = {
+        "resourceType": "QuestionnaireResponse",
+        "id": "form",
+        "status": "completed",
+        "authored": "2025-01-16T07:00:00Z",
+        "item": [{"linkId": "symptoms.saddle_anaesthesia", "answer": [{"valueBoolean": True}]}],
+    }
+    result = run(heart, stiff, no, form, now=at)
+    assert result.encounter == {}
+    assert result.errors == [
+        {
+            "field": "vitals.heart_rate",
+            "message": "Observation/hr is dated in the future (2025-01-16 07:00 UTC); left unknown",
+        },
+        {
+            "field": "symptoms.neck_stiffness",
+            "message": "Condition/neck is dated in the future (2025-01-16 07:00 UTC); left unknown",
+        },
+        {
+            "field": "fhir",
+            "message": "QuestionnaireResponse/form is authored in the future (2025-01-16 07:00 UTC): "
+            "its answers were not used",
+        },
+    ]
+
+
 # --- findings and coded answers -------------------------------------------------------------
 
 
