@@ -18,6 +18,9 @@ Kind = Literal["ever", "standing", "recent", "measured", "current"]
 # ahead of UTC (UTC+14), since a date without a time is read as its first moment in UTC, and a
 # "today" recorded in Sydney or Auckland is tomorrow in UTC for half the day
 SKEW = timedelta(hours=14)
+# and the time zone furthest behind UTC (UTC-12): a day stated without a time, read in UTC,
+# may end this much later where it was recorded
+LAG = timedelta(hours=12)
 
 
 @dataclass(frozen=True)

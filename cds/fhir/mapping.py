@@ -10,7 +10,9 @@ that are FHIR semantics, and safety, are these:
   symptom (its onset, else its recorded or effective time), the last 24 hours for a vital sign or
   a result, the contract's own period for "in the last 6 weeks", any time for a history of
   cancer. A "no" counts only within the last 24 hours. An undated reading of a timed field says
-  nothing. Outside, the field stays unknown and is asked, never read as "no".
+  nothing. Outside, the field stays unknown and is asked, never read as "no". A reading of a fact
+  that cannot be placed (undated, dated in the future, stated only to a day that may reach into
+  the window) is named on the data-problem card, not dropped in silence.
 - Newest wins, per contract field, among the readings that count, by when each was recorded (a
   Condition's recordedDate, not its onset). When the newest reading cannot
   be read (wrong unit, out of range, an indeterminate answer, a resolved Condition) the field

@@ -25,7 +25,7 @@ from typing import Any
 
 from cds.fhir.bounds import COMPARATORS, Bound, reads_as
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, concept_keys, observation_time, status_code
+from cds.fhir.resources import UNDATED, concept_keys, observation_latest_time, observation_time, status_code
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, as_field, field_problem
 from cds.numbers import finite_number
 from cds.triage.labels import field_label
@@ -79,10 +79,17 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
         return
     stamp = observation_time(obs)
     when = None if stamp == UNDATED else stamp
+    # a time stated only to the day (or month) may reach into a window its first moment misses
+    latest = observation_latest_time(obs)
+    with c.stated_until(latest if latest > stamp else None):
+        _read_coded(c, obs, when, str(status))
+
+
+def _read_coded(c: Collector, obs: dict[str, Any], when: datetime | None, status: str) -> None:
     entry = entry_for(c, obs.get("code"), panels=True)
     components = obs.get("component")
     components = components if isinstance(components, list) else []
-    source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": str(status)}
+    source = {"resource_type": "Observation", "id": str(obs.get("id", "")), "status": status}
     if isinstance(entry, str) and entry != "panel":
         if entry == "ambiguous_code":
             ambiguous(c, obs.get("code"), source)

@@ -7,13 +7,14 @@ the encounter: the newest reading wins, pain sites from single records make a pa
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cds.fhir.bounds import Bound, alike, allows
-from cds.fhir.episodes import SKEW, Windows, admits
+from cds.fhir.episodes import LAG, SKEW, Episode, Windows, admits
 from cds.fhir.resources import UNDATED
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
@@ -88,6 +89,17 @@ class Collector:
         self.errors: list[dict[str, str]] = []
         self.used: list[dict[str, str]] = []
         self.diagnoses: list[dict[str, Any]] = []
+        self.until: datetime | None = None  # the last moment of a time stated only to the day
+
+    @contextmanager
+    def stated_until(self, latest: datetime | None) -> Iterator[None]:
+        """Read one resource whose time is stated only to the day (or month), which allows any
+        moment up to `latest` (None: a time stated in full)."""
+        self.until = latest
+        try:
+            yield
+        finally:
+            self.until = None
 
     def ignore(self, reason: str, path: str | None = None) -> None:
         self.ignored[reason] += 1
@@ -119,7 +131,7 @@ class Collector:
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
             if not admitted and value is not None and not negative:
-                self.set_aside(path, episode.kind, when, source, condition=condition)
+                self.set_aside(path, episode, when, source, condition=condition)
             return
         wider = False
         if value is None and reason:
@@ -141,7 +153,7 @@ class Collector:
         self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
 
     def set_aside(
-        self, path: str, kind: str, when: datetime | None, source: dict[str, str], *, condition: bool
+        self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
     ) -> None:
         """Name a reading of a fact (not a "no": a field left unknown is asked) that falls
         outside its field's episode where a clinician would still take it from the record; a
@@ -150,8 +162,28 @@ class Collector:
             self.undated(path, source)
         elif when > self.windows.now + SKEW:
             self.future(path, when, source)
+        elif self.until is not None and admits(
+            episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
+        ):
+            self.to_the_day(path, when, self.until, source)
         elif condition:
-            self.began_before(path, kind, when, source)
+            self.began_before(path, episode.kind, when, source)
+
+    def to_the_day(self, path: str, when: datetime, latest: datetime, source: dict[str, str]) -> None:
+        """A reading whose time is stated only to the day, whose first moment (as which it is
+        read) is outside the field's window and some later moment of that day inside: it cannot
+        be placed, so it is neither read as current nor dropped in silence (a heart rate of 135
+        recorded "yesterday", perhaps 16 hours ago, had no card). A fully timed reading is
+        admitted as before."""
+        span = latest - when
+        stated = f"day ({when:%Y-%m-%d})" if span < timedelta(days=2) else f"month ({when:%Y-%m})"
+        if span > timedelta(days=32):
+            stated = f"year ({when:%Y})"
+        self.error(
+            path,
+            f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
+            "field is read in and may end within it; left unknown",
+        )
 
     def future(self, path: str, when: datetime, source: dict[str, str]) -> None:
         """A record dated after the evaluation (beyond the skew of time zones) is of no moment

@@ -14,8 +14,9 @@ dates read.
 - An Observation's time is effectiveDateTime, else effectivePeriod.end (or .start), else
   effectiveInstant, else issued; a Condition's is onsetDateTime, else onsetPeriod.start, else
   recordedDate (when it began, not when it was written down); a QuestionnaireResponse's is
-  authored. A dateTime without a time zone is read as UTC, and a partial date (YYYY,
-  YYYY-MM) as its first day. A resource with no readable time is UNDATED: older than any dated one.
+  authored. A dateTime without a time zone is read as UTC, and a date or partial date (YYYY,
+  YYYY-MM) as its first moment; observation_latest_time gives an Observation's last. A
+  resource with no readable time is UNDATED: older than any dated one.
 - A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed
   at. An ICD-10 code is read in its dotted form (R4182 is R41.82).
 - A partial birthDate allows a youngest and an oldest age (age_on); mapping.py decides which is
@@ -271,6 +272,23 @@ def observation_time(obs: dict[str, Any]) -> datetime:
         obs.get("effectiveInstant"),
         obs.get("issued"),
     )
+
+
+def observation_latest_time(obs: dict[str, Any]) -> datetime:
+    """The last moment the time observation_time reads allows, in UTC: a date without a time
+    ("2025-01-14") is all of that day, which observation_time reads as its first moment; a
+    dateTime is itself. UNDATED when there is none."""
+    period = _dict(obs.get("effectivePeriod"))
+    for text in (
+        obs.get("effectiveDateTime"),
+        period.get("end"),
+        period.get("start"),
+        obs.get("effectiveInstant"),
+        obs.get("issued"),
+    ):
+        if _instant(text) is not None:
+            return _instant(text, last=True) or UNDATED
+    return UNDATED
 
 
 def condition_time(cond: dict[str, Any]) -> datetime:

@@ -739,6 +739,35 @@ def test_a_date_recorded_today_east_of_utc_is_not_a_record_from_the_future():
     )
 
 
+def test_a_reading_recorded_only_to_a_day_that_may_reach_into_its_window_is_named():
+    """Found in an audit: a heart rate of 135 recorded "yesterday" (a date, which FHIR and US
+    Core allow), perhaps 16 hours ago, was read as yesterday 00:00 UTC, outside the 24 hours,
+    and dropped with no card. It cannot be placed: named, and left unknown (not read as
+    current). A fully timed reading is admitted as before."""
+    at = datetime(2025, 1, 15, 16, tzinfo=UTC)
+    heart = obs("8867-4", rid="hr", when="2025-01-14", valueQuantity=quantity(135, "/min"))
+    result = run(heart, now=at)
+    assert result.encounter == {}
+    assert result.errors == [
+        {
+            "field": "vitals.heart_rate",
+            "message": "Observation/hr is recorded only to the day (2025-01-14), which begins before the window "
+            "this field is read in and may end within it; left unknown",
+        }
+    ]
+    numb = obs("449813001", SNOMED, rid="numb", when="2025-01", valueBoolean=True)
+    assert "only to the month (2025-01)" in run(numb, now=at).errors[0]["message"]
+    # a day wholly before the window (even where it ends last, at UTC-12), a fully timed
+    # reading before it, and a "no" to the day are not named; a day within it is read
+    for stale in (
+        obs("8867-4", when="2025-01-13", valueQuantity=quantity(135, "/min")),
+        obs("8867-4", when="2025-01-14T15:00:00Z", valueQuantity=quantity(135, "/min")),
+        obs("449813001", SNOMED, when="2025-01-14", valueBoolean=False),
+    ):
+        assert run(stale, now=at).errors == []
+    assert value_of(run(heart, now=datetime(2025, 1, 14, 16, tzinfo=UTC)), "vitals.heart_rate") == 135
+
+
 def test_a_record_dated_in_the_future_is_named_not_dropped_in_silence():
     """Found in an audit: a heart rate of 135 dated 20 hours ahead of the evaluation (a wrong
     clock) was ignored with no card. It is still not read (no moment of this evaluation), but
