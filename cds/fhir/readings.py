@@ -166,7 +166,12 @@ class Collector:
             episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
         ):
             self.to_the_day(path, when, self.until, source)
-        elif condition:
+        elif condition or (
+            episode.kind == "current" and source.get("resource_type") == "Observation" and not BY_PATH[path].numeric
+        ):
+            # a finding observed present last week is the same fact as a Condition with that
+            # onset (a saddle numbness: as an Observation it was dropped in silence); a pain score
+            # is a measurement, of its moment, and an old one is simply old
             self.began_before(path, episode.kind, when, source)
 
     def to_the_day(self, path: str, when: datetime, latest: datetime, source: dict[str, str]) -> None:
@@ -206,13 +211,14 @@ class Collector:
             )
 
     def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
-        """A finding still recorded as present, which began before this illness: not read as new
-        (a years-old incontinence is not cauda equina's), but not dropped in silence either,
-        since a red flag that began last week may still be one."""
+        """A finding still recorded as present, which began (a Condition's onset) or was observed
+        before this illness: not read as new (a years-old incontinence is not cauda equina's),
+        but not dropped in silence either, since a red flag that began last week may still be one."""
         if kind in ("current", "measured") and when <= self.windows.now:
+            dated = "an onset" if source.get("resource_type") == "Condition" else "a date"
             self.error(
                 path,
-                f"{self.ref(source)}: recorded as present, with an onset ({when:%Y-%m-%d}) before this "
+                f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
                 "illness's window, so not read as new; left unknown (ask whether it is new)",
             )
 

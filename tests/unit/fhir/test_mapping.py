@@ -1399,6 +1399,30 @@ def test_a_finding_still_present_that_began_before_this_illness_is_unknown_and_o
     assert "2025-01-07" in result.errors[0]["message"] and "new" in result.errors[0]["message"]
 
 
+def test_a_finding_observed_present_before_this_illness_is_named_as_the_same_condition_is():
+    """Found in an audit: a saddle anaesthesia observed present (valueBoolean true) 8 days before
+    was dropped with no card, where the same fact as a Condition was named. A vital sign or a
+    result of last week is simply old, and a "no" is not named."""
+    at = datetime(2025, 1, 15, 12, tzinfo=UTC)
+    numb = obs("449813001", SNOMED, rid="numb", when="2025-01-07T09:00:00Z", valueBoolean=True)
+    result = run(numb, now=at)
+    assert value_of(result, "symptoms.saddle_anaesthesia") is None
+    assert result.errors == [
+        {
+            "field": "symptoms.saddle_anaesthesia",
+            "message": "Observation/numb: recorded as present, with a date (2025-01-07) before this illness's "
+            "window, so not read as new; left unknown (ask whether it is new)",
+        }
+    ]
+    quiet = [
+        obs("449813001", SNOMED, when="2025-01-07T09:00:00Z", valueBoolean=False),
+        obs("8867-4", when="2025-01-07T09:00:00Z", valueQuantity=quantity(135, "/min")),
+        obs("2524-7", when="2025-01-07T09:00:00Z", valueQuantity=quantity(5.2, "mmol/L")),
+        obs("72514-3", when="2025-01-07T09:00:00Z", valueInteger=8),
+    ]
+    assert run(*quiet, now=at).errors == []
+
+
 @pytest.mark.parametrize(("clinical", "verification"), [("resolved", "confirmed"), ("active", "refuted")])
 def test_an_old_record_that_says_nothing_of_today_or_says_no_is_not_on_the_card(clinical, verification):
     old = condition("449813001", clinical, verification, onsetDateTime="2024-06-01", recordedDate="2024-06-02")
