@@ -61,6 +61,10 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
     for ref, element in getattr(items, "malformed", []):
         c.ignore("malformed")
         c.error("fhir", f"{ref}: {element} is not a valid FHIR R4 value of its type; the resource was not used")
+    for bundle in getattr(items, "paged", []):
+        # what the other pages hold (a diabetes, a saddle numbness) is unknown, not absent
+        c.ignore("more_pages")
+        c.error("fhir", f"{bundle}: a search result with more pages; only the page sent was read")
     for ref, why in getattr(items, "unread", []):
         c.ignore("contained_not_read")
         c.error("fhir", f"{ref}: {why}; not used")

@@ -58,6 +58,7 @@ class ResourceList(list[dict[str, Any]]):
         self.unread: list[tuple[str, str]] = []  # contained records not read, and why
         # the Bundle entries' fullUrls of the Patients kept: a reference to one is to the Patient
         self.patient_urls: set[str] = set()
+        self.paged: list[str] = []  # searchset Bundles with a next page, which was not sent
 
 
 @cache
@@ -129,6 +130,11 @@ def resources_from(obj: Any) -> ResourceList:
             out.dropped["not_a_resource"] += 1
         elif item["resourceType"] == "Bundle":
             entries = item.get("entry")
+            if _has_next_page(item):
+                held = len(entries) if isinstance(entries, list) else 0
+                total = item.get("total")
+                of = f" of {total}" if isinstance(total, int) and not isinstance(total, bool) else ""
+                out.paged.append(f"{reference(item)} ({held}{of} entries)")
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "resource" in entry:
                     walk(entry["resource"], entry.get("fullUrl"))
@@ -147,6 +153,13 @@ def resources_from(obj: Any) -> ResourceList:
 
     walk(obj)
     return out
+
+
+def _has_next_page(bundle: dict[str, Any]) -> bool:
+    """Whether a Bundle says more of the search follows (a link with relation "next"): CDS Hooks
+    lets a client paginate prefetch results, and a page is not the whole record."""
+    links = bundle.get("link")
+    return isinstance(links, list) and any(isinstance(x, dict) and x.get("relation") == "next" for x in links)
 
 
 # A contained resource is read in its container's context. A container with a `subject` says

@@ -1161,6 +1161,24 @@ def test_resources_from_accepts_a_resource_a_bundle_or_a_list():
     assert map_resources(kept, TODAY).ignored == {"not_a_resource": 1, "unsupported_resource_type": 2}
 
 
+def test_a_page_of_a_search_is_named_as_a_page_not_read_as_the_whole_record():
+    """CDS Hooks lets a client paginate prefetch results: a searchset of 250 Conditions sent with
+    its first 100 and a next link was read as complete, and a diabetes on page 2 as unknown with
+    no word of the pages never sent."""
+    page = bundle([patient(), temperature(38.0)], "searchset")
+    page.update(id="s1", total=250, link=[{"relation": "next", "url": "https://ehr.example/fhir?page=2"}])
+    result = map_resources(resources_from(page), TODAY)
+    assert value_of(result, "vitals.temperature_c") == 38.0  # the page sent is read
+    assert result.errors == [
+        {
+            "field": "fhir",
+            "message": "Bundle/s1 (2 of 250 entries): a search result with more pages; only the page sent was read",
+        }
+    ]
+    page["link"] = [{"relation": "self", "url": "https://ehr.example/fhir?page=1"}]
+    assert map_resources(resources_from(page), TODAY).errors == []
+
+
 def test_a_cds_hooks_prefetch_maps_like_its_resources():
     vignette = VIGNETTES["D01"]["encounter"]
     from_prefetch = map_resources(resources_from(list(prefetch(vignette).values())), TODAY)
