@@ -61,6 +61,11 @@ def _outgrown(path: str, value: Any) -> bool:
     return spec.kind == "enum"
 
 
+# how far a result has come (ObservationStatus): a later stage supersedes an earlier one of the
+# same time
+_STATUS_RANK = {"preliminary": 0, "final": 1, "amended": 2, "corrected": 2}
+
+
 @dataclass
 class Reading:
     field: str
@@ -278,6 +283,7 @@ class Collector:
             if r.said < newest and r.value is not None:
                 self.ignore("superseded", path)
         latest = self.without_bounds_beside_values(path, [r for r in latest if r.value is not None])
+        latest = self.by_status(path, latest)
         distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
         if len(distinct) > 1:
             self.error(
@@ -307,6 +313,20 @@ class Collector:
         for _ in range(len(readings) - len(wider) - len(kept)):
             self.ignore("superseded", path)
         return kept
+
+    def by_status(self, path: str, latest: list[Reading]) -> list[Reading]:
+        """The readings of one time, less those a later status of the result supersedes: FHIR R4
+        says an amended or corrected result was modified after being final, and a final one
+        completes a preliminary one (a lactate of 4.5 preliminary and 4.6 final at one time was
+        a conflict, and left unknown). A record with no status (a Condition, an answer) ranks as
+        final."""
+        if len(latest) < 2:
+            return latest
+        ranks = [_STATUS_RANK.get(r.source.get("status", "final"), 1) for r in latest]
+        keep = [r for r, rank in zip(latest, ranks, strict=True) if rank == max(ranks)]
+        for _ in range(len(latest) - len(keep)):
+            self.ignore("superseded", path)
+        return keep
 
     def without_bounds_beside_values(self, path: str, latest: list[Reading]) -> list[Reading]:
         """The readings of one time, less those read from a bound that another says as much as:

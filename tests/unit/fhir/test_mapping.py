@@ -344,6 +344,25 @@ def test_different_values_at_the_same_time_are_a_conflict():
     ]
 
 
+@pytest.mark.parametrize(
+    ("first", "then", "read"),
+    [
+        (("preliminary", 4.5), ("final", 4.6), 4.6),
+        (("final", 1.2), ("corrected", 4.5), 4.5),
+        (("final", 4.5), ("amended", 1.2), 1.2),
+    ],
+)
+def test_a_later_status_of_a_result_at_the_same_time_supersedes_the_earlier(first, then, read):
+    """Found in an audit: a lactate of 4.5 preliminary and 4.6 final at one time were a conflict,
+    left unknown; FHIR R4 says an amended or corrected result was modified after being final."""
+    lactate = [obs("2524-7", status=s, rid=s, valueQuantity=quantity(v, "mmol/L")) for s, v in (first, then)]
+    result = run(*lactate)
+    assert value_of(result, "labs.lactate_mmol_l") == read and result.errors == []
+    assert run(*reversed(lactate)).encounter == result.encounter
+    two_finals = [obs("2524-7", rid=f"f{v}", valueQuantity=quantity(v, "mmol/L")) for v in (1.2, 4.5)]
+    assert value_of(run(*two_finals), "labs.lactate_mmol_l") is None  # still a conflict
+
+
 def test_stale_and_undated_measurements_say_nothing_but_a_history_of_cancer_counts_at_any_date():
     stale = temperature(37.0, when="2024-12-01T08:00:00Z")
     undated = obs("8867-4", when=None, valueQuantity=quantity(80, "/min"))
