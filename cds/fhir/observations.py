@@ -354,6 +354,11 @@ def answered(
         if len(grades) != 1:
             if not any(k.startswith("value") for k in holder):
                 no_value(c, path, o.key, holder, source)
+            else:
+                # newest wins, so an answer not read hides an older one (a new confusion): named
+                codes = ", ".join(c.term.label(k) for k in concept_keys(value)) or "no code"
+                how = "an answer this service does not read" if not grades else "codes that mean different answers"
+                c.error(path, f"{c.ref(source)}: {c.term.label(o.key)} answered with {how} ({codes}); left unknown")
             c.read(
                 path, when, None, {**source, "field": path}, "unrecognised_value" if not grades else "ambiguous_value"
             )

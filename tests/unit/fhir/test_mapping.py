@@ -1607,6 +1607,20 @@ def test_loinc_level_of_responsiveness_gives_the_acvpu_level(answer, level):
     assert value_of(result, "vitals.consciousness") == level
 
 
+def test_a_newer_answer_that_cannot_be_read_is_named_not_left_to_hide_the_older():
+    """Found in an audit: a new confusion at 08:00, then a level of responsiveness at 10:00
+    answered with a code this service does not read, left the field unknown (newest wins) with
+    no card."""
+    confused = obs("67775-7", when="2025-01-15T08:00:00Z", rid="c1", valueCodeableConcept=coding(LOINC, "LA6560-2"))
+    odd = obs("67775-7", rid="c2", valueCodeableConcept=coding(LOINC, "LA99999-9"))
+    result = run(confused, odd)
+    assert value_of(result, "vitals.consciousness") is None
+    assert [e["message"] for e in result.errors] == [
+        "Observation/c2: LOINC 67775-7 answered with an answer this service does not read (LOINC LA99999-9); "
+        "left unknown"
+    ]
+
+
 @pytest.mark.parametrize(
     ("system", "code", "path"), [(ICD10_CM, "R50.9", "symptoms.reported_fever"), (ICD10, "R51", "symptoms.headache")]
 )
