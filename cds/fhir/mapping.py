@@ -17,7 +17,8 @@ that are FHIR semantics, and safety, are these:
   Condition's recordedDate, not its onset). When the newest reading cannot
   be read (wrong unit, out of range, an indeterminate answer, a resolved Condition) the field
   stays unknown: an older value is not today's value. Two different values at the same newest
-  time are a conflict, reported, and the field stays unknown.
+  time are a conflict, reported, and the field stays unknown (two versions of one resource
+  excepted: the later status wins).
 - Absent closes a field only for the same or a wider concept: each code's `absent` in
   terminology.yaml says so, and a member of a history value set recorded absent says nothing.
 - Pain sites from single records fill `pain.sites` as a partial list (`pain.sites_partial`):

@@ -315,15 +315,24 @@ class Collector:
         return kept
 
     def by_status(self, path: str, latest: list[Reading]) -> list[Reading]:
-        """The readings of one time, less those a later status of the result supersedes: FHIR R4
-        says an amended or corrected result was modified after being final, and a final one
-        completes a preliminary one (a lactate of 4.5 preliminary and 4.6 final at one time was
-        a conflict, and left unknown). A record with no status (a Condition, an answer) ranks as
-        final."""
+        """The readings of one time, less those a later status of the same resource supersedes:
+        FHIR R4 says an amended or corrected result was modified after being final, and a final
+        one completes a preliminary one (a lactate sent as its preliminary and its final version
+        was a conflict, and left unknown). Only versions of one resource (its type and id) are
+        weighed so: two resources that disagree are a conflict for a clinician, whatever their
+        statuses (a final "no saddle numbness" beside a recorded one must not pass in silence)."""
         if len(latest) < 2:
             return latest
-        ranks = [_STATUS_RANK.get(r.source.get("status", "final"), 1) for r in latest]
-        keep = [r for r, rank in zip(latest, ranks, strict=True) if rank == max(ranks)]
+        versions: dict[tuple[str | None, str | None], list[Reading]] = {}
+        for r in latest:
+            versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None), []).append(r)
+        keep: list[Reading] = []
+        for (_, rid), group in versions.items():
+            if rid is None or len(group) < 2:
+                keep += group
+                continue
+            ranks = [_STATUS_RANK.get(r.source.get("status", "final"), 1) for r in group]
+            keep += [r for r, rank in zip(group, ranks, strict=True) if rank == max(ranks)]
         for _ in range(len(latest) - len(keep)):
             self.ignore("superseded", path)
         return keep
