@@ -49,14 +49,21 @@ VERIFICATION_SYSTEMS = (
 )
 
 
+PAST_OR_NEVER = frozenset({"entered-in-error", "refuted", "inactive", "resolved", "remission"})
+
+
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     # a diagnosis is named whatever else the record's codings fill: sepsis coded A41.9 beside
     # SNOMED Fever must still withhold self-care advice
     named = _diagnosis(c, cond)
     matched = _match(c, cond.get("code"))
     if isinstance(matched, str):
-        entered_in_error = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS) == "entered-in-error"
-        if matched == "ambiguous_code" and not entered_in_error:
+        # a record that says the finding is past or never was hides nothing (a resolved 2010
+        # stiff neck coded beside Neck pain was named, and withheld self-care advice)
+        said_past = status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS) in PAST_OR_NEVER or (
+            status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEMS) in PAST_OR_NEVER
+        )
+        if matched == "ambiguous_code" and not said_past:
             ambiguous(c, cond.get("code"), {"resource_type": "Condition", "id": str(cond.get("id", ""))})
         elif not (named and matched == "unrecognised_code"):
             c.ignore(matched)

@@ -200,7 +200,7 @@ def quantity(
 def no_quantity(
     c: Collector, path: str, key: Key, holder: dict[str, Any], when: datetime | None, source: dict[str, str]
 ) -> None:
-    """A measurement with no valueQuantity: named, and a reading that leaves the field unknown."""
+    """A measurement with no valueQuantity: a reading that leaves the field unknown, named."""
     sent = next((k for k in holder if k.startswith("value")), None)
     if sent is not None:
         # a measurement in another type (valueInteger 120: beats or mmHg?) is never guessed
@@ -209,23 +209,24 @@ def no_quantity(
             path,
             f"{c.ref(source)}: {c.term.label(key)} sent as {sent} is not read (send valueQuantity); left unknown",
         )
+        c.read(path, when, None, source, "unrecognised_value")
     else:
-        no_value(c, path, key, holder, source)
-    c.read(path, when, None, source, "unrecognised_value" if sent else "no_value")
+        c.read(path, when, None, source, "no_value", problem=no_value(c, key, holder, source))
 
 
-def no_value(c: Collector, path: str, key: Key, holder: dict[str, Any], source: dict[str, str]) -> None:
-    """Name a measurement recorded with no value. As the newest reading it leaves the field
-    unknown (an older value is not today's), and so hides an older one: a systolic of 85 behind
-    a pressure recorded 'not performed' ten minutes later went with no card, where a
-    valueQuantity with no number was named."""
+def no_value(c: Collector, key: Key, holder: dict[str, Any], source: dict[str, str]) -> str:
+    """What names a measurement recorded with no value, for the collector to say when it is the
+    newest reading of its field: it leaves the field unknown (an older value is not today's), and
+    so hides an older one (a systolic of 85 behind a pressure recorded 'not performed' ten
+    minutes later went with no card, where a valueQuantity with no number was named). An old
+    one hides nothing, and is not named."""
     if "dataAbsentReason" not in holder:
         why = ""
     elif reason := status_code(holder["dataAbsentReason"], DATA_ABSENT):
         why = f" (dataAbsentReason '{reason}')"
     else:
         why = " (a dataAbsentReason)"
-    c.error(path, f"{c.ref(source)}: {c.term.label(key)} recorded with no value{why}; left unknown")
+    return f"{c.ref(source)}: {c.term.label(key)} recorded with no value{why}; left unknown"
 
 
 def number(
@@ -353,15 +354,14 @@ def answered(
         grades = {g for k in concept_keys(value) if (g := c.term.answer_sets[o.grades].codes.get(k, ...)) is not ...}
         if len(grades) != 1:
             if not any(k.startswith("value") for k in holder):
-                no_value(c, path, o.key, holder, source)
+                problem = no_value(c, o.key, holder, source)
             else:
                 # newest wins, so an answer not read hides an older one (a new confusion): named
                 codes = ", ".join(c.term.label(k) for k in concept_keys(value)) or "no code"
                 how = "an answer this service does not read" if not grades else "codes that mean different answers"
-                c.error(path, f"{c.ref(source)}: {c.term.label(o.key)} answered with {how} ({codes}); left unknown")
-            c.read(
-                path, when, None, {**source, "field": path}, "unrecognised_value" if not grades else "ambiguous_value"
-            )
+                problem = f"{c.ref(source)}: {c.term.label(o.key)} answered with {how} ({codes}); left unknown"
+            unread = "unrecognised_value" if not grades else "ambiguous_value"
+            c.read(path, when, None, {**source, "field": path}, unread, problem=problem)
         else:
             grade = grades.pop()
             c.read(path, when, grade, {**source, "field": path}, None if grade is not None else "answered_unknown")

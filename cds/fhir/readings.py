@@ -75,6 +75,7 @@ class Reading:
     bound: Bound | None = None  # read from a bound (">8"), as the number it names (bounds.py)
     said: datetime = UNDATED  # when it was recorded, which orders readings (newest wins)
     wider: bool = False  # a wider record present: it reopens an older "no", and only that
+    problem: str | None = None  # why a reading that leaves the field unknown could not be read
 
 
 class Collector:
@@ -126,6 +127,7 @@ class Collector:
         negative: bool = False,
         bound: Bound | None = None,
         said: datetime | None = None,
+        problem: str | None = None,
     ) -> None:
         """One reading of a field, made at `when` (None: no usable time); it counts only inside
         the field's episode, and a `negative` one (recorded absent, refuted) only within the
@@ -155,7 +157,7 @@ class Collector:
             )
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
-        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider))
+        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem))
 
     def set_aside(
         self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
@@ -279,6 +281,12 @@ class Collector:
                 return None
         newest = max(r.said for r in readings)
         latest = [r for r in readings if r.said == newest]
+        if all(r.value is None for r in latest):
+            # the newest record could not be read, and leaves the field unknown: say why (an
+            # unreadable record older than another reading hides nothing, and is not named)
+            for r in latest:
+                if r.problem is not None:
+                    self.error(path, r.problem)
         for r in readings:
             if r.said < newest and r.value is not None:
                 self.ignore("superseded", path)

@@ -1625,6 +1625,16 @@ def test_loinc_level_of_responsiveness_gives_the_acvpu_level(answer, level):
     assert value_of(result, "vitals.consciousness") == level
 
 
+def test_an_unreadable_record_that_hides_nothing_is_not_named():
+    """Found in review: a heart rate 'not performed' in 2023, and one an hour before a reading of
+    135, were named "left unknown" beside a heart rate read as 135, and withheld self-care."""
+    now = obs("8867-4", rid="now", valueQuantity=quantity(135, "/min"))
+    old = obs("8867-4", rid="old", when="2023-05-01T10:00:00Z", dataAbsentReason={"text": "not performed"})
+    earlier = obs("8867-4", rid="earlier", when="2025-01-15T09:00:00Z", dataAbsentReason={"text": "not performed"})
+    result = run(now, old, earlier)
+    assert value_of(result, "vitals.heart_rate") == 135 and result.errors == []
+
+
 def test_a_newer_answer_that_cannot_be_read_is_named_not_left_to_hide_the_older():
     """Found in an audit: a new confusion at 08:00, then a level of responsiveness at 10:00
     answered with a code this service does not read, left the field unknown (newest wins) with
@@ -1739,6 +1749,17 @@ def test_a_record_whose_codings_name_two_fields_is_named_not_dropped(resource):
             "SNOMED 81680005 pain sites); left unknown",
         }
     ]
+
+
+@pytest.mark.parametrize(("clinical", "verification"), [("resolved", "confirmed"), ("active", "refuted")])
+def test_a_past_or_refuted_condition_with_two_fields_codings_is_not_named(clinical, verification):
+    """Found in review: a resolved 2010 stiff neck coded beside Neck pain was named, and withheld
+    self-care advice, where the same record with one code says nothing."""
+    resource = two_codings(
+        condition("161882006", clinical, verification, rid="c3", onsetDateTime="2010-01-01"), "81680005"
+    )
+    result = run(resource)
+    assert result.encounter == {} and result.errors == [] and result.ignored == {"ambiguous_code": 1}
 
 
 def test_diabetes_and_immunosuppression_coded_on_one_condition_are_named():
