@@ -19,7 +19,8 @@ from cds.hooks.overrides import override_reasons
 from cds.hooks.triage_form import TriageForm
 from cds.triage import Result, RuleBase
 from cds.triage.labels import LEVEL_WORD, field_label, pairs_text
-from cds.triage.result_types import Flag
+from cds.triage.questions import Question
+from cds.triage.result_types import Flag, MissingItem
 
 INDICATOR = {"emergency": "critical", "urgent": "warning", "routine": "info", "self_care": "info"}
 ASK_NEXT_COUNT = 5
@@ -98,7 +99,13 @@ def ask_next_card(result: Result, hook_instance: str, rb: RuleBase, form: Triage
     incomplete = [c for c, state in result["screen"].items() if state == "not_excluded"]
     # every field `missing` can name has a question (checked at start-up); a follow-up the form
     # would not show (its parent's known answer makes it meaningless) is not listed either
-    askable = [(q, item) for item in result["missing"] if (q := form.question(item["field"])) is not None]
+    askable: list[tuple[Question, MissingItem]] = []
+    for item in result["missing"]:
+        q = form.question(item["field"])
+        # a follow-up whose parent is not known is asked through the parent, once
+        q = q if q is None else form.catalogue.asked_as(q, form.answers)
+        if q is not None and all(q is not listed for listed, _ in askable):
+            askable.append((q, item))
     if not incomplete or not askable:
         return None
     top = askable[:ASK_NEXT_COUNT]

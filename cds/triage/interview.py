@@ -3,7 +3,8 @@ answer would do, and whether to stop.
 
 Next questions: the unknown fields of `missing` whose question applies (enable_when), and, while
 nothing is raised, the unknown inputs of the benign outcome's pattern (they decide between routine
-and self-care, and raise nothing, so `missing` leaves them out), most dangerous first: the ones
+and self-care, and raise nothing, so `missing` leaves them out), a follow-up whose parent is not
+yet asked through its parent (Catalogue.asked_as), most dangerous first: the ones
 a caller can answer before the ones that need a measurement, then by the highest level an answer
 can still reach, then in the order of `missing` (the self-care screen's items first); a question
 asked and not known sinks below the ones not yet asked, and stays.
@@ -178,8 +179,8 @@ class Interview:
             if q is None or not q.applies(known):
                 continue
             asks = [q]
-            parent = next((by_path.get(e.field) for e in q.enable_when if e.holds(known) is None), None)
-            if parent is not None and parent.path not in asked and parent.applies(known):
+            parent = self.catalogue.asked_as(q, known, asked)
+            if parent is not q:
                 q, asks = parent, [parent, q]
                 r = r._replace(path=parent.path, asked_unknown=False)
             held = out.get(q.path)

@@ -143,6 +143,16 @@ class Catalogue:
     def ref(self) -> dict[str, str]:
         return {"version": self.version, "digest": self.digest}
 
+    def asked_as(self, q: Question, known: dict[str, Any], asked: frozenset[str] = frozenset()) -> Question:
+        """The question to ask for `q` now: its parent while the parent is neither answered nor
+        asked ("any numbness in a leg?" before "is it in both legs?", whose yes alone is an
+        emergency and so ranks the follow-up first), else `q` itself."""
+        for e in q.enable_when:
+            parent = self.by_path.get(e.field)
+            if parent is not None and e.holds(known) is None and parent.path not in asked and parent.applies(known):
+                return parent
+        return q
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,

@@ -230,6 +230,24 @@ def test_incomplete_screen_gives_an_ask_next_card(hooks):
     assert "1. " in ask["detail"]
 
 
+def test_the_ask_next_card_asks_a_follow_up_through_its_parent(evaluate, rulebase, catalogue):
+    """Found in review: "is the numbness in both legs?" ranks third in `missing` (its yes alone is
+    an emergency), and the card asked it before "any numbness in a leg?", 31st."""
+    enc = {
+        "patient": {"age_years": 40},
+        "symptoms": {"saddle_anaesthesia": False, "urinary_retention": False, "leg_weakness": "none"},
+        "vitals": {"consciousness": "alert", "hours_since_urine": 2, "new_oxygen_need": False},
+        "pain": {"onset": "gradual"},
+    }
+    enc["symptoms"].update(non_blanching_rash=False, bilateral_sciatica=False)
+    result = evaluate(enc)
+    assert [m["field"] for m in result["missing"]].index("symptoms.numbness_both_legs") < 5
+    form = TriageForm(catalogue, BASE_URL, None, 900, {"patient.age_years": 40})
+    card = next(c for c in build_cards(result, [], "i", rulebase, form) if c["uuid"] == card_uuid("i", "ask-next"))
+    parent = catalogue.by_path["symptoms.leg_numbness"].text
+    assert parent in card["detail"] and catalogue.by_path["symptoms.numbness_both_legs"].text not in card["detail"]
+
+
 def test_self_care_advice_card_for_systemic_myalgia(evaluate, rulebase, catalogue):
     result = evaluate(VIGNETTES["D01"]["encounter"])
     form = TriageForm(catalogue, BASE_URL, None, 900, {})
