@@ -1,17 +1,19 @@
 // Progressive enhancement of the triage page: it works without this file.
 (function () {
   "use strict";
+
   // A card's link carries the EHR's answers in the fragment, which never reaches a server:
-  // take it out of the address bar and the history, then post it to the service.
-  var match = /(?:^#|&)prefill=([A-Za-z0-9_-]+)/.exec(window.location.hash);
-  var signin = document.getElementById("signin");
-  if (match && signin) {  // not signed in yet: the prefill goes with the sign-in
+  // take it out of the address bar and the history, then post it to the service. True when
+  // the page is on its way to the form the link opens.
+  function resumePrefill() {
+    var match = /(?:^#|&)prefill=([A-Za-z0-9_-]+)/.exec(window.location.hash);
+    if (!match) { return false; }
     window.history.replaceState(null, "", window.location.pathname);
-    signin.elements.prefill.value = match[1];
-    return;
-  }
-  if (match) {
-    window.history.replaceState(null, "", window.location.pathname);
+    var signin = document.getElementById("signin");
+    if (signin) {  // not signed in yet: the prefill goes with the sign-in
+      signin.elements.prefill.value = match[1];
+      return true;
+    }
     var form = document.createElement("form");
     form.method = "post";
     form.action = "/triage/resume";
@@ -22,8 +24,9 @@
     form.appendChild(field);
     document.body.appendChild(form);
     form.submit();
-    return;
+    return true;
   }
+
   function wireCopy() {
     var button = document.getElementById("copy-note");
     var note = document.getElementById("note");
@@ -37,51 +40,54 @@
       });
     };
   }
-  wireCopy();
-  document.body.addEventListener("htmx:afterSettle", wireCopy);
+
   // A live update that fails leaves the banner as it was: say so, loudly, until one succeeds.
   // A level that leaves out the last answers must never pass for the current one.
-  var stale = document.getElementById("stale");
-  function markStale(text) {
+  function wireStale() {
+    var stale = document.getElementById("stale");
     if (!stale) { return; }
-    stale.textContent = text;
-    stale.hidden = false;
-    var banner = document.getElementById("banner");
-    if (banner) { banner.classList.add("is-stale"); }
-    document.title = "Out of date: Back pain triage";
-  }
-  var OUT_OF_DATE = "The level shown leaves out your latest answers. ";
-  document.body.addEventListener("htmx:responseError", function (event) {
-    var status = event.detail.xhr.status;
-    markStale(status === 401
-      ? "Your sign-in has ended. " + OUT_OF_DATE + "Press Update the triage to sign in again; your answers are kept."
-      : "The last update failed (the service answered " + status + "). " + OUT_OF_DATE + "Press Update the triage.");
-  });
-  document.body.addEventListener("htmx:sendError", function () {
-    markStale("The service could not be reached. " + OUT_OF_DATE + "Press Update the triage when the connection is back.");
-  });
-  document.body.addEventListener("htmx:timeout", function () {
-    markStale("The service did not answer in time. " + OUT_OF_DATE + "Press Update the triage.");
-  });
-  document.body.addEventListener("htmx:afterRequest", function (event) {
-    if (event.detail.successful && stale) { stale.hidden = true; stale.textContent = ""; }
-  });
-  document.body.addEventListener("htmx:afterSettle", function () {
-    var banner = document.getElementById("banner");  // a new one: failed updates swap nothing
-    if (banner && stale && stale.hidden) { document.title = banner.getAttribute("data-title") || document.title; }
-  });
-  // A call's answers live only in this page: reload, Back or closing the tab would lose them
-  // without a word. The browser asks first while any answer is given; "Update the triage" does not.
-  var answersForm = document.querySelector("form[hx-post]");
-  var submitting = false;
-  function hasAnswers() {
-    return Array.prototype.some.call(answersForm.elements, function (e) {
-      if (e.type === "text") { return e.value.trim() !== ""; }
-      return (e.type === "radio" || e.type === "checkbox") && e.checked && e.value !== "";
+    var OUT_OF_DATE = "The level shown leaves out your latest answers. ";
+    function markStale(text) {
+      stale.textContent = text;
+      stale.hidden = false;
+      var banner = document.getElementById("banner");
+      if (banner) { banner.classList.add("is-stale"); }
+      document.title = "Out of date: Back pain triage";
+    }
+    document.body.addEventListener("htmx:responseError", function (event) {
+      var status = event.detail.xhr.status;
+      markStale(status === 401
+        ? "Your sign-in has ended. " + OUT_OF_DATE + "Press Update the triage to sign in again; your answers are kept."
+        : "The last update failed (the service answered " + status + "). " + OUT_OF_DATE + "Press Update the triage.");
+    });
+    document.body.addEventListener("htmx:sendError", function () {
+      markStale("The service could not be reached. " + OUT_OF_DATE + "Press Update the triage when the connection is back.");
+    });
+    document.body.addEventListener("htmx:timeout", function () {
+      markStale("The service did not answer in time. " + OUT_OF_DATE + "Press Update the triage.");
+    });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      if (event.detail.successful) { stale.hidden = true; stale.textContent = ""; }
+    });
+    document.body.addEventListener("htmx:afterSettle", function () {
+      var banner = document.getElementById("banner");  // a new one: failed updates swap nothing
+      if (banner && stale.hidden) { document.title = banner.getAttribute("data-title") || document.title; }
     });
   }
-  if (answersForm) {
-    answersForm.addEventListener("submit", function () { submitting = true; });
+
+  // A call's answers live only in this page: reload, Back or closing the tab would lose them
+  // without a word. The browser asks first while any answer is given; "Update the triage" does not.
+  function wireLeaving() {
+    var answers = document.querySelector("form[hx-post]");
+    if (!answers) { return; }
+    var submitting = false;
+    function hasAnswers() {
+      return Array.prototype.some.call(answers.elements, function (e) {
+        if (e.type === "text") { return e.value.trim() !== ""; }
+        return (e.type === "radio" || e.type === "checkbox") && e.checked && e.value !== "";
+      });
+    }
+    answers.addEventListener("submit", function () { submitting = true; });
     window.addEventListener("beforeunload", function (event) {
       if (!submitting && hasAnswers()) {
         event.preventDefault();
@@ -89,16 +95,27 @@
       }
     });
   }
+
   // an answer from the EHR that the nurse changes is no longer the EHR's
-  var prefilled = document.querySelector("input[name=_prefilled]");
-  document.body.addEventListener("change", function (event) {
-    var name = event.target.name;
-    if (!prefilled || !name || name === "_prefilled") { return; }
-    var paths = prefilled.value.split(" ").filter(function (p) { return p && p !== name; });
-    if (paths.length !== prefilled.value.split(" ").filter(Boolean).length) {
-      prefilled.value = paths.join(" ");
-      var mark = document.querySelector("#q-" + name.replace(/\./g, "-") + " .prefilled");
-      if (mark) { mark.remove(); }
-    }
-  }, true);
+  function wirePrefilledMarks() {
+    var prefilled = document.querySelector("input[name=_prefilled]");
+    if (!prefilled) { return; }
+    document.body.addEventListener("change", function (event) {
+      var name = event.target.name;
+      if (!name || name === "_prefilled") { return; }
+      var paths = prefilled.value.split(" ").filter(function (p) { return p && p !== name; });
+      if (paths.length !== prefilled.value.split(" ").filter(Boolean).length) {
+        prefilled.value = paths.join(" ");
+        var mark = document.querySelector("#q-" + name.replace(/\./g, "-") + " .prefilled");
+        if (mark) { mark.remove(); }
+      }
+    }, true);
+  }
+
+  if (resumePrefill()) { return; }
+  wireCopy();
+  document.body.addEventListener("htmx:afterSettle", wireCopy);
+  wireStale();
+  wireLeaving();
+  wirePrefilledMarks();
 })();
