@@ -114,11 +114,20 @@ def one_patient(copies: list[dict[str, Any]]) -> dict[str, Any] | None:
     merged: dict[str, Any] = {"id": copies[0].get("id")} if copies else {}
     for name in ("birthDate", "gender"):
         given = [r[name] for r in copies if r.get(name) is not None]
-        if any(value != given[0] for value in given):
+        # a date to the year beside the same date to the day is one date at two precisions
+        fullest = max(given, key=lambda v: len(v) if isinstance(v, str) else 0, default=None)
+        if any(not _within(value, fullest) for value in given):
             return None
         if given:
-            merged[name] = given[0]
+            merged[name] = fullest
     return merged
+
+
+def _within(value: Any, fullest: Any) -> bool:
+    """Whether `value` says the same as `fullest`, or less of it ("1970" of "1970-01-01")."""
+    if isinstance(value, str) and isinstance(fullest, str):
+        return fullest == value or fullest.startswith(value + "-")
+    return bool(value == fullest)
 
 
 def map_patient(c: Collector, patient: dict[str, Any]) -> None:

@@ -25,7 +25,14 @@ from typing import Any
 
 from cds.fhir.bounds import COMPARATORS, Bound, reads_as
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, concept_keys, observation_latest_time, observation_time, status_code
+from cds.fhir.resources import (
+    UNDATED,
+    concept_keys,
+    observation_latest_time,
+    observation_time,
+    observation_timed,
+    status_code,
+)
 from cds.fhir.terminology import UCUM, CodedQuantity, Finding, Key, Observable, as_field, field_problem
 from cds.numbers import finite_number
 from cds.triage.labels import field_label
@@ -81,7 +88,7 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     when = None if stamp == UNDATED else stamp
     # a time stated only to the day (or month) may reach into a window its first moment misses
     latest = observation_latest_time(obs)
-    with c.stated_until(latest if latest > stamp else None):
+    with c.stated_until(latest if latest > stamp else None, timed=observation_timed(obs)):
         _read_coded(c, obs, when, str(status))
 
 

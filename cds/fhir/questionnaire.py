@@ -23,12 +23,11 @@ stopped are ignored.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC
 from typing import Any
 
 from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, response_time
+from cds.fhir.resources import UNDATED, response_time, utc_label
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
 from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field
@@ -60,7 +59,7 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
         # a wrong clock: every answer would be set aside one by one (readings.py names none)
         c.error(
             "fhir",
-            f"{ref} is authored in the future ({when.astimezone(UTC):%Y-%m-%d %H:%M} UTC): its answers were not used",
+            f"{ref} is authored in the future ({utc_label(when)}): its answers were not used",
         )
     for path, answers in _answers_by_link_id(response.get("item") or []).items():
         spec = BY_PATH.get(path)

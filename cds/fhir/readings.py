@@ -10,12 +10,12 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cds.fhir.bounds import Bound, alike, allows
-from cds.fhir.episodes import LAG, SKEW, Episode, Windows, admits
-from cds.fhir.resources import UNDATED
+from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
+from cds.fhir.resources import UNDATED, utc_label
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
@@ -61,6 +61,10 @@ def _outgrown(path: str, value: Any) -> bool:
     return spec.kind == "enum"
 
 
+# a finding observed present before the illness's window, within this, may still be the red flag
+# of today (a saddle numbness of last week); an older one is simply old
+OBSERVED_BEFORE = timedelta(days=42)
+
 # how far a result has come (ObservationStatus): a later stage supersedes an earlier one of the
 # same time
 _STATUS_RANK = {"preliminary": 0, "final": 1, "amended": 2, "corrected": 2}
@@ -76,6 +80,7 @@ class Reading:
     said: datetime = UNDATED  # when it was recorded, which orders readings (newest wins)
     wider: bool = False  # a wider record present: it reopens an older "no", and only that
     problem: str | None = None  # why a reading that leaves the field unknown could not be read
+    until: datetime | None = None  # a time stated only to the day: its last moment (UTC)
 
 
 class Collector:
@@ -96,16 +101,23 @@ class Collector:
         self.used: list[dict[str, str]] = []
         self.diagnoses: list[dict[str, Any]] = []
         self.until: datetime | None = None  # the last moment of a time stated only to the day
+        self.timed = False  # the resource being read states its time to the second, with its zone
+        self.deferred: list[tuple[str, str]] = []  # set aside: named if nothing else fills the field
 
     @contextmanager
-    def stated_until(self, latest: datetime | None) -> Iterator[None]:
+    def stated_until(self, latest: datetime | None, timed: bool = False) -> Iterator[None]:
         """Read one resource whose time is stated only to the day (or month), which allows any
-        moment up to `latest` (None: a time stated in full)."""
-        self.until = latest
+        moment up to `latest` (None: a time stated in full; `timed`: to the second)."""
+        self.until, self.timed = latest, timed
         try:
             yield
         finally:
-            self.until = None
+            self.until, self.timed = None, False
+
+    def ahead(self, when: datetime) -> bool:
+        """Whether a record made at `when` is dated after the evaluation: beyond a clock's skew
+        for a time stated in full, beyond the time zones' for a date."""
+        return when > self.windows.now + (CLOCK_SKEW if self.timed else SKEW)
 
     def ignore(self, reason: str, path: str | None = None) -> None:
         self.ignored[reason] += 1
@@ -114,6 +126,13 @@ class Collector:
 
     def error(self, path: str, message: str) -> None:
         self.errors.append({"field": path, "message": message})
+
+    def later(self, path: str, message: str) -> None:
+        """Name a record set aside (undated, ahead, stated only to the day, begun before the
+        illness) if nothing else fills its field: beside a reading of today it hides nothing, and
+        a card that says "left unknown" of a field that was read would withhold self-care advice
+        for a record that changes nothing."""
+        self.deferred.append((path, message))
 
     def read(
         self,
@@ -134,7 +153,9 @@ class Collector:
         measured window, whatever the episode: a "no" is only as good as the moment it was
         asked (a cancer ruled out in 2005 is not "no history of cancer" today)."""
         episode = self.term.episodes[path]
-        admitted = admits(episode, when, self.windows, condition=condition)
+        admitted = not (when is not None and self.ahead(when)) and admits(
+            episode, when, self.windows, condition=condition
+        )
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
             if not admitted and value is not None and not negative:
@@ -157,7 +178,10 @@ class Collector:
             )
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
-        self.readings.append(Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem))
+        until = self.until if value is not None else None
+        self.readings.append(
+            Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem, until)
+        )
 
     def set_aside(
         self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
@@ -167,14 +191,17 @@ class Collector:
         stale measurement is simply old, and not named."""
         if when is None:
             self.undated(path, source)
-        elif when > self.windows.now + SKEW:
+        elif self.ahead(when):
             self.future(path, when, source)
         elif self.until is not None and admits(
             episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
         ):
             self.to_the_day(path, when, self.until, source)
         elif condition or (
-            episode.kind == "current" and source.get("resource_type") == "Observation" and not BY_PATH[path].numeric
+            episode.kind == "current"
+            and source.get("resource_type") == "Observation"
+            and not BY_PATH[path].numeric
+            and when >= self.windows.now - OBSERVED_BEFORE
         ):
             # a finding observed present last week is the same fact as a Condition with that
             # onset (a saddle numbness: as an Observation it was dropped in silence); a pain score
@@ -191,7 +218,7 @@ class Collector:
         stated = f"day ({when:%Y-%m-%d})" if span < timedelta(days=2) else f"month ({when:%Y-%m})"
         if span > timedelta(days=32):
             stated = f"year ({when:%Y})"
-        self.error(
+        self.later(
             path,
             f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
             "field is read in and may end within it; left unknown",
@@ -203,9 +230,9 @@ class Collector:
         hours ahead, a wrong clock, was dropped with no card). A questionnaire's is named once,
         by its reader."""
         if source.get("resource_type") != "QuestionnaireResponse":
-            self.error(
+            self.later(
                 path,
-                f"{self.ref(source)} is dated in the future ({when.astimezone(UTC):%Y-%m-%d %H:%M} UTC); left unknown",
+                f"{self.ref(source)} is dated in the future ({utc_label(when)}); left unknown",
             )
 
     def undated(self, path: str, source: dict[str, str]) -> None:
@@ -213,7 +240,7 @@ class Collector:
         is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
         with no card). A questionnaire without its authored time is named once, by its reader."""
         if source.get("resource_type") != "QuestionnaireResponse":
-            self.error(
+            self.later(
                 path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown"
             )
 
@@ -223,7 +250,7 @@ class Collector:
         but not dropped in silence either, since a red flag that began last week may still be one."""
         if kind in ("current", "measured") and when <= self.windows.now:
             dated = "an onset" if source.get("resource_type") == "Condition" else "a date"
-            self.error(
+            self.later(
                 path,
                 f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
                 "illness's window, so not read as new; left unknown (ask whether it is new)",
@@ -242,6 +269,9 @@ class Collector:
             value = self.sites(readings) if path == "pain.sites" else self.newest(path, readings)
             if value is not None:
                 values[path] = value
+        for path, message in self.deferred:
+            if path not in values:
+                self.error(path, message)
         self.used.sort(key=lambda u: ORDER[u["field"]])
         encounter: dict[str, Any] = {}
         for spec in FIELDS:
@@ -280,7 +310,10 @@ class Collector:
                 self.ignore("conflict", path)
                 return None
         newest = max(r.said for r in readings)
-        latest = [r for r in readings if r.said == newest]
+        # a value stated only to a day that reaches past the newest time may be the newer one:
+        # it stands beside the newest, and a disagreement is a conflict (a heart rate of 135 dated
+        # today lost, in silence, to an 80 timed at 08:00 today)
+        latest = [r for r in readings if r.said == newest or (r.until is not None and r.until > newest)]
         if all(r.value is None for r in latest):
             # the newest record could not be read, and leaves the field unknown: say why (an
             # unreadable record older than another reading hides nothing, and is not named)

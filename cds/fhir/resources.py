@@ -304,6 +304,22 @@ def observation_latest_time(obs: dict[str, Any]) -> datetime:
     return UNDATED
 
 
+def observation_timed(obs: dict[str, Any]) -> bool:
+    """Whether the time observation_time reads is stated to the hour and zone (FHIR: "if hours
+    and minutes are specified, a time zone SHALL be populated"): an instant, not a day."""
+    period = _dict(obs.get("effectivePeriod"))
+    for text in (
+        obs.get("effectiveDateTime"),
+        period.get("end"),
+        period.get("start"),
+        obs.get("effectiveInstant"),
+        obs.get("issued"),
+    ):
+        if _instant(text) is not None:
+            return isinstance(text, str) and "T" in text
+    return False
+
+
 def condition_time(cond: dict[str, Any]) -> datetime:
     """When a Condition began: onsetDateTime, else onsetPeriod.start, else recordedDate. The onset
     comes first: a problem recorded today that began years ago is not new. An onset in a form
@@ -382,3 +398,12 @@ def age_on(birth: str, today: date, *, oldest: bool = False) -> int | None:
     if born > today:
         return None
     return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def utc_label(when: datetime) -> str:
+    """A time as a card says it, in UTC; one past what UTC can hold (9999-12-31 at UTC-12) as
+    sent, rather than a 500."""
+    try:
+        return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+    except OverflowError:
+        return when.isoformat()

@@ -824,6 +824,11 @@ def test_a_record_dated_in_the_future_is_named_not_dropped_in_silence():
     assert result.encounter == {}
     assert result.errors == [
         {
+            "field": "fhir",
+            "message": "QuestionnaireResponse/form is authored in the future (2025-01-16 07:00 UTC): "
+            "its answers were not used",
+        },
+        {
             "field": "vitals.heart_rate",
             "message": "Observation/hr is dated in the future (2025-01-16 07:00 UTC); left unknown",
         },
@@ -831,12 +836,48 @@ def test_a_record_dated_in_the_future_is_named_not_dropped_in_silence():
             "field": "symptoms.neck_stiffness",
             "message": "Condition/neck is dated in the future (2025-01-16 07:00 UTC); left unknown",
         },
-        {
-            "field": "fhir",
-            "message": "QuestionnaireResponse/form is authored in the future (2025-01-16 07:00 UTC): "
-            "its answers were not used",
-        },
     ]
+
+
+def test_a_timed_reading_ahead_of_the_evaluation_does_not_win_and_a_far_date_is_no_500():
+    """Found in a second audit: a heart rate of 72 dated ten hours ahead with its zone won over
+    the 135 of ten minutes ago, in silence (the 14 hours allowed a date, not an instant); and
+    9999-12-31T23:59:59-12:00 raised OverflowError, a 500."""
+    at = datetime(2025, 1, 15, 11, tzinfo=UTC)
+    now = obs("8867-4", rid="now", when="2025-01-15T10:50:00Z", valueQuantity=quantity(135, "/min"))
+    ahead = obs("8867-4", rid="ahead", when="2025-01-15T21:00:00Z", valueQuantity=quantity(72, "/min"))
+    dated = obs("8867-4", rid="dated", when="2025-01-16", valueQuantity=quantity(72, "/min"))  # a day, in Sydney
+    result = run(now, ahead, now=at)
+    assert value_of(result, "vitals.heart_rate") == 135 and result.errors == []  # named only if it hides
+    assert value_of(run(ahead, now=at), "vitals.heart_rate") is None
+    assert value_of(run(dated, now=at), "vitals.heart_rate") == 72
+    far = obs("8867-4", rid="far", when="9999-12-31T23:59:59-12:00", valueQuantity=quantity(135, "/min"))
+    assert "9999-12-31T23:59:59-12:00" in run(far, now=at).errors[0]["message"]
+
+
+def test_a_value_stated_only_to_today_is_not_taken_as_older_than_a_reading_timed_today():
+    """Found in a second audit: a heart rate of 135 dated today (no time) lost, in silence, to an
+    80 timed at 08:00 today: read as midnight, it may be the newer. They conflict."""
+    day = obs("8867-4", rid="day", when="2025-01-15", valueQuantity=quantity(135, "/min"))
+    timed = obs("8867-4", rid="timed", when="2025-01-15T08:00:00Z", valueQuantity=quantity(80, "/min"))
+    result = run(day, timed)
+    assert value_of(result, "vitals.heart_rate") is None
+    assert [e["message"].split(" (")[0] for e in result.errors] == ["conflicting values recorded at the same time"]
+    yesterday = obs("8867-4", rid="y", when="2025-01-14", valueQuantity=quantity(135, "/min"))
+    assert value_of(run(yesterday, timed), "vitals.heart_rate") == 80  # it ended before 08:00
+
+
+def test_a_record_set_aside_is_named_only_when_nothing_else_fills_its_field():
+    """Found in a second audit: a years-old cough, or yesterday's date-only vital sign beside one
+    timed half an hour ago, was named "left unknown" of a field that was read, and withheld
+    self-care advice for good."""
+    yesterday = obs("8867-4", rid="y", when="2025-01-14", valueQuantity=quantity(80, "/min"))
+    timed = obs("8867-4", rid="t", when="2025-01-15T10:30:00Z", valueQuantity=quantity(82, "/min"))
+    assert run(yesterday, timed).errors == []
+    assert [e["field"] for e in run(yesterday).errors] == ["vitals.heart_rate"]  # alone, it is named
+    old = obs("49727002", SNOMED, rid="cough", when="2023-11-01T10:00:00Z", valueBoolean=True)
+    week = obs("449813001", SNOMED, rid="saddle", when="2025-01-07T10:00:00Z", valueBoolean=True)
+    assert [e["field"] for e in run(old, week).errors] == ["symptoms.saddle_anaesthesia"]
 
 
 # --- findings and coded answers -------------------------------------------------------------
@@ -1111,6 +1152,11 @@ def test_a_copy_of_the_patient_that_lacks_an_element_does_not_disagree():
         assert result.errors == []
     result = run(subsetted, patient("1940-01-15", gender="male"), heart)
     assert result.encounter == {} and result.errors[0]["field"] == "patient"
+    # one date at two precisions agrees (found in a second audit: "1990" beside "1990-01-15"
+    # refused the mapping); two years do not
+    yearly = {"resourceType": "Patient", "id": "p1", "birthDate": "1990"}
+    assert flatten(run(yearly, patient(), heart).encounter)["patient.age_years"] == 35
+    assert run({**yearly, "birthDate": "1991"}, patient(), heart).encounter == {}
 
 
 @pytest.mark.parametrize(
