@@ -44,9 +44,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from cds.fhir import conditions, observations, questionnaire
+from cds.fhir.dates import age_on
 from cds.fhir.episodes import Windows
 from cds.fhir.readings import Collector, MappingResult
-from cds.fhir.resources import about_patient, age_on, reference, resources_from
+from cds.fhir.resources import about_patient, reference, resources_from
 from cds.fhir.terminology import field_problem, terminology
 from cds.triage.fields import ADULT_AGE, BY_PATH
 from cds.triage.thresholds import Cut

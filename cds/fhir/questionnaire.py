@@ -25,9 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from cds.fhir.dates import utc_label
 from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, response_time, utc_label
+from cds.fhir.resources import UNDATED, response_time
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
 from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from cds.fhir.bounds import Bound, alike, allows
+from cds.fhir import superseded
+from cds.fhir.bounds import Bound
+from cds.fhir.dates import utc_label
 from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
-from cds.fhir.resources import UNDATED, utc_label
+from cds.fhir.resources import UNDATED
+from cds.fhir.superseded import Reading
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
@@ -37,50 +40,9 @@ class MappingResult:
 
 
 # The values of a graded field that a wider record present, or "don't know", cannot outgrow:
-# the grades at the top of the danger each field's rules weigh (any altered consciousness is
-# NEWS2's 3 and qSOFA's altered mentation; weakness of either kind, a cord-compression trigger).
-KEPT = {
-    "symptoms.headache": frozenset({"severe"}),
-    "symptoms.leg_weakness": frozenset({"unilateral", "bilateral"}),
-    "vitals.consciousness": frozenset({"new_confusion", "voice", "pain", "unresponsive"}),
-    "pain.trend": frozenset({"worsening", "rapidly_worsening"}),
-}
-
-
-def _outgrown(path: str, value: Any) -> bool:
-    """Whether a wider record present, or a "don't know", newer than `value`, may mean more
-    than it: a "no"; a grade below those KEPT (a headache recorded at 10:00, its severity not
-    said, may be severe now that it was "mild" at 08:00); any answer of another choice field
-    (a "don't know" of the onset at 10:00 is not the "gradual" of 08:00). Then the field is
-    unknown, and asked."""
-    spec = BY_PATH[path]
-    if spec.kind == "bool":
-        return value is False
-    if path in KEPT:
-        return value not in KEPT[path]
-    return spec.kind == "enum"
-
-
 # a finding observed present before the illness's window, within this, may still be the red flag
 # of today (a saddle numbness of last week); an older one is simply old
 OBSERVED_BEFORE = timedelta(days=42)
-
-# how far a result has come (ObservationStatus): a later stage supersedes an earlier one of the
-# same time
-_STATUS_RANK = {"preliminary": 0, "final": 1, "amended": 2, "corrected": 2}
-
-
-@dataclass
-class Reading:
-    field: str
-    when: datetime
-    value: Any  # None: this reading leaves the field unknown
-    source: dict[str, str]
-    bound: Bound | None = None  # read from a bound (">8"), as the number it names (bounds.py)
-    said: datetime = UNDATED  # when it was recorded, which orders readings (newest wins)
-    wider: bool = False  # a wider record present: it reopens an older "no", and only that
-    problem: str | None = None  # why a reading that leaves the field unknown could not be read
-    until: datetime | None = None  # a time stated only to the day: its last moment (UTC)
 
 
 class Collector:
@@ -342,61 +304,20 @@ class Collector:
         return winner.value
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
-        """The readings less the wider records present (and findings asked but not answered),
-        which take out only each older value they may outgrow (_outgrown): a paresis recorded at
-        10:00 reopens "no weakness" of 08:00 (unknown, and asked), and leaves a paraplegia of
-        08:00 standing (it is one)."""
-        wider = [r for r in readings if r.wider]
-        if not wider:
-            return readings
-        latest = max(r.said for r in wider)
-        kept = [r for r in readings if not r.wider and not (_outgrown(path, r.value) and r.said < latest)]
-        for _ in range(len(readings) - len(wider) - len(kept)):
-            self.ignore("superseded", path)
-        return kept
+        # the wider records themselves are not superseded: they reopen
+        values = sum(not r.wider for r in readings)
+        return self._superseded(path, values, superseded.reopened(path, readings))
 
     def by_status(self, path: str, latest: list[Reading]) -> list[Reading]:
-        """The readings of one time, less those a later status of the same resource supersedes:
-        FHIR R4 says an amended or corrected result was modified after being final, and a final
-        one completes a preliminary one (a lactate sent as its preliminary and its final version
-        was a conflict, and left unknown). Only versions of one resource (its type and id) are
-        weighed so: two resources that disagree are a conflict for a clinician, whatever their
-        statuses (a final "no saddle numbness" beside a recorded one must not pass in silence)."""
-        if len(latest) < 2:
-            return latest
-        versions: dict[tuple[str | None, str | None], list[Reading]] = {}
-        for r in latest:
-            versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None), []).append(r)
-        keep: list[Reading] = []
-        for (_, rid), group in versions.items():
-            if rid is None or len(group) < 2:
-                keep += group
-                continue
-            ranks = [_STATUS_RANK.get(r.source.get("status", "final"), 1) for r in group]
-            keep += [r for r, rank in zip(group, ranks, strict=True) if rank == max(ranks)]
-        for _ in range(len(latest) - len(keep)):
-            self.ignore("superseded", path)
-        return keep
+        return self._superseded(path, len(latest), superseded.by_status(latest))
 
     def without_bounds_beside_values(self, path: str, latest: list[Reading]) -> list[Reading]:
-        """The readings of one time, less those read from a bound that another says as much as:
-        a plain value the bound allows (">8" beside 9.2: the 9.2), or another bound that answers
-        every threshold alike (">8" beside ">10": one of them). A bound that disagrees stays, to
-        make the conflict."""
-        bounds = [r for r in latest if r.bound is not None]
-        if not bounds:
-            return latest
-        plain = [r for r in latest if r.bound is None]
-        if plain:
-            agree = [b for b in bounds if b.bound is not None and all(allows(b.bound, r.value) for r in plain)]
-            keep = plain + [b for b in bounds if b not in agree]
-        elif alike([r.value for r in bounds], self.cuts.get(path, ())):
-            keep = bounds[:1]
-        else:
-            keep = bounds
-        for _ in range(len(latest) - len(keep)):
+        return self._superseded(path, len(latest), superseded.beside_values(latest, self.cuts.get(path, ())))
+
+    def _superseded(self, path: str, before: int, kept: list[Reading]) -> list[Reading]:
+        for _ in range(before - len(kept)):
             self.ignore("superseded", path)
-        return keep
+        return kept
 
     def sites(self, readings: list[Reading]) -> Any:
         """A whole answer (a list) wins when it is the newest; otherwise the sites that single

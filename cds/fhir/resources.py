@@ -19,7 +19,7 @@ dates read.
   resource with no readable time is UNDATED: older than any dated one.
 - A CodeableConcept is read by the (system, code) of its codings only: its text is never guessed
   at. An ICD-10 code is read in its dotted form (R4182 is R41.82).
-- A partial birthDate allows a youngest and an oldest age (age_on); mapping.py decides which is
+- A partial birthDate allows a youngest and an oldest age (dates.age_on); mapping.py decides which is
   read. A birthDate after today gives no age.
 """
 
@@ -44,7 +44,7 @@ UNDATED = datetime.min.replace(tzinfo=UTC)
 
 _LEAP = re.compile(r"(T[0-9]{2}:[0-9]{2}:)60(?=[.Z+-]|\Z)")
 # ASCII digits only, and nothing after (Python's \d takes any script's digits, and $ a final newline)
-_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
+DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?\Z")
 
 
 class ResourceList(list[dict[str, Any]]):
@@ -241,12 +241,12 @@ def _instant(text: Any, last: bool = False) -> datetime | None:
     if not isinstance(text, str):
         return None
     try:
-        m = _DATE.match(text)
+        m = DATE.match(text)
         if m and last:
             year, month = int(m[1]), int(m[2] or 12)
             if not 1 <= month <= 12:
                 return None  # "2025-00" is no date
-            end = date(year, month, int(m[3])) if m[3] else _month_end(year, month)
+            end = date(year, month, int(m[3])) if m[3] else month_end(year, month)
             return datetime.combine(end, time.max, tzinfo=UTC)
         if m:
             return datetime(int(m[1]), int(m[2] or 1), int(m[3] or 1), tzinfo=UTC)
@@ -257,7 +257,7 @@ def _instant(text: Any, last: bool = False) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _month_end(year: int, month: int) -> date:
+def month_end(year: int, month: int) -> date:
     return date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
 
 
@@ -376,34 +376,3 @@ def status_code(concept: Any, systems: tuple[str, ...]) -> str | None:
     keys = concept_keys(concept)
     codes = {code for s, code in keys if s in systems} or {code for s, code in keys if not s}
     return codes.pop() if len(codes) == 1 else ""
-
-
-def age_on(birth: str, today: date, *, oldest: bool = False) -> int | None:
-    """Age in whole years on `today`; a partial birthDate gives the youngest age it allows, or
-    with `oldest` the oldest. None for a birthDate that is not a date or is after today."""
-    m = _DATE.match(birth)
-    if not m:
-        return None
-    year, month = int(m[1]), int(m[2] or (1 if oldest else 12))
-    try:  # year 0, 9999-12 (no month after it) and month 13 are not dates either
-        if m[3]:
-            day = int(m[3])
-        elif oldest:
-            day = 1
-        else:
-            day = _month_end(year, month).day
-        born = date(year, month, day)
-    except (ValueError, OverflowError):
-        return None
-    if born > today:
-        return None
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-
-def utc_label(when: datetime) -> str:
-    """A time as a card says it, in UTC; one past what UTC can hold (9999-12-31 at UTC-12) as
-    sent, rather than a 500."""
-    try:
-        return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
-    except OverflowError:
-        return when.isoformat()

@@ -340,7 +340,7 @@ def test_a_birth_date_that_is_no_date_gives_no_age(birth):
     """Not a 500 (a CDS Hooks call once failed on "9999"): the age is unknown and asked."""
     from datetime import date
 
-    from cds.fhir.resources import age_on
+    from cds.fhir.dates import age_on
 
     assert age_on(birth, date(2026, 12, 1)) is None
 
@@ -348,7 +348,7 @@ def test_a_birth_date_that_is_no_date_gives_no_age(birth):
 def test_a_partial_birth_date_gives_the_youngest_age_it_allows():
     from datetime import date
 
-    from cds.fhir.resources import age_on
+    from cds.fhir.dates import age_on
 
     assert age_on("1980-02", date(2026, 12, 1)) == 46
     assert age_on("1980", date(2026, 6, 1)) == 45
