@@ -31,10 +31,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from cds.problems import Problem
+from cds.triage.beyond_missing import implied_questions, pattern_open, pattern_questions
 from cds.triage.conditions import QuantityAtom
 from cds.triage.context import Context, PartialList, Tri
 from cds.triage.decide import Decision
-from cds.triage.fields import ORDER
 from cds.triage.missing import Ranked, lowering_inputs
 from cds.triage.pipeline import Triage
 from cds.triage.questions import Catalogue, Question
@@ -105,6 +105,7 @@ class Interview:
         self.raisers = tuple((r.id, LEVEL_RANK[r.then.level]) for r in rb.rules if isinstance(r.then, Raise))
         # the rules of the benign outcome's pattern (symmetric diffuse pain with viral features)
         self.pattern = tuple(r for r in rb.rules if isinstance(r.then, Outcome))
+        self.acting_set = frozenset(self.acting)
         self.thresholds = drawn_lines(rb)
         self.tested = tested_answers(rb)
         self.lowering = lowering_inputs(rb)
@@ -130,14 +131,16 @@ class Interview:
         screen_unknown = triage.rulebase.screen.unanswered(d.ctx.values)
         ranked = triage.results.missing.ranked(d, raised, screen_unknown)
         if not raised:
-            ranked += self._pattern_questions(d, ranked)
+            ranked += pattern_questions(self.pattern, d, ranked)
         now = _Preview(result["risk_level"], {f: x["risk_level"] for f, x in raised.items()}, frozenset(d.fired))
+        implied = implied_questions(self.catalogue, d, now, self.acting_set, lambda q, v: self._previewed(q, v, d))
+        ranked += [r for r in implied if r.path not in {x.path for x in ranked}]
         chosen = self._choose(ranked, d, now, limit)
         nexts = [self._question(q, r, d, now) for q, r in chosen]
         out: InterviewResult = {
             "result": result,
             "next": nexts,
-            "stop": self.stop(d, result),
+            "stop": self.stop(d, result, implied),
             "questions": self.catalogue.ref(),
         }
         return out, ranked
@@ -194,24 +197,9 @@ class Interview:
             out[q.path] = (q, r, position, asks)
         return list(out.values())
 
-    def _pattern_open(self, d: Decision) -> set[str]:
-        """The unknown inputs the benign outcome's pattern still waits on. They raise nothing, so
-        `missing` leaves them out; but while nothing is raised they decide between routine and
-        self-care, and a call that never asks whether the pain is on both sides never reaches
-        self-care for a plain viral ache (found driving the page)."""
-        pending: set[str] = set()
-        for rule in self.pattern:
-            if d.values[rule.id] is None:
-                rule.when.pending(d.ctx, pending)
-        return pending
-
-    def _pattern_questions(self, d: Decision, ranked: list[Ranked]) -> list[Ranked]:
-        """The pattern's questions not already ranked, after the others of their reach: they can
-        keep the level routine at most."""
-        listed = {r.path for r in ranked}
-        asked = frozenset(d.encounter.get("asked_unknown") or ())
-        extra = sorted(self._pattern_open(d) - listed, key=lambda p: ORDER.get(p, 999))
-        return [Ranked(p, [], LEVEL_RANK["routine"], 1, p in asked) for p in extra]
+    def _previewed(self, q: Question, value: Any, d: Decision) -> _Preview | None:
+        evaluated = self._evaluated(q, value, d)
+        return None if evaluated is None else self._preview(evaluated)
 
     def _alone(self, q: Question, value: Any, d: Decision) -> int:
         """The highest level a flag would be raised at with this one answer more (the rules
@@ -339,17 +327,22 @@ class Interview:
         level, flags = self.triage.results.outcome(p)
         return _Preview(level, {f["id"]: f["risk_level"] for f in flags}, frozenset(p.fired))
 
-    def stop(self, d: Decision, result: Result) -> Stop:
+    def stop(self, d: Decision, result: Result, implied: list[Ranked] | None = None) -> Stop:
+        """`implied`: the questions an implied answer filled whose explicit answer would change
+        the outcome (beyond_missing): while one is open, nothing is settled."""
         level = result["risk_level"]
         rank = LEVEL_RANK[level]
         undecided = [r for rule_id, r in self.raisers if d.values[rule_id] is None]
-        bound = max([rank, *undecided])
+        implied = implied or []
+        bound = max([rank, *undecided, *(r.reach for r in implied)])
         if not result["flags"]:
             # nothing raised: the outcome (self-care, routine) can still move either way
             bound = max(bound, LEVEL_RANK["routine"])
         upper = LEVELS[bound]
         if level == "emergency":
             return {"should_stop": True, "reason": "emergency_raised", "risk_upper_bound": upper}
+        if implied:
+            return {"should_stop": False, "reason": "screen_incomplete", "risk_upper_bound": upper}
         settled = all(p in d.ctx.values and not isinstance(d.ctx.values[p], PartialList) for p in self.lowering)
         # an undecided rule at the current level could still change what is done: a second flag
         # tied at the top adds its disposition (spinal infection's hospital beside
@@ -359,7 +352,7 @@ class Interview:
         if result["flags"] and bound == rank and settled and not moving:
             return {"should_stop": True, "reason": "no_answer_can_change_level", "risk_upper_bound": upper}
         screen_open = bool(self.triage.rulebase.screen.unanswered(d.ctx.values)) or d.screen_open
-        if not result["flags"] and not screen_open and not self._pattern_open(d):
+        if not result["flags"] and not screen_open and not pattern_open(self.pattern, d):
             return {"should_stop": True, "reason": "screen_complete", "risk_upper_bound": upper}
         return {"should_stop": False, "reason": "screen_incomplete", "risk_upper_bound": upper}
 

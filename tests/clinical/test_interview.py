@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from cds.problems import Problem
+from cds.triage.answers import known_values
 from cds.triage.encounter import load_encounter
 from cds.triage.fields import BY_PATH
 from cds.triage.rulebase import LEVEL_RANK
@@ -18,7 +19,8 @@ SETTINGS = settings(max_examples=250, deadline=None, suppress_health_check=[Heal
 
 
 def _unknown(decider, enc):
-    known = set(decider.answers.context(load_encounter(enc)).values)
+    # the answers given: an implied answer is not known, since an explicit one stands over it
+    known = set(known_values(load_encounter(enc)))
     return [p for p, spec in BY_PATH.items() if spec.clinical and p not in known]
 
 
@@ -125,6 +127,29 @@ def test_the_parent_of_a_dangerous_follow_up_is_asked_in_its_place(interview):
     assert "symptoms.numbness_both_legs" in [q["field"] for q in answered["next"]]  # its own turn, now
     not_known = interview({"patient": {"age_years": 35}, "asked_unknown": ["symptoms.leg_numbness"]}, 40)
     assert "symptoms.numbness_both_legs" in [q["field"] for q in not_known["next"]]  # shown, as "Don't know" keeps it
+
+
+def test_an_answer_implied_by_another_is_still_asked_when_its_explicit_answer_matters(interview, evaluate):
+    """Found driving the page: "not on oxygen now" implies no new oxygen need, and "male" no
+    pregnancy, and both showed "cannot change the result", the call stopping at self-care
+    (screen complete) or urgent (no answer can change the level); yet the specification lets an
+    explicit answer stand over an implied one, and a Yes to a new oxygen need is an emergency."""
+    flu = copy.deepcopy(BASES["D01-complete"])
+    put(flu, "vitals.new_oxygen_need", None)  # implied false: on_oxygen is false
+    out = interview(flu, 40)
+    assert out["result"]["risk_level"] == "self_care"
+    assert out["stop"]["should_stop"] is False and out["stop"]["risk_upper_bound"] == "emergency"
+    oxygen = next(q for q in out["next"] if q["field"] == "vitals.new_oxygen_need")
+    assert {w["answer"]: w["risk_level"] for w in oxygen["what_if"]}[True] == "emergency"
+    put(flu, "vitals.new_oxygen_need", True)
+    assert evaluate(flu)["risk_level"] == "emergency"
+    man = copy.deepcopy(BASES["D04-complete"])
+    put(man, "patient.sex", "male")
+    put(man, "patient.pregnant", None)
+    put(man, "patient.recently_pregnant", None)
+    out = interview(man, 40)
+    assert out["stop"]["should_stop"] is False, out["stop"]
+    assert "patient.pregnant" in [q["field"] for q in out["next"]]
 
 
 def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
