@@ -32,6 +32,7 @@ class Answers:
     unknown: list[str] = field(default_factory=list)  # asked, not known
     prefilled: set[str] = field(default_factory=set)
     errors: dict[str, str] = field(default_factory=dict)  # field path -> message
+    raw: dict[str, str] = field(default_factory=dict)  # a number the form could not read, as typed
 
     def encounter(self) -> dict[str, Any]:
         enc: dict[str, Any] = {}
@@ -87,7 +88,12 @@ def _put(out: Answers, q: Question, raw: Any) -> None:
     value = _typed(q, raw)
     if value is not None:
         out.values[q.path] = value
-    elif q.answers:
+        return
+    if not q.answers and isinstance(raw, str):
+        # kept as typed: shown again in its box, in the summary and the note, "not used"; a
+        # "1,200" emptied on the next update was lost without a trace
+        out.raw[q.path] = raw
+    if q.answers:
         out.errors[q.path] = "Choose one of the answers"
     elif isinstance(raw, str) and _THOUSANDS.fullmatch(raw):
         out.errors[q.path] = f"Write the number without a thousands comma, or with a decimal point: {raw} is unclear"

@@ -39,6 +39,8 @@ def triage_note(
     for q in catalogue.questions:
         if q.path in answers.values:
             lines.append(f"- {q.short}: {words(q, answers.values[q.path])}{_standing(q.path, answers, errors)}")
+        elif q.path in answers.raw:
+            lines.append(f"- {q.short}: {answers.raw[q.path]}{_standing(q.path, answers, errors)}")
     if answers.unknown:
         lines += ["", "Asked, not known: " + "; ".join(catalogue.by_path[p].short for p in answers.unknown)]
     stop = out["stop"]

@@ -267,3 +267,20 @@ def test_leaving_a_call_with_answers_asks_first_and_errors_show_beside_their_que
         page.reload(timeout=3000)
     assert asked == ["beforeunload"]
     expect(group(page, "patient.age_years").get_by_role("textbox")).to_have_value("45")  # stayed
+
+
+def test_back_to_the_blank_form_does_not_bring_back_the_last_calls_answers(page):
+    """Found in a second audit: after "Update the triage", Back showed "No result yet" with the
+    last call's radios still ticked (Chromium puts back form state), and the next caller's age
+    would have been evaluated with them."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 50)
+    answer(page, "symptoms.urinary_retention", True)
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    page.get_by_role("button", name="Update the triage", exact=True).click()
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    page.on("dialog", lambda dialog: dialog.accept())
+    page.go_back()
+    expect(banner(page)).to_contain_text("No result yet")
+    retention = group(page, "symptoms.urinary_retention")
+    expect(retention.get_by_role("radio", name="Yes", exact=True)).not_to_be_checked()
