@@ -15,7 +15,8 @@
 Observation.status: final, amended, corrected and preliminary are read. Preliminary results
 count because in acute triage an unverified measurement (a preliminary lactate) is closer to the
 truth than "unknown"; `used` carries the status. registered and unknown are ignored as
-not_final; cancelled and entered-in-error are ignored.
+not_final (a value under them named when nothing else fills its field); cancelled and
+entered-in-error are ignored.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
         return
     if status not in READ:
         c.ignore("not_final")
+        _name_unread_status(c, obs, status)
         return
     stamp = observation_time(obs)
     when = None if stamp == UNDATED else stamp
@@ -90,6 +92,22 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     latest = observation_latest_time(obs)
     with c.stated_until(latest if latest > stamp else None, timed=observation_timed(obs)):
         _read_coded(c, obs, when, str(status))
+
+
+def _name_unread_status(c: Collector, obs: dict[str, Any], status: Any) -> None:
+    """An Observation with a value whose status is not a result's (`unknown`, `registered`, none)
+    is not read; but named when nothing else fills its field (found in an audit: a respiratory
+    rate of 26 with status `unknown` was dropped with no card, routine where the same fact sent
+    directly is an emergency)."""
+    entry = entry_for(c, obs.get("code"), panels=False)
+    field = getattr(entry, "field", None)
+    if field is not None and any(k.startswith("value") for k in obs):
+        said = f"status '{status}'" if isinstance(status, str) else "no status"
+        c.later(
+            field.path,
+            f"{c.ref({'resource_type': 'Observation', 'id': str(obs.get('id', ''))})}: {said}, "
+            "which is not a result's; left unknown",
+        )
 
 
 def _read_coded(c: Collector, obs: dict[str, Any], when: datetime | None, status: str) -> None:

@@ -1671,6 +1671,23 @@ def test_loinc_level_of_responsiveness_gives_the_acvpu_level(answer, level):
     assert value_of(result, "vitals.consciousness") == level
 
 
+def test_a_value_under_a_status_that_is_not_a_results_is_named_when_nothing_else_fills_it():
+    """Found in a second audit: a respiratory rate of 26 with status `unknown` was dropped with no
+    card (routine, where the same fact sent directly is an emergency)."""
+    odd = obs("9279-1", status="unknown", rid="rr", valueQuantity=quantity(26, "/min"))
+    result = run(odd)
+    assert value_of(result, "vitals.respiratory_rate") is None
+    assert result.errors == [
+        {
+            "field": "vitals.respiratory_rate",
+            "message": "Observation/rr: status 'unknown', which is not a result's; left unknown",
+        }
+    ]
+    final = obs("9279-1", rid="rr2", valueQuantity=quantity(18, "/min"))
+    assert run(odd, final).errors == []  # beside a result, it hides nothing
+    assert run(obs("9279-1", status="registered", rid="r3")).errors == []  # no value yet: nothing to name
+
+
 def test_an_unreadable_record_that_hides_nothing_is_not_named():
     """Found in review: a heart rate 'not performed' in 2023, and one an hour before a reading of
     135, were named "left unknown" beside a heart rate read as 135, and withheld self-care."""
