@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from cds.fhir.diagnoses import code_label, diagnoses
-from cds.fhir.observations import ambiguous, coded_answer, entry_for, presence
+from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
 from cds.fhir.resources import (
     UNDATED,
@@ -32,6 +32,7 @@ from cds.fhir.resources import (
     status_code,
 )
 from cds.fhir.terminology import CodedQuantity, Finding, Key
+from cds.fhir.unread import ambiguous
 from cds.triage.fields import BY_PATH
 
 CLINICAL_PRESENT = frozenset({"active", "recurrence", "relapse"})
