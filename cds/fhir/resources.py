@@ -274,50 +274,38 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def observation_time(obs: dict[str, Any]) -> datetime:
-    """When an Observation was made: effectiveDateTime, else effectivePeriod.end (or .start),
-    else effectiveInstant, else issued (when the result was released)."""
+def _observation_time_text(obs: dict[str, Any]) -> Any:
+    """The element observation_time reads: the first of effectiveDateTime, effectivePeriod.end
+    (or .start), effectiveInstant and issued that reads as a date or dateTime; None if none."""
     period = _dict(obs.get("effectivePeriod"))
-    return _first_time(
+    candidates = (
         obs.get("effectiveDateTime"),
         period.get("end"),
         period.get("start"),
         obs.get("effectiveInstant"),
         obs.get("issued"),
     )
+    return next((text for text in candidates if _instant(text) is not None), None)
+
+
+def observation_time(obs: dict[str, Any]) -> datetime:
+    """When an Observation was made: effectiveDateTime, else effectivePeriod.end (or .start),
+    else effectiveInstant, else issued (when the result was released)."""
+    return _instant(_observation_time_text(obs)) or UNDATED
 
 
 def observation_latest_time(obs: dict[str, Any]) -> datetime:
     """The last moment the time observation_time reads allows, in UTC: a date without a time
     ("2025-01-14") is all of that day, which observation_time reads as its first moment; a
     dateTime is itself. UNDATED when there is none."""
-    period = _dict(obs.get("effectivePeriod"))
-    for text in (
-        obs.get("effectiveDateTime"),
-        period.get("end"),
-        period.get("start"),
-        obs.get("effectiveInstant"),
-        obs.get("issued"),
-    ):
-        if _instant(text) is not None:
-            return _instant(text, last=True) or UNDATED
-    return UNDATED
+    return _instant(_observation_time_text(obs), last=True) or UNDATED
 
 
 def observation_timed(obs: dict[str, Any]) -> bool:
     """Whether the time observation_time reads is stated to the hour and zone (FHIR: "if hours
     and minutes are specified, a time zone SHALL be populated"): an instant, not a day."""
-    period = _dict(obs.get("effectivePeriod"))
-    for text in (
-        obs.get("effectiveDateTime"),
-        period.get("end"),
-        period.get("start"),
-        obs.get("effectiveInstant"),
-        obs.get("issued"),
-    ):
-        if _instant(text) is not None:
-            return isinstance(text, str) and "T" in text
-    return False
+    text = _observation_time_text(obs)
+    return isinstance(text, str) and "T" in text
 
 
 def condition_time(cond: dict[str, Any]) -> datetime:
