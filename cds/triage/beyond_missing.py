@@ -43,7 +43,7 @@ def implied_questions(
     catalogue: Catalogue,
     d: Decision,
     now: tuple[str, dict[str, str], frozenset[str]],
-    acting: frozenset[str],
+    acting: Iterable[str],
     preview: Preview,
 ) -> list[Ranked]:
     """The inputs an implied answer filled whose explicit answer would change the outcome: the
@@ -61,7 +61,7 @@ def implied_questions(
         moving = []
         for answer in (a.value for a in q.answers if a.value is not None):
             p = preview(q, answer)
-            if p is not None and (p[0] != level or p[1] != flags or (p[2] - held) & acting):
+            if p is not None and (p[0] != level or p[1] != flags or any(r in p[2] and r not in held for r in acting)):
                 moving.append(p)
         if moving:
             raised = sorted({f for p in moving for f, at in p[1].items() if flags.get(f) != at})

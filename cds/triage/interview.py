@@ -1,13 +1,13 @@
 """The triage interview (POST /v1/interview): the result, the next questions with what each
 answer would do, and whether to stop.
 
-Next questions: the unknown fields of `missing` whose question applies (enable_when), and, while
-nothing is raised, the unknown inputs of the benign outcome's pattern (they decide between routine
-and self-care, and raise nothing, so `missing` leaves them out), a follow-up whose parent is not
-yet asked through its parent (Catalogue.asked_as), most dangerous first: the ones
-a caller can answer before the ones that need a measurement, then by the highest level an answer
-can still reach, then in the order of `missing` (the self-care screen's items first); a question
-asked and not known sinks below the ones not yet asked, and stays.
+Next questions: the unknown fields of `missing` whose question applies (enable_when); while
+nothing is raised, the unknown inputs of the benign outcome's pattern; the inputs an implied
+answer filled whose explicit answer would change the outcome (beyond_missing.py); a follow-up
+whose parent is not yet asked, through its parent (Catalogue.asked_as). Most dangerous first:
+the ones a caller can answer before the ones that need a measurement, then by the highest level
+an answer can still reach, then in the order of `missing` (the self-care screen's items first);
+a question asked and not known sinks below the ones not yet asked, and stays.
 
 What-ifs: each answer of each next question previewed by the three-valued evaluator (decide.py),
 with the level it would give and the rules that would newly fire. A number has no list of
@@ -22,8 +22,9 @@ a rule it holds undecided is the only kind that could still fire). The design no
 the level alone; that stopped an urgent pyelonephritis call before asking about injecting drug
 use, whose Yes adds spinal infection and same-day hospital at the same level;
 `screen_complete` (nothing raised, every self-care screen item answered and the myalgia pattern
-decided: the remaining unknowns are measurements); otherwise `screen_incomplete`. `risk_upper_bound` is the highest
-level any completion of the unknowns could give (an over-approximation, never an under-).
+decided: the remaining unknowns are measurements); otherwise `screen_incomplete`.
+`risk_upper_bound` is the highest level any completion of the unknowns could give (an
+over-approximation, never an under-).
 """
 
 from __future__ import annotations
@@ -105,7 +106,6 @@ class Interview:
         self.raisers = tuple((r.id, LEVEL_RANK[r.then.level]) for r in rb.rules if isinstance(r.then, Raise))
         # the rules of the benign outcome's pattern (symmetric diffuse pain with viral features)
         self.pattern = tuple(r for r in rb.rules if isinstance(r.then, Outcome))
-        self.acting_set = frozenset(self.acting)
         self.thresholds = drawn_lines(rb)
         self.tested = tested_answers(rb)
         self.lowering = lowering_inputs(rb)
@@ -133,8 +133,9 @@ class Interview:
         if not raised:
             ranked += pattern_questions(self.pattern, d, ranked)
         now = _Preview(result["risk_level"], {f: x["risk_level"] for f, x in raised.items()}, frozenset(d.fired))
-        implied = implied_questions(self.catalogue, d, now, self.acting_set, lambda q, v: self._previewed(q, v, d))
-        ranked += [r for r in implied if r.path not in {x.path for x in ranked}]
+        implied = implied_questions(self.catalogue, d, now, self.acting, lambda q, v: self._previewed(q, v, d))
+        listed = {r.path for r in ranked}
+        ranked += [r for r in implied if r.path not in listed]
         chosen = self._choose(ranked, d, now, limit)
         nexts = [self._question(q, r, d, now) for q, r in chosen]
         out: InterviewResult = {

@@ -37,10 +37,10 @@ def triage_note(
     lines += [f"- {t['rule']}: {t['title']} [{t['source']}]" for t in result["trace"]]
     lines += ["", "Answers:"]
     for q in catalogue.questions:
-        if q.path in answers.values:
-            lines.append(f"- {q.short}: {words(q, answers.values[q.path])}{_standing(q.path, answers, errors)}")
-        elif q.path in answers.raw:
-            lines.append(f"- {q.short}: {answers.raw[q.path]}{_standing(q.path, answers, errors)}")
+        # an answer read, or a number the form could not read, as typed
+        shown = words(q, answers.values[q.path]) if q.path in answers.values else answers.raw.get(q.path)
+        if shown is not None:
+            lines.append(f"- {q.short}: {shown}{_standing(q.path, answers, errors)}")
     if answers.unknown:
         lines += ["", "Asked, not known: " + "; ".join(catalogue.by_path[p].short for p in answers.unknown)]
     stop = out["stop"]
