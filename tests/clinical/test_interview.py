@@ -242,17 +242,35 @@ def _tier_changes(plain, a, b):
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(enc=st.one_of(encounters(), near_vignettes()))
-def test_the_next_questions_come_most_dangerous_first(interview, rulebase, enc):
+@example(enc=encounter("D21", symptoms__leg_numbness=None, symptoms__reported_fever=None))
+def test_the_next_questions_come_most_dangerous_first(interview, evaluate, decider, catalogue, rulebase, enc):
     """Among the questions a caller can answer (and among the measurements), a question whose
-    most dangerous answer alone brings a higher level comes before one whose answers bring less."""
+    most dangerous answer alone brings a higher level comes before one whose answers bring less.
+    A question asked for a follow-up it opens ("any numbness?" before "in both legs?") carries
+    the follow-up's danger too (CI found the plain reading failing on exactly that)."""
     out = interview(enc, 8)
     cannot = set(rulebase.screen.assumed_normal)
+    known = decider.answers.context(load_encounter(enc)).values
+    asked_unknown = frozenset(enc.get("asked_unknown") or ())
 
     def group(q):
         return (q["asked_unknown"], q["field"] in cannot)
 
+    def opened(q):
+        """The levels of the follow-ups asked through q, each answered on its own."""
+        parent = catalogue.by_path[q["field"]]
+        for f in catalogue.questions:
+            if f.path not in known and catalogue.asked_as(f, known, asked_unknown) is parent is not f:
+                for a in f.answers:
+                    answered = copy.deepcopy(enc)
+                    put(answered, f.path, a.value)
+                    try:
+                        yield LEVEL_RANK[evaluate(answered)["risk_level"]]
+                    except Problem:  # the answer contradicts one given
+                        continue
+
     def worst(q):
-        return max(LEVEL_RANK[w["risk_level"]] for w in q["what_if"])
+        return max([LEVEL_RANK[w["risk_level"]] for w in q["what_if"]] + list(opened(q)))
 
     asked = [q for q in out["next"] if q["type"] not in ("int", "number")]
     for i, a in enumerate(asked):

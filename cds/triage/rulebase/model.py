@@ -243,6 +243,11 @@ class RuleBase:
     def __repr__(self) -> str:
         return f"RuleBase(version={self.version!r}, digest={self.digest[:12]!r}, rules={len(self.rules)})"
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        # pretty printers (Hypothesis, IPython) print a dataclass field by field: 190 kB for the
+        # rule base, so long that Hypothesis withheld a failing example behind a warning
+        printer.text(repr(self))
+
     def source_label(self, keys: tuple[str, ...]) -> str:
         return "; ".join(self.sources[k]["label"] for k in keys)
 
