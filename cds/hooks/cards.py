@@ -34,6 +34,7 @@ def card_uuid(hook_instance: str, kind: str) -> str:
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&:])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
 _JOINER = "\u200d"
+_SPACES = re.compile(r" {2,}")
 
 
 def markdown_text(text: str) -> str:
@@ -42,8 +43,10 @@ def markdown_text(text: str) -> str:
     escaped, line breaks and control characters become a space, and invisible format characters
     (a right-to-left override) are dropped, so it cannot add a link, an image or a line, nor
     reorder what it shows. Escaping ":" stops GitHub-flavoured autolinks (https\\://...); an "@"
-    takes a zero-width joiner before it, since no escape stops an e-mail autolink."""
+    takes a zero-width joiner before it, since no escape stops an e-mail autolink. A run of spaces
+    becomes one (HTML shows one anyway): four at the start of a list item make a code block."""
     shown = "".join(ch for ch in _CONTROL.sub(" ", text) if unicodedata.category(ch) != "Cf")
+    shown = _SPACES.sub(" ", shown)
     return _MARKDOWN.sub(r"\\\1", shown).replace("@", _JOINER + "@")
 
 

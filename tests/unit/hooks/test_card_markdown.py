@@ -28,6 +28,7 @@ ATTACKS = [
     "line\n# heading\n- item",
     "**bold** _it_ `code` ~~s~~ | a | b |",
     "&lt;script&gt; &#64;",
+    "    indented as code",  # found by a seed of the property below: four spaces made a code block
 ]
 
 
@@ -44,7 +45,8 @@ def check(text: str) -> None:
     assert out.count("<") == 4, out  # only <ul>, <li> and their ends: no element of its own
     inner = re.fullmatch(r"<ul>\s*<li>(.*)</li>\s*</ul>\s*", out, re.S)
     assert inner is not None, out
-    assert html.unescape(inner[1]).replace("\u200d", "") == visible(text).strip()
+    # a run of spaces shows as one in HTML, and is sent as one
+    assert html.unescape(inner[1]).replace("\u200d", "") == re.sub(" +", " ", visible(text)).strip()
 
 
 @pytest.mark.parametrize("text", ATTACKS)
