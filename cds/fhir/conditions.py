@@ -2,11 +2,12 @@
 
 The code is a finding of terminology.yaml, or, for a history field, a member of its value set
 (valuesets.py); a member of several (a myeloma: cancer, and immunosuppression) fills each.
-verificationStatus entered-in-error is ignored; refuted reads as absent (as far as the code's
-`absent` allows: a member of a value set refuted says nothing). Any other
-verification (confirmed, provisional, differential, unconfirmed, or none given) reads as present
-when clinicalStatus is active, recurrence or relapse, or not given: a suspected red flag must
-raise the flag for a clinician to review, and a recorded but unconfirmed finding is not a "no";
+verificationStatus entered-in-error is ignored, and withdraws any other version of the same id;
+refuted reads as absent (as far as the code's `absent` allows: a member of a value set refuted
+says nothing). Any other verification (confirmed, provisional, differential, unconfirmed, or
+none given) reads as present when clinicalStatus is active, recurrence or relapse, or not given:
+a suspected red flag must raise the flag for a clinician to review, and a recorded but
+unconfirmed finding is not a "no";
 for the same reason an unconfirmed record whose presence means "no" (Not pregnant) says nothing,
 and a confirmed one is a "no", counted only as recent as any other (readings.py).
 inactive, remission and resolved say nothing about today (the field stays unknown), except for
@@ -78,6 +79,7 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
     clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEMS)
     if verification == "entered-in-error":
         c.ignore("entered_in_error", path)
+        c.withdraw("Condition", cond.get("id"))
         return
     stamp = condition_time(cond)
     when = None if stamp == UNDATED else stamp

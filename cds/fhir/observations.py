@@ -16,7 +16,8 @@ Observation.status: final, amended, corrected and preliminary are read. Prelimin
 count because in acute triage an unverified measurement (a preliminary lactate) is closer to the
 truth than "unknown"; `used` carries the status. registered and unknown are ignored as
 not_final (a value under them named when nothing else fills its field); cancelled and
-entered-in-error are ignored.
+entered-in-error are ignored, and an entered-in-error one withdraws any other version of the same
+id sent beside it.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     status = obs.get("status")
     if status in SKIP:
         c.ignore(SKIP[status])
+        if status == "entered-in-error":
+            c.withdraw("Observation", obs.get("id"))
         return
     if status not in READ:
         c.ignore("not_final")

@@ -14,21 +14,22 @@ nest (groups, and items under an answer). The answers are read by the field's ki
 An item without an answer was not answered: unknown. An item given twice is read with both its
 answers (two that disagree are named and leave it unknown), as is an answer holding two values;
 an element FHIR does not define for an item or an answer ("answers") sets the resource aside.
-The time is `authored`: the field's episode decides whether the answer still counts (one
-authored in the future, or not at all, is named once). Statuses
-read: completed, amended, in-progress (an answer given is an answer); entered-in-error and
-stopped are ignored.
+The time is `authored` (a date alone is all of that day, as an Observation's): the field's
+episode decides whether the answer still counts (one authored in the future, or not at all, is
+named once). Statuses
+read: completed, amended, in-progress (an answer given is an answer); entered-in-error (which
+withdraws any other version of the same id) and stopped are ignored.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from cds.fhir.dates import utc_label
-from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
-from cds.fhir.resources import UNDATED, response_time
+from cds.fhir.resources import UNDATED, response_latest_time, response_time, response_timed
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
 from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field
@@ -44,9 +45,19 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     status = response.get("status")
     if status not in READ:
         c.ignore("entered_in_error" if status == "entered-in-error" else "not_final")
+        if status == "entered-in-error":
+            c.withdraw("QuestionnaireResponse", response.get("id"))
         return
     stamp = response_time(response)
-    when = None if stamp == UNDATED else stamp
+    # authored to the day only ("2025-01-14") is all of that day, as an Observation's date is: read
+    # at its first moment alone, yesterday's answers of this morning's vital signs fell out of
+    # their window in silence
+    latest = response_latest_time(response)
+    with c.stated_until(latest if latest > stamp else None, timed=response_timed(response)):
+        _read_items(c, response, None if stamp == UNDATED else stamp)
+
+
+def _read_items(c: Collector, response: dict[str, Any], when: datetime | None) -> None:
     rid = str(response.get("id", ""))
     ref = f"QuestionnaireResponse/{rid}" if rid else "QuestionnaireResponse"
     if when is None and response.get("item"):
@@ -56,7 +67,7 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
             f"{ref} has no authored time: its answers about this illness and recent "
             "events were not used (only those about any time, such as a history of cancer)",
         )
-    elif when is not None and when > c.windows.now + SKEW and response.get("item"):
+    elif when is not None and c.ahead(when) and response.get("item"):
         # a wrong clock: every answer would be set aside one by one (readings.py names none)
         c.error(
             "fhir",

@@ -65,6 +65,7 @@ class Collector:
         self.until: datetime | None = None  # the last moment of a time stated only to the day
         self.timed = False  # the resource being read states its time to the second, with its zone
         self.deferred: list[tuple[str, str]] = []  # set aside: named if nothing else fills the field
+        self.withdrawn: set[tuple[str, str]] = set()  # (type, id) of a version entered in error
 
     @contextmanager
     def stated_until(self, latest: datetime | None, timed: bool = False) -> Iterator[None]:
@@ -85,6 +86,12 @@ class Collector:
         self.ignored[reason] += 1
         if path is not None:
             self.coverage.setdefault(path, Counter())[reason] += 1
+
+    def withdraw(self, resource_type: str, rid: Any) -> None:
+        """A version marked entered-in-error withdraws the record: any other version of the same
+        resource sent beside it (a history, a copy) is not read either."""
+        if isinstance(rid, str) and rid:
+            self.withdrawn.add((resource_type, rid))
 
     def error(self, path: str, message: str) -> None:
         self.errors.append({"field": path, "message": message})
@@ -161,14 +168,17 @@ class Collector:
             self.to_the_day(path, when, self.until, source)
         elif condition or (
             episode.kind == "current"
-            and source.get("resource_type") == "Observation"
+            and source.get("resource_type") in ("Observation", "QuestionnaireResponse")
             and not BY_PATH[path].numeric
             and when >= self.windows.now - OBSERVED_BEFORE
         ):
-            # a finding observed present last week is the same fact as a Condition with that
-            # onset (a saddle numbness: as an Observation it was dropped in silence); a pain score
-            # is a measurement, of its moment, and an old one is simply old
+            # a finding observed present last week, or answered present on last week's form, is
+            # the same fact as a Condition with that onset (a saddle numbness: as an Observation
+            # or an answer it was dropped in silence); a pain score is a measurement, of its
+            # moment, and an old one is simply old
             self.began_before(path, episode.kind, when, source)
+        elif episode.kind == "standing":
+            self.outlived(path, episode, when, source)
 
     def to_the_day(self, path: str, when: datetime, latest: datetime, source: dict[str, str]) -> None:
         """A reading whose time is stated only to the day, whose first moment (as which it is
@@ -218,13 +228,24 @@ class Collector:
                 "illness's window, so not read as new; left unknown (ask whether it is new)",
             )
 
+    def outlived(self, path: str, episode: Episode, when: datetime, source: dict[str, str]) -> None:
+        """A lasting state (a pregnancy, diabetes, a usual blood pressure) observed or answered
+        longer ago than an Observation of it counts for: not read as holding now, but named (a
+        pregnancy observed 40 days ago was dropped in silence, while it decides the sepsis and
+        urinary-infection criteria of a pregnant patient)."""
+        self.later(
+            path,
+            f"{self.ref(source)}: recorded ({when:%Y-%m-%d}) more than {episode.days} days ago, so not "
+            "read as holding now; left unknown (ask whether it still does)",
+        )
+
     @staticmethod
     def ref(source: dict[str, str]) -> str:
         return f"{source['resource_type']}/{source['id']}"
 
     def result(self) -> MappingResult:
         by_field: dict[str, list[Reading]] = {}
-        for r in self.readings:
+        for r in self.still_standing():
             by_field.setdefault(r.field, []).append(r)
         values: dict[str, Any] = {}
         for path, readings in by_field.items():
@@ -248,6 +269,19 @@ class Collector:
             path: dict(sorted(c.items())) for path, c in sorted(self.coverage.items(), key=lambda i: ORDER[i[0]])
         }
         return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage, self.diagnoses)
+
+    def still_standing(self) -> list[Reading]:
+        """The readings less those of a record another version of which is entered in error (a
+        final "no saddle numbness" sent beside its own entered-in-error version was read as
+        the patient's answer). Named when nothing else fills the field."""
+        kept = []
+        for r in self.readings:
+            if (r.source.get("resource_type", ""), r.source.get("id", "")) in self.withdrawn:
+                self.ignore("entered_in_error", r.field)
+                self.later(r.field, f"{self.ref(r.source)}: another version of it is marked entered in error; not used")
+            else:
+                kept.append(r)
+        return kept
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
         readings = self.reopened(path, readings)

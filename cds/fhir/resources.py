@@ -340,6 +340,18 @@ def response_time(response: dict[str, Any]) -> datetime:
     return _first_time(response.get("authored"))
 
 
+def response_latest_time(response: dict[str, Any]) -> datetime:
+    """The last moment `authored` allows (a date without a time is all of that day); UNDATED
+    when there is none."""
+    return _instant(response.get("authored"), last=True) or UNDATED
+
+
+def response_timed(response: dict[str, Any]) -> bool:
+    """Whether `authored` is stated to the hour and zone: an instant, not a day."""
+    authored = response.get("authored")
+    return isinstance(authored, str) and "T" in authored and _instant(authored) is not None
+
+
 _TIME_OF = {"Observation": observation_time, "Condition": condition_time, "QuestionnaireResponse": response_time}
 
 

@@ -588,8 +588,10 @@ def test_observations_without_a_usable_result_are_ignored(status, reason):
 
 
 def test_an_entered_in_error_observation_does_not_hide_an_older_valid_one():
-    valid = temperature(38.2, when="2025-01-15T02:00:00Z")
-    wrong = temperature(36.0, when="2025-01-15T08:00:00Z", status="entered-in-error")
+    # another record (its own id); a version of the same record is withdrawn with it
+    # (test_records_set_aside.py)
+    valid = temperature(38.2, when="2025-01-15T02:00:00Z", rid="valid")
+    wrong = temperature(36.0, when="2025-01-15T08:00:00Z", status="entered-in-error", rid="wrong")
     assert value_of(run(valid, wrong), "vitals.temperature_c") == 38.2
 
 

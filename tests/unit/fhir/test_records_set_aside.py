@@ -1,0 +1,165 @@
+"""Records the mapping does not read, and names rather than drops in silence (found in an audit,
+session 22): a lasting state observed long ago, a finding answered present on last week's form,
+a form dated to the day only, and a record one of whose versions is entered in error. The
+evaluation is at 2025-01-15 12:00 UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.common.fhir_builders import flatten
+from tests.common.fhir_records import LOINC, SNOMED, coding, condition, observation, run
+
+AT = datetime(2025, 1, 15, 12, tzinfo=UTC)
+
+
+def form(*items, rid="form", authored="2025-01-15T09:00:00Z", status="completed"):
+    return {
+        "resourceType": "QuestionnaireResponse",
+        "id": rid,
+        "status": status,
+        "authored": authored,
+        "item": list(items),
+    }
+
+
+def answered(link, **value):
+    return {"linkId": link, "answer": [value]}
+
+
+def named(result):
+    return {e["field"]: e["message"] for e in result.errors}
+
+
+# --- a lasting state observed longer ago than an Observation of it counts for ----------------
+
+
+def test_a_pregnancy_observed_forty_days_ago_is_named_not_dropped():
+    pregnant = observation(
+        "82810-3", LOINC, when="2024-12-06T09:00:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0")
+    )
+    result = run(pregnant, now=AT)
+    assert "patient.pregnant" in result.unknown
+    assert named(result) == {
+        "patient.pregnant": "Observation/o-82810-3: recorded (2024-12-06) more than 30 days ago, so not read as "
+        "holding now; left unknown (ask whether it still does)"
+    }
+
+
+def test_a_lasting_state_observed_within_its_days_is_read_and_an_old_no_is_not_named():
+    recent = observation("82810-3", LOINC, when="2025-01-01T09:00:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0"))
+    assert flatten(run(recent, now=AT).encounter) == {"patient.pregnant": True}
+    old_no = observation("82810-3", LOINC, when="2024-12-06T09:00:00Z", valueCodeableConcept=coding(LOINC, "LA26683-5"))
+    assert run(old_no, now=AT).errors == []
+
+
+def test_an_old_lasting_state_beside_a_current_reading_is_not_named():
+    old = observation("82810-3", LOINC, when="2024-12-06T09:00:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0"))
+    new = observation("82810-3", LOINC, when="2025-01-15T08:00:00Z", valueCodeableConcept=coding(LOINC, "LA26683-5"))
+    new["id"] = "now"
+    result = run(old, new, now=AT)
+    assert flatten(result.encounter) == {"patient.pregnant": False} and result.errors == []
+
+
+def test_a_usual_blood_pressure_answered_months_ago_is_named():
+    result = run(form(answered("vitals.usual_systolic_bp", valueInteger=95), authored="2024-10-01T09:00:00Z"), now=AT)
+    assert "vitals.usual_systolic_bp" in named(result)
+    assert "QuestionnaireResponse/form: recorded (2024-10-01)" in named(result)["vitals.usual_systolic_bp"]
+
+
+# --- a finding answered present on a form before this illness's window -------------------------
+
+
+def test_a_finding_answered_present_last_week_is_named_as_an_observation_of_it_is():
+    result = run(
+        form(answered("symptoms.saddle_anaesthesia", valueBoolean=True), authored="2025-01-06T09:00:00Z"), now=AT
+    )
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+    assert named(result) == {
+        "symptoms.saddle_anaesthesia": "QuestionnaireResponse/form: recorded as present, with a date (2025-01-06) "
+        "before this illness's window, so not read as new; left unknown (ask whether it is new)"
+    }
+
+
+def test_an_old_no_or_an_old_measurement_on_a_form_is_simply_old():
+    old = form(
+        answered("symptoms.saddle_anaesthesia", valueBoolean=False),
+        answered("vitals.heart_rate", valueInteger=135),
+        answered("pain.severity", valueInteger=9),
+        authored="2025-01-06T09:00:00Z",
+    )
+    assert run(old, now=AT).errors == []
+
+
+# --- a form authored to the day only -----------------------------------------------------------
+
+
+def test_a_form_authored_today_without_a_time_is_read():
+    result = run(form(answered("vitals.heart_rate", valueInteger=135), authored="2025-01-15"), now=AT)
+    assert flatten(result.encounter) == {"vitals.heart_rate": 135}
+
+
+def test_a_measurement_on_a_form_authored_yesterday_without_a_time_is_named_not_dropped():
+    """Read at the day's first moment alone, yesterday 00:00 is 36 hours back, outside the 24-hour
+    window: the heart rate of 135 fell out in silence, though it may be of last night."""
+    result = run(form(answered("vitals.heart_rate", valueInteger=135), authored="2025-01-14"), now=AT)
+    assert "vitals.heart_rate" in result.unknown
+    assert named(result) == {
+        "vitals.heart_rate": "QuestionnaireResponse/form is recorded only to the day (2025-01-14), which begins "
+        "before the window this field is read in and may end within it; left unknown"
+    }
+
+
+def test_a_form_timed_an_hour_ahead_is_named_as_an_observation_so_timed_is():
+    result = run(form(answered("vitals.heart_rate", valueInteger=135), authored="2025-01-15T13:30:00Z"), now=AT)
+    assert result.encounter == {}
+    assert named(result) == {
+        "fhir": "QuestionnaireResponse/form is authored in the future (2025-01-15 13:30 UTC): its answers were not used"
+    }
+
+
+# --- a record one of whose versions is entered in error ------------------------------------
+
+
+def saddle(value, status="final"):
+    resource = observation("449813001", SNOMED, when="2025-01-15T09:00:00Z", valueBoolean=value)
+    resource["status"] = status
+    return resource
+
+
+@pytest.mark.parametrize("order", ["withdrawn_first", "withdrawn_last"])
+def test_a_version_entered_in_error_withdraws_the_record(order):
+    versions = [saddle(False), saddle(False, "entered-in-error")]
+    result = run(*(versions if order == "withdrawn_last" else versions[::-1]), now=AT)
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+    assert named(result) == {
+        "symptoms.saddle_anaesthesia": "Observation/o-449813001: another version of it is marked entered in error; "
+        "not used"
+    }
+
+
+def test_a_withdrawn_record_beside_another_that_fills_its_field_is_not_named():
+    other = saddle(True)
+    other["id"] = "other"
+    result = run(saddle(False), saddle(False, "entered-in-error"), other, now=AT)
+    assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True} and result.errors == []
+
+
+def test_a_condition_and_a_form_entered_in_error_withdraw_their_own_versions():
+    numb = condition("449813001", "2025-01-14T09:00:00Z")
+    gone = condition("449813001", "2025-01-14T09:00:00Z", verification="entered-in-error")
+    answers = form(answered("symptoms.rigors", valueBoolean=True))
+    result = run(numb, gone, answers, form(status="entered-in-error"), now=AT)
+    assert {"symptoms.saddle_anaesthesia", "symptoms.rigors"} <= set(result.unknown)
+    assert set(named(result)) == {"symptoms.saddle_anaesthesia", "symptoms.rigors"}
+
+
+def test_an_entered_in_error_record_withdraws_no_other_record():
+    # another id, another resource type with the same id: both still read
+    other = saddle(True)
+    other["id"] = "other"
+    answers = form(answered("symptoms.rigors", valueBoolean=True), rid="o-449813001")
+    result = run(other, saddle(False, "entered-in-error"), answers, now=AT)
+    assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True, "symptoms.rigors": True}
