@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint system-deps bench load check-rules rules-changes fhir-coverage image-smoke lock clean
+.PHONY: run test lint system-deps bench load fuzz check-rules rules-changes fhir-coverage image-smoke lock clean
 
 $(STAMP): pyproject.toml requirements/dev.txt
 	@PY=$$(scripts/find-python) || exit 1; \
@@ -43,6 +43,17 @@ bench: $(STAMP)
 
 load: $(STAMP)
 	benchmarks/load.sh
+
+# The property tests (every module with a Hypothesis @given) under SEEDS more seeds, one after
+# another (make fuzz SEEDS=30 FROM=100); stops at the first seed that fails and names it.
+SEEDS ?= 20
+FROM ?= 1
+fuzz: $(STAMP)
+	@for seed in $$(seq $(FROM) $$(($(FROM) + $(SEEDS) - 1))); do \
+		echo "== --hypothesis-seed=$$seed"; \
+		$(BIN)/python -m pytest -q -p no:cacheprovider --hypothesis-seed=$$seed $$(grep -rl --include='test_*.py' '@given' tests) \
+			|| { echo "fuzz: seed $$seed failed"; exit 1; }; \
+	done
 
 # Build the image without a Docker daemon and smoke-test it (needs root and buildah; see --help).
 image-smoke:
