@@ -57,6 +57,9 @@ PAST_OR_NEVER = frozenset({"entered-in-error", "refuted", "inactive", "resolved"
 def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     # a diagnosis is named whatever else the record's codings fill: sepsis coded A41.9 beside
     # SNOMED Fever must still withhold self-care advice
+    if status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS) == "entered-in-error":
+        # whatever its code: a wrong code is a common reason to mark a record entered in error
+        c.withdraw("Condition", cond.get("id"))
     named = _diagnosis(c, cond)
     matched = _match(c, cond.get("code"))
     if isinstance(matched, str):
@@ -79,7 +82,6 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
     clinical = status_code(cond.get("clinicalStatus"), CLINICAL_SYSTEMS)
     if verification == "entered-in-error":
         c.ignore("entered_in_error", path)
-        c.withdraw("Condition", cond.get("id"))
         return
     stamp = condition_time(cond)
     when = None if stamp == UNDATED else stamp

@@ -55,7 +55,12 @@ from cds.triage.thresholds import Cut
 # resources_from is re-exported: callers read a payload and map it through this one module.
 __all__ = ["MappingResult", "map_resources", "resources_from"]
 
-MAPPED_TYPES = ("Observation", "Condition", "QuestionnaireResponse")
+READERS = {
+    "Observation": observations.read_observation,
+    "Condition": conditions.read_condition,
+    "QuestionnaireResponse": questionnaire.read_response,
+}
+MAPPED_TYPES = tuple(READERS)
 
 
 def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
@@ -82,6 +87,7 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         c.ignored["multiple_patients"] += len(resources)
         return c.result()
     pid = next(iter(patients), None)
+    held_in: dict[int, str] = getattr(items, "held_in", {})
     patient_seen = False
     for r in resources:
         kind = r.get("resourceType")
@@ -97,12 +103,9 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
             # rate of 135 set aside must not leave a self-care answer standing in silence
             c.ignore("other_patient")
             c.error("fhir", f"{reference(r)}: its subject is {r['subject']['reference']}, not this Patient; not used")
-        elif kind == "Observation":
-            observations.read_observation(c, r)
-        elif kind == "Condition":
-            conditions.read_condition(c, r)
         else:
-            questionnaire.read_response(c, r)
+            with c.held_in(held_in.get(id(r))):
+                READERS[kind](c, r)
     return c.result()
 
 

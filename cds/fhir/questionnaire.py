@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from cds.fhir.dates import utc_label
+from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_latest_time, response_time, response_timed
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
@@ -67,7 +68,7 @@ def _read_items(c: Collector, response: dict[str, Any], when: datetime | None) -
             f"{ref} has no authored time: its answers about this illness and recent "
             "events were not used (only those about any time, such as a history of cancer)",
         )
-    elif when is not None and c.ahead(when) and response.get("item"):
+    elif when is not None and when > c.windows.now + SKEW and response.get("item"):
         # a wrong clock: every answer would be set aside one by one (readings.py names none)
         c.error(
             "fhir",

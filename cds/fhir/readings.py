@@ -10,19 +10,22 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from cds.fhir import superseded
 from cds.fhir.bounds import Bound
 from cds.fhir.dates import utc_label
-from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
+from cds.fhir.episodes import SKEW, Windows, admits
 from cds.fhir.resources import UNDATED
+from cds.fhir.set_aside import SetAside
 from cds.fhir.superseded import Reading
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
 from cds.triage.thresholds import Cut
+
+Record = tuple[str, str, str | None]  # resource type, id, and the container of a contained one
 
 
 @dataclass
@@ -39,13 +42,7 @@ class MappingResult:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
 
 
-# The values of a graded field that a wider record present, or "don't know", cannot outgrow:
-# a finding observed present before the illness's window, within this, may still be the red flag
-# of today (a saddle numbness of last week); an older one is simply old
-OBSERVED_BEFORE = timedelta(days=42)
-
-
-class Collector:
+class Collector(SetAside):
     """The readings of one mapping, with what was ignored and why. Each resource module reads a
     resource into it (read, error, ignore); result() decides the encounter."""
 
@@ -65,7 +62,8 @@ class Collector:
         self.until: datetime | None = None  # the last moment of a time stated only to the day
         self.timed = False  # the resource being read states its time to the second, with its zone
         self.deferred: list[tuple[str, str]] = []  # set aside: named if nothing else fills the field
-        self.withdrawn: set[tuple[str, str]] = set()  # (type, id) of a version entered in error
+        self.withdrawn: set[Record] = set()  # the records a version entered in error withdraws
+        self.container: str | None = None  # the resource holding the one being read (contained)
 
     @contextmanager
     def stated_until(self, latest: datetime | None, timed: bool = False) -> Iterator[None]:
@@ -77,10 +75,15 @@ class Collector:
         finally:
             self.until, self.timed = None, False
 
-    def ahead(self, when: datetime) -> bool:
-        """Whether a record made at `when` is dated after the evaluation: beyond a clock's skew
-        for a time stated in full, beyond the time zones' for a date."""
-        return when > self.windows.now + (CLOCK_SKEW if self.timed else SKEW)
+    @contextmanager
+    def held_in(self, container: str | None) -> Iterator[None]:
+        """Read one resource contained in `container` (None: not contained): its id is local to
+        its container ("1" in one report is not "1" in another, nor Observation/1)."""
+        self.container = container
+        try:
+            yield
+        finally:
+            self.container = None
 
     def ignore(self, reason: str, path: str | None = None) -> None:
         self.ignored[reason] += 1
@@ -91,17 +94,7 @@ class Collector:
         """A version marked entered-in-error withdraws the record: any other version of the same
         resource sent beside it (a history, a copy) is not read either."""
         if isinstance(rid, str) and rid:
-            self.withdrawn.add((resource_type, rid))
-
-    def error(self, path: str, message: str) -> None:
-        self.errors.append({"field": path, "message": message})
-
-    def later(self, path: str, message: str) -> None:
-        """Name a record set aside (undated, ahead, stated only to the day, begun before the
-        illness) if nothing else fills its field: beside a reading of today it hides nothing, and
-        a card that says "left unknown" of a field that was read would withhold self-care advice
-        for a record that changes nothing."""
-        self.deferred.append((path, message))
+            self.withdrawn.add((resource_type, rid, self.container))
 
     def read(
         self,
@@ -122,9 +115,10 @@ class Collector:
         measured window, whatever the episode: a "no" is only as good as the moment it was
         asked (a cancer ruled out in 2005 is not "no history of cancer" today)."""
         episode = self.term.episodes[path]
-        admitted = not (when is not None and self.ahead(when)) and admits(
-            episode, when, self.windows, condition=condition
-        )
+        # beyond the time zones' allowance a record is of no moment of this evaluation (admits);
+        # within it, one timed ahead beyond a clock's skew is read, but cannot win as the newest
+        admitted = admits(episode, when, self.windows, condition=condition)
+        early = admitted and when is not None and self.ahead(when)
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
             if not admitted and value is not None and not negative:
@@ -148,100 +142,9 @@ class Collector:
         if said is None or said > self.windows.now + SKEW:
             said = when  # recorded when it was made (an Observation), or recorded in the future
         until = self.until if value is not None else None
-        self.readings.append(
-            Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem, until)
-        )
-
-    def set_aside(
-        self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
-    ) -> None:
-        """Name a reading of a fact (not a "no": a field left unknown is asked) that falls
-        outside its field's episode where a clinician would still take it from the record; a
-        stale measurement is simply old, and not named."""
-        if when is None:
-            self.undated(path, source)
-        elif self.ahead(when):
-            self.future(path, when, source)
-        elif self.until is not None and admits(
-            episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
-        ):
-            self.to_the_day(path, when, self.until, source)
-        elif condition or (
-            episode.kind == "current"
-            and source.get("resource_type") in ("Observation", "QuestionnaireResponse")
-            and not BY_PATH[path].numeric
-            and when >= self.windows.now - OBSERVED_BEFORE
-        ):
-            # a finding observed present last week, or answered present on last week's form, is
-            # the same fact as a Condition with that onset (a saddle numbness: as an Observation
-            # or an answer it was dropped in silence); a pain score is a measurement, of its
-            # moment, and an old one is simply old
-            self.began_before(path, episode.kind, when, source)
-        elif episode.kind == "standing":
-            self.outlived(path, episode, when, source)
-
-    def to_the_day(self, path: str, when: datetime, latest: datetime, source: dict[str, str]) -> None:
-        """A reading whose time is stated only to the day, whose first moment (as which it is
-        read) is outside the field's window and some later moment of that day inside: it cannot
-        be placed, so it is neither read as current nor dropped in silence (a heart rate of 135
-        recorded "yesterday", perhaps 16 hours ago, had no card). A fully timed reading is
-        admitted as before."""
-        span = latest - when
-        stated = f"day ({when:%Y-%m-%d})" if span < timedelta(days=2) else f"month ({when:%Y-%m})"
-        if span > timedelta(days=32):
-            stated = f"year ({when:%Y})"
-        self.later(
-            path,
-            f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
-            "field is read in and may end within it; left unknown",
-        )
-
-    def future(self, path: str, when: datetime, source: dict[str, str]) -> None:
-        """A record dated after the evaluation (beyond the skew of time zones) is of no moment
-        this evaluation can place, so it is not read; but named (a heart rate of 135 dated 20
-        hours ahead, a wrong clock, was dropped with no card). A questionnaire's is named once,
-        by its reader."""
-        if source.get("resource_type") != "QuestionnaireResponse":
-            self.later(
-                path,
-                f"{self.ref(source)} is dated in the future ({utc_label(when)}); left unknown",
-            )
-
-    def undated(self, path: str, source: dict[str, str]) -> None:
-        """A finding or measurement with no time at all cannot be placed in this illness, so it
-        is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
-        with no card). A questionnaire without its authored time is named once, by its reader."""
-        if source.get("resource_type") != "QuestionnaireResponse":
-            self.later(
-                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown"
-            )
-
-    def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
-        """A finding still recorded as present, which began (a Condition's onset) or was observed
-        before this illness: not read as new (a years-old incontinence is not cauda equina's),
-        but not dropped in silence either, since a red flag that began last week may still be one."""
-        if kind in ("current", "measured") and when <= self.windows.now:
-            dated = "an onset" if source.get("resource_type") == "Condition" else "a date"
-            self.later(
-                path,
-                f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
-                "illness's window, so not read as new; left unknown (ask whether it is new)",
-            )
-
-    def outlived(self, path: str, episode: Episode, when: datetime, source: dict[str, str]) -> None:
-        """A lasting state (a pregnancy, diabetes, a usual blood pressure) observed or answered
-        longer ago than an Observation of it counts for: not read as holding now, but named (a
-        pregnancy observed 40 days ago was dropped in silence, while it decides the sepsis and
-        urinary-infection criteria of a pregnant patient)."""
-        self.later(
-            path,
-            f"{self.ref(source)}: recorded ({when:%Y-%m-%d}) more than {episode.days} days ago, so not "
-            "read as holding now; left unknown (ask whether it still does)",
-        )
-
-    @staticmethod
-    def ref(source: dict[str, str]) -> str:
-        return f"{source['resource_type']}/{source['id']}"
+        kept = Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem, until)
+        kept.container, kept.early = self.container, early
+        self.readings.append(kept)
 
     def result(self) -> MappingResult:
         by_field: dict[str, list[Reading]] = {}
@@ -252,9 +155,7 @@ class Collector:
             value = self.sites(readings) if path == "pain.sites" else self.newest(path, readings)
             if value is not None:
                 values[path] = value
-        for path, message in self.deferred:
-            if path not in values:
-                self.error(path, message)
+        self.name_set_aside(values)
         self.used.sort(key=lambda u: ORDER[u["field"]])
         encounter: dict[str, Any] = {}
         for spec in FIELDS:
@@ -276,15 +177,16 @@ class Collector:
         the patient's answer). Named when nothing else fills the field."""
         kept = []
         for r in self.readings:
-            if (r.source.get("resource_type", ""), r.source.get("id", "")) in self.withdrawn:
-                self.ignore("entered_in_error", r.field)
-                self.later(r.field, f"{self.ref(r.source)}: another version of it is marked entered in error; not used")
-            else:
+            if (r.source.get("resource_type", ""), r.source.get("id", ""), r.container) not in self.withdrawn:
                 kept.append(r)
+                continue
+            self.ignore("entered_in_error", r.field)
+            if r.value is not None:
+                self.later(r.field, f"{self.ref(r.source)}: another version of it is marked entered in error; not used")
         return kept
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
-        readings = self.reopened(path, readings)
+        readings = self.placed(path, self.reopened(path, readings))
         if not readings:
             return None
         kind = self.term.episodes[path].kind
@@ -323,12 +225,8 @@ class Collector:
         latest = self.by_status(path, latest)
         distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
         if len(distinct) > 1:
-            self.error(
-                path,
-                "conflicting values recorded at the same time ("
-                + ", ".join(self.ref(r.source) for r in distinct.values())
-                + "); left unknown",
-            )
+            refs = ", ".join(self.ref(r.source) for r in distinct.values())
+            self.error(path, f"conflicting values recorded at the same time ({refs}); left unknown")
             self.ignore("conflict", path)
             return None
         if not distinct:
@@ -336,6 +234,20 @@ class Collector:
         winner = next(iter(distinct.values()))
         self.used.append(winner.source)
         return winner.value
+
+    def placed(self, path: str, readings: list[Reading]) -> list[Reading]:
+        """The readings less those timed ahead of the evaluation beyond a clock's skew, where
+        another reading can be placed: one ahead cannot be the newest (a 72 dated ten hours ahead
+        won, in silence, over the 135 of ten minutes ago), but alone it is read (set aside, a lone
+        135 timed an hour ahead, or a form's saddle numbness, left the field unknown)."""
+        early = [r for r in readings if r.early]
+        if not early or len(early) == len(readings):
+            return readings
+        for r in early:
+            self.ignore("outside_episode", path)
+            if r.value is not None:
+                self.later(path, f"{self.ref(r.source)} is dated in the future ({utc_label(r.when)}); left unknown")
+        return [r for r in readings if not r.early]
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
         # the wider records themselves are not superseded: they reopen

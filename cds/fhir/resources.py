@@ -59,6 +59,8 @@ class ResourceList(list[dict[str, Any]]):
         # the Bundle entries' fullUrls of the Patients kept: a reference to one is to the Patient
         self.patient_urls: set[str] = set()
         self.paged: list[str] = []  # searchset Bundles with a next page, which was not sent
+        # a contained resource (by identity) -> its container's reference: its id is local to it
+        self.held_in: dict[int, str] = {}
 
 
 @cache
@@ -149,6 +151,7 @@ def resources_from(obj: Any) -> ResourceList:
                 out.malformed.append((reference(item), problem))
                 return
             for child in _contained(item, out.unread):
+                out.held_in[id(child)] = reference(item)
                 walk(child)
 
     walk(obj)
@@ -304,7 +307,12 @@ def observation_latest_time(obs: dict[str, Any]) -> datetime:
 def observation_timed(obs: dict[str, Any]) -> bool:
     """Whether the time observation_time reads is stated to the hour and zone (FHIR: "if hours
     and minutes are specified, a time zone SHALL be populated"): an instant, not a day."""
-    text = _observation_time_text(obs)
+    return _timed(_observation_time_text(obs))
+
+
+def _timed(text: Any) -> bool:
+    """A time stated to the hour: with its zone an instant; without one (against FHIR, but sent)
+    read as UTC, and still no date, whose allowance would let it win as the newest by hours."""
     return isinstance(text, str) and "T" in text
 
 
@@ -347,9 +355,8 @@ def response_latest_time(response: dict[str, Any]) -> datetime:
 
 
 def response_timed(response: dict[str, Any]) -> bool:
-    """Whether `authored` is stated to the hour and zone: an instant, not a day."""
-    authored = response.get("authored")
-    return isinstance(authored, str) and "T" in authored and _instant(authored) is not None
+    """Whether `authored` is stated to the hour: an instant, not a day."""
+    return _timed(response.get("authored"))
 
 
 _TIME_OF = {"Observation": observation_time, "Condition": condition_time, "QuestionnaireResponse": response_time}

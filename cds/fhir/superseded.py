@@ -25,6 +25,8 @@ class Reading:
     wider: bool = False  # a wider record present: it reopens an older "no", and only that
     problem: str | None = None  # why a reading that leaves the field unknown could not be read
     until: datetime | None = None  # a time stated only to the day: its last moment (UTC)
+    container: str | None = None  # the resource that holds it (contained: its id is local)
+    early: bool = False  # timed, with its zone, ahead of the evaluation beyond a clock's skew
 
 
 # the grades at the top of the danger each field's rules weigh (any altered consciousness is
@@ -74,14 +76,15 @@ def by_status(latest: list[Reading]) -> list[Reading]:
     one completes a preliminary one (a lactate sent as its preliminary and its final version
     was a conflict, and left unknown). Only versions of one resource (its type and id) are
     weighed so: two resources that disagree are a conflict for a clinician, whatever their
-    statuses (a final "no saddle numbness" beside a recorded one must not pass in silence)."""
+    statuses (a final "no saddle numbness" beside a recorded one must not pass in silence); a
+    contained resource's id is its container's, so "1" in two reports is two resources."""
     if len(latest) < 2:
         return latest
-    versions: dict[tuple[str | None, str | None], list[Reading]] = {}
+    versions: dict[tuple[str | None, str | None, str | None], list[Reading]] = {}
     for r in latest:
-        versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None), []).append(r)
+        versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None, r.container), []).append(r)
     keep: list[Reading] = []
-    for (_, rid), group in versions.items():
+    for (_, rid, _), group in versions.items():
         if rid is None or len(group) < 2:
             keep += group
             continue

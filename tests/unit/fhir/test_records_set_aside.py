@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.common.fhir_builders import flatten
-from tests.common.fhir_records import LOINC, SNOMED, coding, condition, observation, run
+from tests.common.fhir_records import LOINC, SNOMED, UCUM, coding, condition, observation, run
 
 AT = datetime(2025, 1, 15, 12, tzinfo=UTC)
 
@@ -112,11 +112,26 @@ def test_a_measurement_on_a_form_authored_yesterday_without_a_time_is_named_not_
     }
 
 
-def test_a_form_timed_an_hour_ahead_is_named_as_an_observation_so_timed_is():
-    result = run(form(answered("vitals.heart_rate", valueInteger=135), authored="2025-01-15T13:30:00Z"), now=AT)
+def test_a_form_timed_ahead_is_read_alone_and_never_wins_over_a_placed_answer():
+    """Review of 2f42697: a form timed an hour ahead (or at 13:30 with no zone, read as UTC) was
+    set aside whole, and its saddle numbness with it: routine for the cord emergency."""
+    for authored in ("2025-01-15T13:30:00Z", "2025-01-15T13:30:00", "2025-01-15T21:00:00+00:00"):
+        alone = form(answered("symptoms.saddle_anaesthesia", valueBoolean=True), authored=authored)
+        assert flatten(run(alone, now=AT).encounter) == {"symptoms.saddle_anaesthesia": True}, authored
+    placed = form(
+        answered("symptoms.saddle_anaesthesia", valueBoolean=True), rid="placed", authored="2025-01-15T11:00:00Z"
+    )
+    for authored in ("2025-01-15T13:30:00Z", "2025-01-15T13:30:00"):  # with its zone, and without (read as UTC)
+        ahead = form(answered("symptoms.saddle_anaesthesia", valueBoolean=False), rid="ahead", authored=authored)
+        result = run(ahead, placed, now=AT)
+        assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True} and result.errors == [], authored
+
+
+def test_a_form_beyond_every_time_zone_is_named_once():
+    result = run(form(answered("vitals.heart_rate", valueInteger=135), authored="2025-01-16T04:00:00Z"), now=AT)
     assert result.encounter == {}
     assert named(result) == {
-        "fhir": "QuestionnaireResponse/form is authored in the future (2025-01-15 13:30 UTC): its answers were not used"
+        "fhir": "QuestionnaireResponse/form is authored in the future (2025-01-16 04:00 UTC): its answers were not used"
     }
 
 
@@ -163,3 +178,64 @@ def test_an_entered_in_error_record_withdraws_no_other_record():
     answers = form(answered("symptoms.rigors", valueBoolean=True), rid="o-449813001")
     result = run(other, saddle(False, "entered-in-error"), answers, now=AT)
     assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True, "symptoms.rigors": True}
+
+
+def test_a_condition_entered_in_error_withdraws_its_versions_whatever_its_code():
+    """Review of 2f42697: the entered-in-error version with a local code (a wrong code is a common
+    reason to mark a record so) left its refuted saddle numbness read as a "no"."""
+    refuted = condition("449813001", "2025-01-15T09:00:00Z", verification="refuted")
+    refuted["id"] = "c1"
+    wrong = condition("449813001", "2025-01-15T09:00:00Z", verification="entered-in-error")
+    wrong.update(id="c1", code=coding("http://local", "X1"))
+    result = run(refuted, wrong, now=AT)
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+
+
+def report(rid, status, value):
+    lactate = observation(
+        "2524-7", LOINC, valueQuantity={"value": value, "unit": "mmol/L", "system": UCUM, "code": "mmol/L"}
+    )
+    lactate["id"] = "1"
+    del lactate["status"], lactate["effectiveDateTime"]
+    return {
+        "resourceType": "DiagnosticReport",
+        "id": rid,
+        "status": status,
+        "subject": {"reference": "Patient/p1"},
+        "code": coding(LOINC, "24323-8"),
+        "effectiveDateTime": "2025-01-15T10:00:00Z",
+        "contained": [lactate],
+        "result": [{"reference": "#1"}],
+    }
+
+
+def test_a_contained_id_is_its_containers_alone():
+    """Review of 2f42697: an entered-in-error report's contained lactate "1" withdrew another
+    report's contained lactate "1" (5.2: the sepsis emergency) and a top-level Observation/1."""
+    top = observation(
+        "2524-7",
+        LOINC,
+        when="2025-01-15T10:00:00Z",
+        valueQuantity={"value": 5.2, "unit": "mmol/L", "system": UCUM, "code": "mmol/L"},
+    )
+    top["id"] = "1"
+    for other in (report("today", "final", 5.2), top):
+        result = run(report("wrong", "entered-in-error", 1.1), other, now=AT)
+        assert flatten(result.encounter) == {"labs.lactate_mmol_l": 5.2} and result.errors == []
+    # and "1" in two reports is two results: a preliminary beside a final is a conflict, not versions
+    both = run(report("a", "preliminary", 1.1), report("b", "final", 5.2), now=AT)
+    assert "labs.lactate_mmol_l" in both.unknown
+
+
+def test_many_records_set_aside_make_one_line_per_field():
+    old = [
+        observation(
+            "82810-3", LOINC, when=f"2024-{m:02d}-01T09:00:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0")
+        )
+        for m in range(1, 11)
+    ]
+    for i, o in enumerate(old):
+        o["id"] = f"p{i}"
+    result = run(*old, now=AT)
+    assert [e["field"] for e in result.errors] == ["patient.pregnant"]
+    assert result.errors[0]["message"].endswith("(ask whether it still does) (and 9 more such records)")

@@ -1,0 +1,145 @@
+"""Records a Collector (readings.py) does not read, named rather than dropped in silence: each
+says why it was set aside (no time, dated ahead, stated only to a day that reaches the window,
+begun before this illness, a lasting state observed too long ago), and is named on the
+data-problem card only when nothing else fills its field, one line per field."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from cds.fhir.dates import utc_label
+from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
+from cds.triage.fields import BY_PATH
+
+# The values of a graded field that a wider record present, or "don't know", cannot outgrow:
+# a finding observed present before the illness's window, within this, may still be the red flag
+# of today (a saddle numbness of last week); an older one is simply old
+OBSERVED_BEFORE = timedelta(days=42)
+
+
+class SetAside:
+    """What the Collector keeps of the records it sets aside; it sets the attributes."""
+
+    windows: Windows
+    until: datetime | None  # the last moment of a time stated only to the day
+    timed: bool  # the resource being read states its time to the second, with its zone
+    deferred: list[tuple[str, str]]  # set aside: named if nothing else fills the field
+    errors: list[dict[str, str]]
+
+    def ahead(self, when: datetime) -> bool:
+        """Whether a record made at `when` is dated after the evaluation: beyond a clock's skew
+        for a time stated in full, beyond the time zones' for a date."""
+        return when > self.windows.now + (CLOCK_SKEW if self.timed else SKEW)
+
+    def error(self, path: str, message: str) -> None:
+        self.errors.append({"field": path, "message": message})
+
+    def later(self, path: str, message: str) -> None:
+        """Name a record set aside (undated, ahead, stated only to the day, begun before the
+        illness) if nothing else fills its field: beside a reading of today it hides nothing, and
+        a card that says "left unknown" of a field that was read would withhold self-care advice
+        for a record that changes nothing."""
+        self.deferred.append((path, message))
+
+    def set_aside(
+        self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
+    ) -> None:
+        """Name a reading of a fact (not a "no": a field left unknown is asked) that falls
+        outside its field's episode where a clinician would still take it from the record; a
+        stale measurement is simply old, and not named."""
+        if when is None:
+            self.undated(path, source)
+        elif self.ahead(when):
+            self.future(path, when, source)
+        elif self.until is not None and admits(
+            episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
+        ):
+            self.to_the_day(path, when, self.until, source)
+        elif condition or (
+            episode.kind == "current"
+            and source.get("resource_type") in ("Observation", "QuestionnaireResponse")
+            and not BY_PATH[path].numeric
+            and when >= self.windows.now - OBSERVED_BEFORE
+        ):
+            # a finding observed present last week, or answered present on last week's form, is
+            # the same fact as a Condition with that onset (a saddle numbness: as an Observation
+            # or an answer it was dropped in silence); a pain score is a measurement, of its
+            # moment, and an old one is simply old
+            self.began_before(path, episode.kind, when, source)
+        elif episode.kind == "standing":
+            self.outlived(path, episode, when, source)
+
+    def to_the_day(self, path: str, when: datetime, latest: datetime, source: dict[str, str]) -> None:
+        """A reading whose time is stated only to the day, whose first moment (as which it is
+        read) is outside the field's window and some later moment of that day inside: it cannot
+        be placed, so it is neither read as current nor dropped in silence (a heart rate of 135
+        recorded "yesterday", perhaps 16 hours ago, had no card). A fully timed reading is
+        admitted as before."""
+        span = latest - when
+        stated = f"day ({when:%Y-%m-%d})" if span < timedelta(days=2) else f"month ({when:%Y-%m})"
+        if span > timedelta(days=32):
+            stated = f"year ({when:%Y})"
+        self.later(
+            path,
+            f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
+            "field is read in and may end within it; left unknown",
+        )
+
+    def future(self, path: str, when: datetime, source: dict[str, str]) -> None:
+        """A record dated after the evaluation (beyond the skew of time zones) is of no moment
+        this evaluation can place, so it is not read; but named (a heart rate of 135 dated 20
+        hours ahead, a wrong clock, was dropped with no card). A questionnaire's is named once,
+        by its reader."""
+        if source.get("resource_type") != "QuestionnaireResponse":
+            self.later(
+                path,
+                f"{self.ref(source)} is dated in the future ({utc_label(when)}); left unknown",
+            )
+
+    def undated(self, path: str, source: dict[str, str]) -> None:
+        """A finding or measurement with no time at all cannot be placed in this illness, so it
+        is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
+        with no card). A questionnaire without its authored time is named once, by its reader."""
+        if source.get("resource_type") != "QuestionnaireResponse":
+            self.later(
+                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown"
+            )
+
+    def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
+        """A finding still recorded as present, which began (a Condition's onset) or was observed
+        before this illness: not read as new (a years-old incontinence is not cauda equina's),
+        but not dropped in silence either, since a red flag that began last week may still be one."""
+        if kind in ("current", "measured") and when <= self.windows.now:
+            dated = "an onset" if source.get("resource_type") == "Condition" else "a date"
+            self.later(
+                path,
+                f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
+                "illness's window, so not read as new; left unknown (ask whether it is new)",
+            )
+
+    def outlived(self, path: str, episode: Episode, when: datetime, source: dict[str, str]) -> None:
+        """A lasting state (a pregnancy, diabetes, a usual blood pressure) observed or answered
+        longer ago than an Observation of it counts for: not read as holding now, but named (a
+        pregnancy observed 40 days ago was dropped in silence, while it decides the sepsis and
+        urinary-infection criteria of a pregnant patient)."""
+        self.later(
+            path,
+            f"{self.ref(source)}: recorded ({when:%Y-%m-%d}) more than {episode.days} days ago, so not "
+            "read as holding now; left unknown (ask whether it still does)",
+        )
+
+    def name_set_aside(self, values: dict[str, Any]) -> None:
+        """One line per field left unknown for the records set aside (twenty old diabetes
+        Observations made twenty lines): the first record's reason, and how many more there were."""
+        by_field: dict[str, list[str]] = {}
+        for path, message in self.deferred:
+            if path not in values:
+                by_field.setdefault(path, []).append(message)
+        for path, messages in by_field.items():
+            more = len(messages) - 1
+            self.error(path, messages[0] + (f" (and {more} more such record{'s' if more > 1 else ''})" if more else ""))
+
+    @staticmethod
+    def ref(source: dict[str, str]) -> str:
+        return f"{source['resource_type']}/{source['id']}"
