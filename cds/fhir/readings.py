@@ -10,13 +10,12 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cds.fhir import superseded
 from cds.fhir.bounds import Bound
-from cds.fhir.dates import utc_label
-from cds.fhir.episodes import SKEW, Windows, admits
+from cds.fhir.episodes import CLOCK_SKEW, SKEW, Windows, admits
 from cds.fhir.resources import UNDATED
 from cds.fhir.set_aside import SetAside
 from cds.fhir.superseded import Reading
@@ -25,6 +24,7 @@ from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
 from cds.triage.thresholds import Cut
 
+ZERO = timedelta(0)
 Record = tuple[str, str, str | None]  # resource type, id, and the container of a contained one
 
 
@@ -116,9 +116,9 @@ class Collector(SetAside):
         asked (a cancer ruled out in 2005 is not "no history of cancer" today)."""
         episode = self.term.episodes[path]
         # beyond the time zones' allowance a record is of no moment of this evaluation (admits);
-        # within it, one timed ahead beyond a clock's skew is read, but cannot win as the newest
+        # within it, one dated ahead (timed: beyond a clock's skew) is read, but cannot be placed
         admitted = admits(episode, when, self.windows, condition=condition)
-        early = admitted and when is not None and self.ahead(when)
+        early = admitted and when is not None and when > self.windows.now + (CLOCK_SKEW if self.timed else ZERO)
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
             if not admitted and value is not None and not negative:
@@ -186,7 +186,7 @@ class Collector(SetAside):
         return kept
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
-        readings = self.placed(path, self.reopened(path, readings))
+        readings = self.reopened(path, readings)
         if not readings:
             return None
         kind = self.term.episodes[path].kind
@@ -207,11 +207,14 @@ class Collector(SetAside):
                 self.error(path, f"recorded present and, later, absent ({refs}); left unknown")
                 self.ignore("conflict", path)
                 return None
-        newest = max(r.said for r in readings)
+        newest = max(r.said for r in [r for r in readings if not r.early] or readings)
         # a value stated only to a day that reaches past the newest time may be the newer one:
         # it stands beside the newest, and a disagreement is a conflict (a heart rate of 135 dated
-        # today lost, in silence, to an 80 timed at 08:00 today)
-        latest = [r for r in readings if r.said == newest or (r.until is not None and r.until > newest)]
+        # today lost, in silence, to an 80 timed at 08:00 today); so does one dated ahead of the
+        # evaluation, which cannot be placed (a 72 timed ten hours ahead won over the 135 of ten
+        # minutes before, in silence; dropped, a form's saddle numbness timed 13:30 with no zone,
+        # at 12:00, lost to an older "no")
+        latest = [r for r in readings if r.said == newest or (r.until is not None and r.until > newest) or r.early]
         if all(r.value is None for r in latest):
             # the newest record could not be read, and leaves the field unknown: say why (an
             # unreadable record older than another reading hides nothing, and is not named)
@@ -226,7 +229,12 @@ class Collector(SetAside):
         distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
         if len(distinct) > 1:
             refs = ", ".join(self.ref(r.source) for r in distinct.values())
-            self.error(path, f"conflicting values recorded at the same time ({refs}); left unknown")
+            early = [self.ref(r.source) for r in distinct.values() if r.early]
+            if early:
+                ahead = f"{', '.join(early)} dated ahead of this evaluation, which cannot be placed"
+                self.error(path, f"conflicting values ({refs}; {ahead}); left unknown")
+            else:
+                self.error(path, f"conflicting values recorded at the same time ({refs}); left unknown")
             self.ignore("conflict", path)
             return None
         if not distinct:
@@ -234,20 +242,6 @@ class Collector(SetAside):
         winner = next(iter(distinct.values()))
         self.used.append(winner.source)
         return winner.value
-
-    def placed(self, path: str, readings: list[Reading]) -> list[Reading]:
-        """The readings less those timed ahead of the evaluation beyond a clock's skew, where
-        another reading can be placed: one ahead cannot be the newest (a 72 dated ten hours ahead
-        won, in silence, over the 135 of ten minutes ago), but alone it is read (set aside, a lone
-        135 timed an hour ahead, or a form's saddle numbness, left the field unknown)."""
-        early = [r for r in readings if r.early]
-        if not early or len(early) == len(readings):
-            return readings
-        for r in early:
-            self.ignore("outside_episode", path)
-            if r.value is not None:
-                self.later(path, f"{self.ref(r.source)} is dated in the future ({utc_label(r.when)}); left unknown")
-        return [r for r in readings if not r.early]
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
         # the wider records themselves are not superseded: they reopen
@@ -270,9 +264,14 @@ class Collector(SetAside):
         records name, as a partial list."""
         whole = [r for r in readings if isinstance(r.value, list)]
         named = [r for r in readings if isinstance(r.value, str)]
-        if whole and max(r.said for r in whole) >= max((r.said for r in named), default=UNDATED):
+        placed = max((r.said for r in whole if not r.early), default=UNDATED)
+        if whole and (not named or placed >= max(r.said for r in named)):
             return self.newest("pain.sites", whole)
         if not named:
             return None
-        self.used += [r.source for r in named]
-        return PartialList(sorted({r.value for r in named}, key=BY_PATH["pain.sites"].choices.index))
+        # a whole answer dated ahead cannot be placed against the single records: its sites join
+        # theirs (it won over a thoracic pain recorded at 10:00, in silence)
+        early = [r for r in whole if r.early]
+        self.used += [r.source for r in (*named, *early)]
+        sites = {r.value for r in named} | {site for r in early for site in r.value}
+        return PartialList(sorted(sites, key=BY_PATH["pain.sites"].choices.index))

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +124,7 @@ def resources_from(obj: Any) -> ResourceList:
     Patient, Observation, Condition and QuestionnaireResponse resources they hold, with the
     Observations and Conditions any resource holds in `contained` (_contained)."""
     out = ResourceList()
+    serial = count()
 
     def walk(item: Any, url: Any = None) -> None:
         if isinstance(item, list):
@@ -150,8 +152,11 @@ def resources_from(obj: Any) -> ResourceList:
             else:
                 out.malformed.append((reference(item), problem))
                 return
+            # each container is its own namespace, named by its reference and its place in the
+            # walk: two reports with no id (a transaction's, known by fullUrl) are still two
+            container = f"{reference(item)} ({next(serial)})"
             for child in _contained(item, out.unread):
-                out.held_in[id(child)] = reference(item)
+                out.held_in[id(child)] = container
                 walk(child)
 
     walk(obj)

@@ -138,7 +138,8 @@ class SetAside:
                 by_field.setdefault(path, []).append(message)
         for path, messages in by_field.items():
             more = len(messages) - 1
-            self.error(path, messages[0] + (f" (and {more} more such record{'s' if more > 1 else ''})" if more else ""))
+            also = f" (and {more} more record{'s' if more > 1 else ''} set aside)" if more else ""
+            self.error(path, messages[0] + also)
 
     @staticmethod
     def ref(source: dict[str, str]) -> str:

@@ -26,7 +26,7 @@ class Reading:
     problem: str | None = None  # why a reading that leaves the field unknown could not be read
     until: datetime | None = None  # a time stated only to the day: its last moment (UTC)
     container: str | None = None  # the resource that holds it (contained: its id is local)
-    early: bool = False  # timed, with its zone, ahead of the evaluation beyond a clock's skew
+    early: bool = False  # dated ahead of the evaluation (timed: beyond a clock's skew): unplaced
 
 
 # the grades at the top of the danger each field's rules weigh (any altered consciousness is

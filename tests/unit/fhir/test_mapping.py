@@ -849,10 +849,20 @@ def test_a_timed_reading_ahead_of_the_evaluation_does_not_win_and_a_far_date_is_
     now = obs("8867-4", rid="now", when="2025-01-15T10:50:00Z", valueQuantity=quantity(135, "/min"))
     ahead = obs("8867-4", rid="ahead", when="2025-01-15T21:00:00Z", valueQuantity=quantity(72, "/min"))
     dated = obs("8867-4", rid="dated", when="2025-01-16", valueQuantity=quantity(72, "/min"))  # a day, in Sydney
+    # it cannot be placed against the 135: it stands beside it, and they conflict (named); alone
+    # it is read (test_records_set_aside.py), as is a date of tomorrow, today at UTC+14
     result = run(now, ahead, now=at)
-    assert value_of(result, "vitals.heart_rate") == 135 and result.errors == []  # named only if it hides
-    assert value_of(run(ahead, now=at), "vitals.heart_rate") == 72  # alone it is read (test_records_set_aside.py)
+    assert value_of(result, "vitals.heart_rate") is None
+    assert result.errors == [
+        {
+            "field": "vitals.heart_rate",
+            "message": "conflicting values (Observation/now, Observation/ahead; Observation/ahead dated ahead of "
+            "this evaluation, which cannot be placed); left unknown",
+        }
+    ]
+    assert value_of(run(ahead, now=at), "vitals.heart_rate") == 72
     assert value_of(run(dated, now=at), "vitals.heart_rate") == 72
+    assert value_of(run(now, dated, now=at), "vitals.heart_rate") is None  # it won, in silence
     far = obs("8867-4", rid="far", when="9999-12-31T23:59:59-12:00", valueQuantity=quantity(135, "/min"))
     assert "9999-12-31T23:59:59-12:00" in run(far, now=at).errors[0]["message"]
 

@@ -112,19 +112,49 @@ def test_a_measurement_on_a_form_authored_yesterday_without_a_time_is_named_not_
     }
 
 
-def test_a_form_timed_ahead_is_read_alone_and_never_wins_over_a_placed_answer():
-    """Review of 2f42697: a form timed an hour ahead (or at 13:30 with no zone, read as UTC) was
-    set aside whole, and its saddle numbness with it: routine for the cord emergency."""
+def test_a_form_timed_ahead_is_read_alone_and_stands_beside_a_placed_answer():
+    """Reviews of 2f42697 and 7fc5b53: a form timed an hour ahead (or at 13:30 with no zone, read
+    as UTC) was set aside whole, and its saddle numbness with it: routine for the cord emergency;
+    then, dropped beside an older "no", it lost in silence. It cannot be placed against another
+    reading: alone it is read, beside one that differs it is a conflict, named."""
     for authored in ("2025-01-15T13:30:00Z", "2025-01-15T13:30:00", "2025-01-15T21:00:00+00:00"):
         alone = form(answered("symptoms.saddle_anaesthesia", valueBoolean=True), authored=authored)
         assert flatten(run(alone, now=AT).encounter) == {"symptoms.saddle_anaesthesia": True}, authored
-    placed = form(
-        answered("symptoms.saddle_anaesthesia", valueBoolean=True), rid="placed", authored="2025-01-15T11:00:00Z"
-    )
-    for authored in ("2025-01-15T13:30:00Z", "2025-01-15T13:30:00"):  # with its zone, and without (read as UTC)
-        ahead = form(answered("symptoms.saddle_anaesthesia", valueBoolean=False), rid="ahead", authored=authored)
-        result = run(ahead, placed, now=AT)
-        assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True} and result.errors == [], authored
+    for early, placed in ((True, False), (False, True)):
+        ahead = form(
+            answered("symptoms.saddle_anaesthesia", valueBoolean=early), rid="ahead", authored="2025-01-15T12:50:00"
+        )
+        asked = observation("449813001", SNOMED, when="2025-01-15T11:00:00Z", valueBoolean=placed)
+        result = run(ahead, asked, now=AT)
+        assert "symptoms.saddle_anaesthesia" in result.unknown
+        assert (
+            "QuestionnaireResponse/ahead dated ahead of this evaluation" in named(result)["symptoms.saddle_anaesthesia"]
+        )
+    agreeing = observation("449813001", SNOMED, when="2025-01-15T11:00:00Z", valueBoolean=True)
+    ahead = form(answered("symptoms.saddle_anaesthesia", valueBoolean=True), authored="2025-01-15T13:30:00Z")
+    assert flatten(run(ahead, agreeing, now=AT).encounter) == {"symptoms.saddle_anaesthesia": True}
+
+
+def test_a_history_dated_ahead_is_not_undone_by_a_placed_no():
+    ahead = form(answered("history.cancer", valueBoolean=True), rid="ahead", authored="2025-01-15T12:50:00")
+    placed = form(answered("history.cancer", valueBoolean=False), rid="placed", authored="2025-01-15T11:00:00Z")
+    assert flatten(run(ahead, placed, now=AT).encounter) == {"history.cancer": True}
+
+
+def test_a_reading_dated_ahead_stands_beside_a_placed_one_with_no_value():
+    per_min = {"value": 30, "unit": "/min", "system": UCUM, "code": "/min"}
+    rate = observation("9279-1", LOINC, when="2025-01-15T13:30:00Z", valueQuantity=per_min)
+    not_done = coding("http://terminology.hl7.org/CodeSystem/data-absent-reason", "not-performed")
+    absent = observation("9279-1", LOINC, when="2025-01-15T11:50:00Z", dataAbsentReason=not_done)
+    absent["id"] = "absent"
+    assert flatten(run(rate, absent, now=AT).encounter) == {"vitals.respiratory_rate": 30}
+
+
+def test_a_whole_list_of_sites_dated_ahead_joins_the_single_sites_recorded():
+    ahead = form({"linkId": "pain.sites", "answer": [{"valueString": "lower_back"}]}, authored="2025-01-15T12:50:00")
+    thoracic = condition("279038004", "2025-01-15T10:00:00Z")
+    sites = flatten(run(ahead, thoracic, now=AT).encounter)["pain.sites"]
+    assert set(sites) == {"lower_back", "thoracic"}
 
 
 def test_a_form_beyond_every_time_zone_is_named_once():
@@ -238,4 +268,14 @@ def test_many_records_set_aside_make_one_line_per_field():
         o["id"] = f"p{i}"
     result = run(*old, now=AT)
     assert [e["field"] for e in result.errors] == ["patient.pregnant"]
-    assert result.errors[0]["message"].endswith("(ask whether it still does) (and 9 more such records)")
+    assert result.errors[0]["message"].endswith("(ask whether it still does) (and 9 more records set aside)")
+
+
+def test_two_containers_with_no_id_are_two_namespaces():
+    """Review of 7fc5b53: reports sent with no id (a transaction's, known by their fullUrl) were
+    one namespace: the entered-in-error one's lactate "1" withdrew the other's 5.2."""
+    wrong, today = report("x", "entered-in-error", 1.1), report("x", "final", 5.2)
+    del wrong["id"], today["id"]
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": wrong}, {"resource": today}]}
+    result = run(bundle, now=AT)
+    assert flatten(result.encounter) == {"labs.lactate_mmol_l": 5.2} and result.errors == []
