@@ -148,13 +148,15 @@ class Collector(SetAside):
 
     def result(self) -> MappingResult:
         by_field: dict[str, list[Reading]] = {}
-        for r in self.still_standing():
+        kept, withdrawn = self.still_standing()
+        for r in kept:
             by_field.setdefault(r.field, []).append(r)
         values: dict[str, Any] = {}
         for path, readings in by_field.items():
             value = self.sites(readings) if path == "pain.sites" else self.newest(path, readings)
             if value is not None:
                 values[path] = value
+        self.name_withdrawn(withdrawn, values)
         self.name_set_aside(values)
         self.used.sort(key=lambda u: ORDER[u["field"]])
         encounter: dict[str, Any] = {}
@@ -171,19 +173,31 @@ class Collector(SetAside):
         }
         return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage, self.diagnoses)
 
-    def still_standing(self) -> list[Reading]:
-        """The readings less those of a record another version of which is entered in error (a
-        final "no saddle numbness" sent beside its own entered-in-error version was read as
-        the patient's answer). Named when nothing else fills the field."""
-        kept = []
+    def still_standing(self) -> tuple[list[Reading], list[Reading]]:
+        """The readings, less (and then) those of a record another version of which is entered in
+        error (a final "no saddle numbness" sent beside its own entered-in-error version was read
+        as the patient's answer)."""
+        kept: list[Reading] = []
+        withdrawn: list[Reading] = []
         for r in self.readings:
-            if (r.source.get("resource_type", ""), r.source.get("id", ""), r.container) not in self.withdrawn:
-                kept.append(r)
-                continue
+            key = (r.source.get("resource_type", ""), r.source.get("id", ""), r.container)
+            (withdrawn if key in self.withdrawn else kept).append(r)
+        for r in withdrawn:
             self.ignore("entered_in_error", r.field)
-            if r.value is not None:
-                self.later(r.field, f"{self.ref(r.source)}: another version of it is marked entered in error; not used")
-        return kept
+        return kept, withdrawn
+
+    def name_withdrawn(self, withdrawn: list[Reading], values: dict[str, Any]) -> None:
+        """Name a withdrawn record whose value is not the one read: the payload does not say which
+        version is the latest, and a saddle numbness withdrawn beside an older "no" went in
+        silence (with the others set aside, when nothing fills the field)."""
+        for r in withdrawn:
+            if r.value is None or values.get(r.field) == r.value:
+                continue
+            message = f"{self.ref(r.source)}: another version of it is marked entered in error; not used"
+            if r.field in values:
+                self.error(r.field, message)
+            else:
+                self.later(r.field, message)
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
         readings = self.reopened(path, readings)
@@ -260,18 +274,22 @@ class Collector(SetAside):
         return kept
 
     def sites(self, readings: list[Reading]) -> Any:
-        """A whole answer (a list) wins when it is the newest; otherwise the sites that single
-        records name, as a partial list."""
+        """The newest whole answer (a list); when a single record is newer, or any record is dated
+        ahead (which cannot be placed against the rest), every site they name as a partial list
+        (a thoracic pain answered at 10:00 was dropped, in silence, for a low back pain recorded
+        at 11:00 or dated ahead)."""
         whole = [r for r in readings if isinstance(r.value, list)]
         named = [r for r in readings if isinstance(r.value, str)]
-        placed = max((r.said for r in whole if not r.early), default=UNDATED)
-        if whole and (not named or placed >= max(r.said for r in named)):
-            return self.newest("pain.sites", whole)
-        if not named:
-            return None
-        # a whole answer dated ahead cannot be placed against the single records: its sites join
-        # theirs (it won over a thoracic pain recorded at 10:00, in silence)
-        early = [r for r in whole if r.early]
-        self.used += [r.source for r in (*named, *early)]
-        sites = {r.value for r in named} | {site for r in early for site in r.value}
+        since = max((r.said for r in whole if not r.early), default=None)
+        if not named or (since is not None and not any(r.early or r.said > since for r in named)):
+            return self.newest("pain.sites", whole) if whole else None
+        base: list[str] = []
+        if since is not None:
+            value = self.newest("pain.sites", whole)  # a whole answer dated ahead stands beside it
+            base = list(value) if value is not None else []
+        else:  # every whole answer is dated ahead: its sites join the single records'
+            base = [site for r in whole for site in r.value]
+            self.used += [r.source for r in whole]
+        self.used += [r.source for r in named]
+        sites = set(base) | {r.value for r in named}
         return PartialList(sorted(sites, key=BY_PATH["pain.sites"].choices.index))

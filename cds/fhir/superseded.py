@@ -85,6 +85,10 @@ def by_status(latest: list[Reading]) -> list[Reading]:
         versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None, r.container), []).append(r)
     keep: list[Reading] = []
     for (_, rid, _), group in versions.items():
+        # a version dated ahead cannot be placed against the others, whatever its status (a final
+        # "no" timed 13:00 beat the preliminary "yes" of 11:00, in silence, at 12:00)
+        keep += [r for r in group if r.early]
+        group = [r for r in group if not r.early]
         if rid is None or len(group) < 2:
             keep += group
             continue

@@ -185,11 +185,46 @@ def test_a_version_entered_in_error_withdraws_the_record(order):
     }
 
 
-def test_a_withdrawn_record_beside_another_that_fills_its_field_is_not_named():
+def test_a_withdrawn_record_is_named_unless_another_reads_as_it_did():
+    """Differential fuzzing of 00bcafe: a withdrawn saddle numbness beside an older "no" went in
+    silence (emergency before, routine after), though the payload does not say which version is
+    the latest. Named whenever the value read is not its own."""
     other = saddle(True)
     other["id"] = "other"
-    result = run(saddle(False), saddle(False, "entered-in-error"), other, now=AT)
+    result = run(saddle(True), saddle(True, "entered-in-error"), other, now=AT)
     assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True} and result.errors == []
+    no = saddle(False)
+    no.update(id="no", effectiveDateTime="2025-01-15T08:00:00Z")
+    result = run(saddle(True), saddle(True, "entered-in-error"), no, now=AT)
+    assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": False}
+    assert named(result) == {
+        "symptoms.saddle_anaesthesia": "Observation/o-449813001: another version of it is marked entered in error; "
+        "not used"
+    }
+
+
+def test_versions_of_one_record_dated_ahead_are_not_settled_by_status():
+    """Differential fuzzing of 00bcafe: a final "no" timed 13:00 beat the preliminary "yes" of
+    11:00 of the same record, in silence, at 12:00."""
+    later = saddle(False)
+    later["effectiveDateTime"] = "2025-01-15T13:00:00Z"
+    earlier = saddle(True, "preliminary")
+    earlier["effectiveDateTime"] = "2025-01-15T11:00:00Z"
+    result = run(later, earlier, now=AT)
+    assert "symptoms.saddle_anaesthesia" in result.unknown
+    assert "dated ahead of this evaluation" in named(result)["symptoms.saddle_anaesthesia"]
+
+
+def test_single_sites_recorded_after_a_whole_answer_join_it():
+    """Differential fuzzing of 00bcafe: a low back pain recorded at 11:00, or dated ahead, dropped
+    the thoracic pain answered at 10:00, in silence."""
+    answer = form({"linkId": "pain.sites", "answer": [{"valueString": "thoracic"}]}, authored="2025-01-15T10:00:00Z")
+    for when in ("2025-01-15T11:00:00Z", "2025-01-15T13:00:00Z"):
+        low_back = observation("279039007", SNOMED, when=when, valueBoolean=True)
+        sites = flatten(run(answer, low_back, now=AT).encounter)["pain.sites"]
+        assert set(sites) == {"thoracic", "lower_back"}, when
+    older = observation("279039007", SNOMED, when="2025-01-15T09:00:00Z", valueBoolean=True)
+    assert flatten(run(answer, older, now=AT).encounter)["pain.sites"] == ["thoracic"]  # the answer is newer
 
 
 def test_a_condition_and_a_form_entered_in_error_withdraw_their_own_versions():
