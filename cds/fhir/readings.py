@@ -61,7 +61,7 @@ class Collector(SetAside):
         self.diagnoses: list[dict[str, Any]] = []
         self.until: datetime | None = None  # the last moment of a time stated only to the day
         self.timed = False  # the resource being read states its time to the second, with its zone
-        self.deferred: list[tuple[str, str]] = []  # set aside: named if nothing else fills the field
+        self.deferred: list[tuple[str, str, Any]] = []  # set aside (set_aside.py)
         self.withdrawn: set[Record] = set()  # the records a version entered in error withdraws
         self.container: str | None = None  # the resource holding the one being read (contained)
 
@@ -122,7 +122,7 @@ class Collector(SetAside):
         if not admitted or (negative and (when is None or when < self.windows.now - self.windows.measured)):
             self.ignore("outside_episode", path)
             if not admitted and value is not None and not negative:
-                self.set_aside(path, episode, when, source, condition=condition)
+                self.set_aside(path, episode, when, source, value, condition=condition)
             return
         wider = False
         if value is None and reason:

@@ -24,7 +24,9 @@ class SetAside:
     windows: Windows
     until: datetime | None  # the last moment of a time stated only to the day
     timed: bool  # the resource being read states its time to the second, with its zone
-    deferred: list[tuple[str, str]]  # set aside: named if nothing else fills the field
+    # set aside: (field, why, a value that cannot be placed in time, else None): named if nothing
+    # else fills the field, or if what fills it is not that value
+    deferred: list[tuple[str, str, Any]]
     errors: list[dict[str, str]]
 
     def ahead(self, when: datetime) -> bool:
@@ -35,23 +37,27 @@ class SetAside:
     def error(self, path: str, message: str) -> None:
         self.errors.append({"field": path, "message": message})
 
-    def later(self, path: str, message: str) -> None:
+    def later(self, path: str, message: str, unplaced: Any = None) -> None:
         """Name a record set aside (undated, ahead, stated only to the day, begun before the
         illness) if nothing else fills its field: beside a reading of today it hides nothing, and
         a card that says "left unknown" of a field that was read would withhold self-care advice
-        for a record that changes nothing."""
-        self.deferred.append((path, message))
+        for a record that changes nothing. A value that cannot be placed in time at all
+        (`unplaced`: no time, or dated ahead) may be the newest: it is named also when what fills
+        the field is not it (a heart rate of 135 dated 20 hours ahead, beside a 72 of this
+        morning, went in silence). A day that began before the window is older than a reading
+        of today, and is not (a date-only 80 of yesterday beside an 82 timed this morning)."""
+        self.deferred.append((path, message, unplaced))
 
     def set_aside(
-        self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], *, condition: bool
+        self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], value: Any, *, condition: bool
     ) -> None:
         """Name a reading of a fact (not a "no": a field left unknown is asked) that falls
         outside its field's episode where a clinician would still take it from the record; a
         stale measurement is simply old, and not named."""
         if when is None:
-            self.undated(path, source)
+            self.undated(path, source, value)
         elif self.ahead(when):
-            self.future(path, when, source)
+            self.future(path, when, source, value)
         elif self.until is not None and admits(
             episode, min(self.until + LAG, self.windows.now), self.windows, condition=condition
         ):
@@ -86,7 +92,7 @@ class SetAside:
             "field is read in and may end within it; left unknown",
         )
 
-    def future(self, path: str, when: datetime, source: dict[str, str]) -> None:
+    def future(self, path: str, when: datetime, source: dict[str, str], value: Any) -> None:
         """A record dated after the evaluation (beyond the skew of time zones) is of no moment
         this evaluation can place, so it is not read; but named (a heart rate of 135 dated 20
         hours ahead, a wrong clock, was dropped with no card). A questionnaire's is named once,
@@ -95,15 +101,16 @@ class SetAside:
             self.later(
                 path,
                 f"{self.ref(source)} is dated in the future ({utc_label(when)}); left unknown",
+                value,
             )
 
-    def undated(self, path: str, source: dict[str, str]) -> None:
+    def undated(self, path: str, source: dict[str, str], value: Any) -> None:
         """A finding or measurement with no time at all cannot be placed in this illness, so it
         is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
         with no card). A questionnaire without its authored time is named once, by its reader."""
         if source.get("resource_type") != "QuestionnaireResponse":
             self.later(
-                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown"
+                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown", value
             )
 
     def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
@@ -133,8 +140,8 @@ class SetAside:
         """One line per field left unknown for the records set aside (twenty old diabetes
         Observations made twenty lines): the first record's reason, and how many more there were."""
         by_field: dict[str, list[str]] = {}
-        for path, message in self.deferred:
-            if path not in values:
+        for path, message, unplaced in self.deferred:
+            if path not in values or (unplaced is not None and not _among(unplaced, values[path])):
                 by_field.setdefault(path, []).append(message)
         for path, messages in by_field.items():
             more = len(messages) - 1
@@ -144,3 +151,10 @@ class SetAside:
     @staticmethod
     def ref(source: dict[str, str]) -> str:
         return f"{source['resource_type']}/{source['id']}"
+
+
+def _among(value: Any, read: Any) -> bool:
+    """Whether a value set aside is what was read: for pain sites, among the sites read."""
+    if isinstance(read, list):
+        return set(value if isinstance(value, list) else [value]) <= set(read)
+    return bool(value == read)
