@@ -19,9 +19,11 @@ recorded at 11:00 with its onset last night is newer than a "no" asked at 08:00.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from cds.fhir.diagnoses import code_label, diagnoses
+from cds.fhir.episodes import SKEW
 from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
 from cds.fhir.resources import (
@@ -132,7 +134,18 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
     else:
         value, reason = None, "inactive"
     said = None if (recorded := condition_recorded(cond)) == UNDATED else recorded
-    c.read(path, when, value, source, reason, condition=True, negative=negative, said=said)
+    with c.stated_until(_onset_day_end(c, cond, stamp, said)):
+        c.read(path, when, value, source, reason, condition=True, negative=negative, said=said)
+
+
+def _onset_day_end(c: Collector, cond: dict[str, Any], stamp: datetime, said: datetime | None) -> datetime | None:
+    """The last moment an onset stated only to the day (or month) allows, when the onset places
+    the record (no recording time, or one ahead of the clock): all of that day, as an
+    Observation's date (an active saddle numbness of "2025-01-11" lost, unnamed, to a resolved
+    one timed 09:50 that day). None otherwise."""
+    latest = condition_latest_time(cond)
+    by_onset = stamp != UNDATED and latest > stamp and (said is None or said > c.windows.now + SKEW)
+    return latest if by_onset else None
 
 
 def _match(c: Collector, concept: Any) -> list[tuple[Finding | None, str, Key]] | str:

@@ -346,3 +346,15 @@ def test_a_recorded_history_dated_ahead_is_named_beside_a_no():
     result = run(cancer, no, now=AT)
     assert flatten(result.encounter) == {"history.cancer": False}
     assert "dated in the future" in named(result)["history.cancer"]
+
+
+def test_an_onset_stated_only_to_the_day_is_all_of_that_day():
+    """Differential fuzzing of 3232568: an active saddle numbness with onset "2025-01-11" (recorded
+    ahead of the clock, or not at all) lost, unnamed, to a resolved one timed 09:50 that day, and
+    the field was unknown with nothing on the card (emergency when recorded today)."""
+    resolved = condition("449813001", "2025-01-11T09:50:00Z", clinical="resolved")
+    resolved["id"] = "resolved"
+    for recorded in ({"recordedDate": "2025-01-16T03:38:00Z"}, {}):
+        active = condition("449813001", "2025-01-11", **recorded)
+        result = run(resolved, active, now=AT)
+        assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True}, recorded
