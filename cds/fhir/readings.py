@@ -139,8 +139,13 @@ class Collector(SetAside):
             wider = reason == "narrower_or_wider_code" or (
                 reason in ("no_value", "answered_unknown") and not BY_PATH[path].numeric
             )
-        if said is None or said > self.windows.now + SKEW:
-            said = when  # recorded when it was made (an Observation), or recorded in the future
+        if said is not None and said > self.windows.now + SKEW:
+            # recorded ahead of the clock: when it was made, which orders it, is not known (a
+            # thoracic pain begun yesterday and recorded "tomorrow" lost, unnamed, to a form's
+            # answer of this morning)
+            said, early = when, True
+        elif said is None:
+            said = when  # recorded when it was made (an Observation)
         until = self.until if value is not None else None
         kept = Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem, until)
         kept.container, kept.early = self.container, early

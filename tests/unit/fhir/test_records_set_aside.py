@@ -358,3 +358,11 @@ def test_an_onset_stated_only_to_the_day_is_all_of_that_day():
         active = condition("449813001", "2025-01-11", **recorded)
         result = run(resolved, active, now=AT)
         assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": True}, recorded
+
+
+def test_a_site_recorded_ahead_of_the_clock_joins_a_form_answered_today():
+    """Differential fuzzing of 66bf15d: a thoracic back pain begun yesterday, recorded "tomorrow"
+    (a wrong clock), lost, unnamed, to a form's "flank" of today: urgent with cancer, routine."""
+    thoracic = condition("279038004", "2025-01-14T09:00:00Z", recordedDate="2025-01-16T06:43")
+    flank = form({"linkId": "pain.sites", "answer": [{"valueString": "flank"}]}, authored="2025-01-15")
+    assert set(flatten(run(thoracic, flank, now=AT).encounter)["pain.sites"]) == {"thoracic", "flank"}
