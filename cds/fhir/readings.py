@@ -25,6 +25,7 @@ from cds.triage.fields import BY_PATH, FIELDS, ORDER
 from cds.triage.thresholds import Cut
 
 ZERO = timedelta(0)
+_NO = (False, "none")  # a finding recorded absent (headache none, leg weakness none)
 Record = tuple[str, str, str | None]  # resource type, id, and the container of a contained one
 
 
@@ -205,7 +206,7 @@ class Collector(SetAside):
                 self.later(r.field, message)
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
-        readings = self.reopened(path, readings)
+        readings = self.unasked(path, self.reopened(path, readings))
         if not readings:
             return None
         kind = self.term.episodes[path].kind
@@ -261,6 +262,16 @@ class Collector(SetAside):
         winner = next(iter(distinct.values()))
         self.used.append(winner.source)
         return winner.value
+
+    def unasked(self, path: str, readings: list[Reading]) -> list[Reading]:
+        """The readings less a "no" dated ahead of the evaluation beside a "yes" that can be
+        placed: a "no" is only as good as the moment it was asked, and this one's moment is not
+        known (a saddle numbness refuted in a record dated tomorrow made a recorded one unknown:
+        routine for the cord emergency). A "yes" dated ahead still stands beside a "no"."""
+        if not any(not r.early and r.value is not None and r.value not in _NO for r in readings):
+            return readings
+        kept = [r for r in readings if not (r.early and r.value in _NO)]
+        return self._superseded(path, len(readings), kept)
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:
         # the wider records themselves are not superseded: they reopen
