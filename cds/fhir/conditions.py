@@ -34,6 +34,7 @@ from cds.fhir.resources import (
     condition_time,
     status_code,
 )
+from cds.fhir.superseded import said_no
 from cds.fhir.terminology import CodedQuantity, Finding, Key
 from cds.fhir.unread import ambiguous
 from cds.triage.fields import BY_PATH
@@ -61,7 +62,7 @@ def read_condition(c: Collector, cond: dict[str, Any]) -> None:
     # SNOMED Fever must still withhold self-care advice
     if status_code(cond.get("verificationStatus"), VERIFICATION_SYSTEMS) == "entered-in-error":
         # whatever its code: a wrong code is a common reason to mark a record entered in error
-        c.withdraw("Condition", cond.get("id"))
+        c.withdraw(cond)
     named = _diagnosis(c, cond)
     matched = _match(c, cond.get("code"))
     if isinstance(matched, str):
@@ -123,7 +124,7 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
         if finding is not None and finding.grades is not None and cond.get("severity"):
             graded, _ = coded_answer(c, finding, cond["severity"])
             value, reason = (graded, None) if graded is not None else (value, reason)
-        if value is False or value == "none":
+        if said_no(value):
             # a record whose presence means "no" (Not pregnant) is a "no", as good as its moment;
             # and reading the unconfirmed as present is there to raise flags, never to close one,
             # so an unconfirmed "no" is not read at all (it does not hide an older reading)

@@ -66,7 +66,7 @@ def read_observation(c: Collector, obs: dict[str, Any]) -> None:
     if status in SKIP:
         c.ignore(SKIP[status])
         if status == "entered-in-error":
-            c.withdraw("Observation", obs.get("id"))
+            c.withdraw(obs)
         return
     if status not in READ:
         c.ignore("not_final")

@@ -16,9 +16,8 @@ answers (two that disagree are named and leave it unknown), as is an answer hold
 an element FHIR does not define for an item or an answer ("answers") sets the resource aside.
 The time is `authored` (a date alone is all of that day, as an Observation's): the field's
 episode decides whether the answer still counts (one authored in the future, or not at all, is
-named once). Statuses
-read: completed, amended, in-progress (an answer given is an answer); entered-in-error (which
-withdraws any other version of the same id) and stopped are ignored.
+named once). Statuses read: completed, amended, in-progress (an answer given is an answer);
+entered-in-error (which withdraws any other version of the same id) and stopped are ignored.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from cds.fhir.dates import utc_label
 from cds.fhir.episodes import SKEW
 from cds.fhir.readings import Collector
 from cds.fhir.resources import UNDATED, response_latest_time, response_time, response_timed
+from cds.fhir.superseded import said_no
 from cds.fhir.terminology import UCUM, CodedQuantity, as_field, field_problem, terminology
 from cds.numbers import finite_number
 from cds.triage.fields import BY_PATH, Field
@@ -39,7 +39,6 @@ from cds.triage.questions import Catalogue, QuestionsError
 # the code system of the form's own answers for fields with a list of values (a code per value)
 ANSWERS = "https://cds.invalid/fhir/CodeSystem/back-pain-triage-answers"
 READ = frozenset({"completed", "amended", "in-progress"})
-NEGATIVE_VALUES = frozenset({"none"})  # headache none, leg weakness none: recorded absent
 
 
 def read_response(c: Collector, response: dict[str, Any]) -> None:
@@ -47,7 +46,7 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
     if status not in READ:
         c.ignore("entered_in_error" if status == "entered-in-error" else "not_final")
         if status == "entered-in-error":
-            c.withdraw("QuestionnaireResponse", response.get("id"))
+            c.withdraw(response)
         return
     stamp = response_time(response)
     # authored to the day only ("2025-01-14") is all of that day, as an Observation's date is: read
@@ -88,7 +87,7 @@ def _read_items(c: Collector, response: dict[str, Any], when: datetime | None) -
             what = "an answer it cannot read" if reason == "unrecognised_value" else "answers that disagree"
             c.error(path, f"{ref}: the item has {what}; left unknown")
         source = {"resource_type": "QuestionnaireResponse", "id": rid, "linkId": path, "field": path}
-        negative = value is False or (isinstance(value, str) and value in NEGATIVE_VALUES)
+        negative = said_no(value)
         c.read(path, when, value, source, reason, negative=negative)
 
 

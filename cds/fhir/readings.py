@@ -18,14 +18,13 @@ from cds.fhir.bounds import Bound
 from cds.fhir.episodes import CLOCK_SKEW, SKEW, Windows, admits
 from cds.fhir.resources import UNDATED
 from cds.fhir.set_aside import SetAside
-from cds.fhir.superseded import Reading
+from cds.fhir.superseded import Reading, said_no
 from cds.fhir.terminology import Terminology
 from cds.triage.context import PartialList
 from cds.triage.fields import BY_PATH, FIELDS, ORDER
 from cds.triage.thresholds import Cut
 
 ZERO = timedelta(0)
-_NO = (False, "none")  # a finding recorded absent (headache none, leg weakness none)
 Record = tuple[str, str, str | None]  # resource type, id, and the container of a contained one
 
 
@@ -91,11 +90,12 @@ class Collector(SetAside):
         if path is not None:
             self.coverage.setdefault(path, Counter())[reason] += 1
 
-    def withdraw(self, resource_type: str, rid: Any) -> None:
+    def withdraw(self, resource: dict[str, Any]) -> None:
         """A version marked entered-in-error withdraws the record: any other version of the same
         resource sent beside it (a history, a copy) is not read either."""
+        rid = resource.get("id")
         if isinstance(rid, str) and rid:
-            self.withdrawn.add((resource_type, rid, self.container))
+            self.withdrawn.add((resource["resourceType"], rid, self.container))
 
     def read(
         self,
@@ -154,15 +154,13 @@ class Collector(SetAside):
 
     def result(self) -> MappingResult:
         by_field: dict[str, list[Reading]] = {}
-        kept, withdrawn = self.still_standing()
-        for r in kept:
+        for r in self.still_standing():
             by_field.setdefault(r.field, []).append(r)
         values: dict[str, Any] = {}
         for path, readings in by_field.items():
             value = self.sites(readings) if path == "pain.sites" else self.newest(path, readings)
             if value is not None:
                 values[path] = value
-        self.name_withdrawn(withdrawn, values)
         self.name_set_aside(values)
         self.used.sort(key=lambda u: ORDER[u["field"]])
         encounter: dict[str, Any] = {}
@@ -179,31 +177,22 @@ class Collector(SetAside):
         }
         return MappingResult(encounter, self.used, ignored, self.errors, unknown, coverage, self.diagnoses)
 
-    def still_standing(self) -> tuple[list[Reading], list[Reading]]:
-        """The readings, less (and then) those of a record another version of which is entered in
-        error (a final "no saddle numbness" sent beside its own entered-in-error version was read
-        as the patient's answer)."""
+    def still_standing(self) -> list[Reading]:
+        """The readings less those of a record another version of which is entered in error (a
+        final "no saddle numbness" sent beside its own entered-in-error version was read as the
+        patient's answer). The payload does not say which version is the latest, so a withdrawn
+        value is set aside as one that cannot be placed: named unless the value read is its own
+        (a saddle numbness withdrawn beside an older "no" went in silence)."""
         kept: list[Reading] = []
-        withdrawn: list[Reading] = []
         for r in self.readings:
-            key = (r.source.get("resource_type", ""), r.source.get("id", ""), r.container)
-            (withdrawn if key in self.withdrawn else kept).append(r)
-        for r in withdrawn:
-            self.ignore("entered_in_error", r.field)
-        return kept, withdrawn
-
-    def name_withdrawn(self, withdrawn: list[Reading], values: dict[str, Any]) -> None:
-        """Name a withdrawn record whose value is not the one read: the payload does not say which
-        version is the latest, and a saddle numbness withdrawn beside an older "no" went in
-        silence (with the others set aside, when nothing fills the field)."""
-        for r in withdrawn:
-            if r.value is None or values.get(r.field) == r.value:
+            if r.record not in self.withdrawn:
+                kept.append(r)
                 continue
-            message = f"{self.ref(r.source)}: another version of it is marked entered in error; not used"
-            if r.field in values:
-                self.error(r.field, message)
-            else:
-                self.later(r.field, message)
+            self.ignore("entered_in_error", r.field)
+            if r.value is not None:
+                message = f"{self.ref(r.source)}: another version of it is marked entered in error; not used"
+                self.later(r.field, message, r.value)
+        return kept
 
     def newest(self, path: str, readings: list[Reading]) -> Any:
         readings = self.unasked(path, self.reopened(path, readings))
@@ -268,9 +257,9 @@ class Collector(SetAside):
         placed: a "no" is only as good as the moment it was asked, and this one's moment is not
         known (a saddle numbness refuted in a record dated tomorrow made a recorded one unknown:
         routine for the cord emergency). A "yes" dated ahead still stands beside a "no"."""
-        if not any(not r.early and r.value is not None and r.value not in _NO for r in readings):
+        if not any(not r.early and r.value is not None and not said_no(r.value) for r in readings):
             return readings
-        kept = [r for r in readings if not (r.early and r.value in _NO)]
+        kept = [r for r in readings if not (r.early and said_no(r.value))]
         return self._superseded(path, len(readings), kept)
 
     def reopened(self, path: str, readings: list[Reading]) -> list[Reading]:

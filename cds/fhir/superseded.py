@@ -28,6 +28,16 @@ class Reading:
     container: str | None = None  # the resource that holds it (contained: its id is local)
     early: bool = False  # dated ahead of the evaluation (timed: beyond a clock's skew): unplaced
 
+    @property
+    def record(self) -> tuple[str, str, str | None]:
+        """The record it was read from: type, id, and the container of a contained one."""
+        return (self.source.get("resource_type", ""), self.source.get("id", ""), self.container)
+
+
+def said_no(value: Any) -> bool:
+    """A finding recorded absent (headache none, leg weakness none); never a number (0 == False)."""
+    return value is False or value == "none"
+
 
 # the grades at the top of the danger each field's rules weigh (any altered consciousness is
 # NEWS2's 3 and qSOFA's altered mentation; weakness of either kind, a cord-compression trigger).
@@ -80,16 +90,16 @@ def by_status(latest: list[Reading]) -> list[Reading]:
     contained resource's id is its container's, so "1" in two reports is two resources."""
     if len(latest) < 2:
         return latest
-    versions: dict[tuple[str | None, str | None, str | None], list[Reading]] = {}
+    versions: dict[tuple[str, str, str | None], list[Reading]] = {}
     for r in latest:
-        versions.setdefault((r.source.get("resource_type"), r.source.get("id") or None, r.container), []).append(r)
+        versions.setdefault(r.record, []).append(r)
     keep: list[Reading] = []
     for (_, rid, _), group in versions.items():
         # a version dated ahead cannot be placed against the others, whatever its status (a final
         # "no" timed 13:00 beat the preliminary "yes" of 11:00, in silence, at 12:00)
         keep += [r for r in group if r.early]
         group = [r for r in group if not r.early]
-        if rid is None or len(group) < 2:
+        if not rid or len(group) < 2:
             keep += group
             continue
         ranks = [_STATUS_RANK.get(r.source.get("status", "final"), 1) for r in group]

@@ -383,3 +383,12 @@ def test_a_refutation_recorded_ahead_of_the_clock_does_not_undo_a_recorded_findi
     refuted = condition("449813001", "2025-01-15T08:00:00Z", verification="refuted", recordedDate="2025-01-16T03:38")
     refuted["id"] = "refuted"
     assert flatten(run(present, refuted, now=AT).encounter) == {"symptoms.saddle_anaesthesia": True}
+
+
+def test_a_score_of_zero_dated_ahead_is_a_number_not_a_no():
+    # review of the session's change: `0 in (False, "none")` held, so a pain score of 0 dated ahead
+    # was dropped beside a placed 7 as a "no" dated ahead, in silence; it is a conflict, named
+    ahead = form(answered("pain.severity", valueInteger=0), rid="ahead", authored="2025-01-15T13:30:00Z")
+    placed = form(answered("pain.severity", valueInteger=7), rid="placed", authored="2025-01-15T11:00:00Z")
+    result = run(ahead, placed, now=AT)
+    assert "pain.severity" in result.unknown and "pain.severity" in named(result)
