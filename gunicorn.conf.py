@@ -50,10 +50,8 @@ _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 # The JWT replay store that every worker of this server shares, and that outlives any one of
 # them (cds.hooks.replay): unless Redis or a file of the operator's is configured, a file in a
 # directory of this server's own, removed when the server stops.
-_STATE_DIR = None
 if not SETTINGS.redis_url and not SETTINGS.replay_db:
-    _STATE_DIR = tempfile.mkdtemp(prefix="cds-state-")
-    os.environ["CDS_REPLAY_DB"] = os.path.join(_STATE_DIR, "replay.sqlite3")
+    os.environ["CDS_REPLAY_DB"] = os.path.join(tempfile.mkdtemp(prefix="cds-state-"), "replay.sqlite3")
 
 # The key that seals a card's link to the prefilled form (cds.form_link): one per server when
 # none is configured, so every worker opens the links any of them made. Replicas behind one
@@ -66,6 +64,8 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     problem = exposure_problem(server.cfg.bind, SETTINGS)
     if problem:
         server.log.error("cds: %s", problem)
+        # gunicorn calls on_exit only once it has started: a refused start cleans up here
+        _remove_own_dirs()
         sys.exit(3)
     # stale samples of an earlier run would be merged into this one's
     for entry in os.listdir(_METRICS_DIR):
@@ -81,7 +81,16 @@ def child_exit(server, worker):  # type: ignore[no-untyped-def]
 
 
 def on_exit(server):  # type: ignore[no-untyped-def]
-    if _METRICS_DIR.startswith(tempfile.gettempdir()) and os.path.basename(_METRICS_DIR).startswith("cds-metrics-"):
-        shutil.rmtree(_METRICS_DIR, ignore_errors=True)
-    if _STATE_DIR:
-        shutil.rmtree(_STATE_DIR, ignore_errors=True)
+    _remove_own_dirs()
+
+
+def _remove_own_dirs() -> None:
+    """The directories this file made for this server; an operator's own are left alone. Told
+    apart by name, not by a flag of this module: a reload (SIGHUP) reads this file again, with
+    the variables the first reading set."""
+    for made, prefix in (
+        (_METRICS_DIR, "cds-metrics-"),
+        (os.path.dirname(os.environ.get("CDS_REPLAY_DB", "")), "cds-state-"),
+    ):
+        if os.path.dirname(made) == tempfile.gettempdir() and os.path.basename(made).startswith(prefix):
+            shutil.rmtree(made, ignore_errors=True)

@@ -60,12 +60,15 @@ def worker_pids(master: int) -> set[int]:
 @contextmanager
 def gunicorn(tmp_path: Path, *args: str, workers: int | None = 2, env: dict[str, str] | None = None, wait: bool = True):
     """gunicorn on a free loopback port; workers=None keeps the default number (the default
-    configuration, as `make run` starts it)."""
+    configuration, as `make run` starts it). Its temporary directory is tmp_path/tmp-PORT."""
     port = free_port()
     log = (tmp_path / f"gunicorn-{port}.log").open("wb")
     metrics_dir = tmp_path / f"metrics-{port}"
     metrics_dir.mkdir()
+    own_tmp = tmp_path / f"tmp-{port}"  # what the server leaves in its temporary directory
+    own_tmp.mkdir()
     environment = {
+        "TMPDIR": str(own_tmp),
         **os.environ,
         "CDS_BIND": f"127.0.0.1:{port}",
         "CDS_RULES_DIR": str(ROOT / "rules"),

@@ -45,6 +45,7 @@ def test_sigterm_drains_an_in_flight_request_and_exits_0(tmp_path):
         result = json.loads(response.split(b"\r\n\r\n", 1)[1])
         assert result["risk_level"] == "emergency"
         assert proc.wait(timeout=30) == 0
+    assert left_behind(tmp_path) == []
 
 
 def test_a_killed_worker_is_replaced_and_service_continues(tmp_path):
@@ -174,3 +175,10 @@ def test_refuses_to_listen_beyond_loopback_without_access_control(tmp_path):
     log = next(tmp_path.glob("gunicorn-*.log")).read_text()
     assert "refusing to listen on 0.0.0.0" in log
     assert "without access control: set CDS_API_KEYS" in log
+    assert left_behind(tmp_path) == []  # the directories made for it before it refused
+
+
+def left_behind(tmp_path) -> list[str]:
+    """What a stopped server left in its temporary directory (its metrics and replay state are
+    its own, removed when it stops)."""
+    return [str(p) for own_tmp in tmp_path.glob("tmp-*") for p in own_tmp.iterdir()]
