@@ -104,9 +104,12 @@ def _chunked_progress(body: memoryview, limits: Limits) -> Progress:
     """Walks the chunks received so far: WHOLE after the last chunk and its trailer section."""
     at, total = 0, 0
     while True:
-        line_end = bytes(body[at : at + 4096]).find(b"\r\n")
-        if line_end < 0:
+        window = bytes(body[at : at + 4096])
+        line_end = window.find(b"\n") - 1
+        if line_end < -1:
             return Progress.WHOLE if len(body) - at > 4096 else Progress.WAIT
+        if line_end < 0 or window[line_end] != 0x0D:
+            return Progress.WHOLE  # a line ended by a bare line feed: refused now, not at the read timeout
         size_text = bytes(body[at : at + line_end]).split(b";", 1)[0].strip()
         if not _CHUNK_SIZE.fullmatch(size_text):
             return Progress.WHOLE
@@ -124,6 +127,6 @@ def _chunked_progress(body: memoryview, limits: Limits) -> Progress:
 
 def _trailer_progress(body: memoryview, at: int, limits: Limits) -> Progress:
     rest = bytes(body[at:])
-    if rest.startswith(b"\r\n") or _HEAD_END in rest:
+    if rest.startswith(b"\r\n") or _HEAD_END in rest or rest.count(b"\n") != rest.count(b"\r\n"):
         return Progress.WHOLE
     return Progress.WHOLE if len(rest) > limits.max_head_bytes else Progress.WAIT

@@ -106,6 +106,11 @@ NEVER_WHOLE = {
     ),
     "a transfer coding other than chunked": (HEAD + b"Transfer-Encoding: foo\r\nContent-Length: 2\r\n\r\n{}", 400),
     "a head ended by bare line feeds": (b"GET /healthz HTTP/1.1\nHost: x\n\n", 400),
+    "chunks framed by bare line feeds": (HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\n{}\n0\n\n", 400),
+    "a last chunk whose trailer ends in a bare line feed": (
+        HEAD + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\n",
+        400,
+    ),
     "an HTTP/1.1 request without a Host": (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
     "a Host that is no host": (b"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
     "gzip, then chunked": (HEAD + b"Transfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),

@@ -83,6 +83,17 @@ def test_a_head_ended_by_bare_line_feeds_is_handed_over_for_the_parser_to_refuse
     assert state(b"GET /healthz HTTP/1.1\nHost: x\n") is Progress.WAIT
 
 
+def test_chunks_framed_by_bare_line_feeds_are_handed_over_for_the_parser_to_refuse():
+    chunked = HEAD + b"Transfer-Encoding: chunked\r\n\r\n"
+    assert state(chunked + b"2\n{}\n0\n\n") is Progress.WHOLE
+    assert state(chunked + b"\n") is Progress.WHOLE
+    assert state(chunked + b"2\r\n{}\r\n0\r\n\n") is Progress.WHOLE  # the trailer section's end
+    assert state(chunked + b"2\r\n{}\r\n0\r\nX-A: 1\n") is Progress.WHOLE
+    assert state(chunked + b"2\r\n{}\r\n0\r\nX-A: 1\r\n") is Progress.WAIT
+    assert state(chunked + b"2\r") is Progress.WAIT  # its line feed is on its way
+    assert state(chunked + b"2\r\n{}\r\n0\r\n\r\n") is Progress.WHOLE
+
+
 def test_chunks_declared_past_the_body_limit_are_too_large_before_they_arrive():
     assert state(HEAD + b"Transfer-Encoding: chunked\r\n\r\n1001\r\n{") is Progress.TOO_LARGE
     assert (
