@@ -11,6 +11,7 @@ of a CDS Hooks body (depth, array sizes).
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from cds.hooks import outbound
 from cds.hooks.fhir_servers import FhirTarget
@@ -19,6 +20,10 @@ from cds.settings import Settings
 from cds.strict_json import decode
 
 FHIR_JSON = ("application/fhir+json", "application/json")
+# RFC 3986 allows no "|" in a query, and strict servers refuse one (Tomcat's default answers
+# 400): a search token's system|code is sent percent-encoded, which every FHIR server decodes.
+# What a URI allows stays as written, an escape included.
+_URI_SAFE = "/?&=,:;@!$'()*+%-._~"
 
 
 class FhirFetchError(Exception):
@@ -48,7 +53,7 @@ class FhirReader:
             answer = outbound.get(
                 endpoint,
                 self._address,
-                f"{endpoint.path}/{query.lstrip('/')}",
+                quote(f"{endpoint.path}/{query.lstrip('/')}", safe=_URI_SAFE),
                 headers,
                 self._budget,
                 timeout=settings.fhir_timeout_seconds,

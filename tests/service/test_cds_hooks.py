@@ -4,17 +4,19 @@ feedback, JWT security and CORS."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
 from cds.hooks.cards import INDICATOR, build_cards, card_uuid
 from cds.hooks.overrides import SYSTEM as OVERRIDE_SYSTEM
+from cds.hooks.prefetch import TEMPLATES, render
 from cds.hooks.triage_form import TriageForm
 from tests.common.contract import FLAG_IDS
 from tests.common.fhir_builders import CLINICAL, bundle, encounter_to_resources, recorded_at
@@ -580,6 +582,21 @@ def test_missing_prefetch_is_fetched_from_the_fhir_server_with_the_token(tmp_pat
         "/fhir/Observation",
         "/fhir/Condition",
     }
+
+
+def test_the_queries_sent_are_uris_that_decode_to_the_templates(tmp_path):
+    """A search token's '|' is not allowed in a URI's query, and strict servers (Tomcat by
+    default) refuse the whole request, which made the call a 412: it is sent as %7C."""
+    encounter = VIGNETTES["D05"]["encounter"]
+    with fhir_server(encounter_to_resources(encounter, date.today()), "tok") as (state, url):
+        hooks = make_app(tmp_path, fhir_servers=(url,)).test_client()
+        assert call(hooks, None, fhirServer=url, fhirAuthorization=fhir_auth("tok")).status_code == 200
+    sent = [path for path, _ in state.requests]
+    uri = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+    assert all(uri.fullmatch(path) for path in sent), sent
+    wanted = {"/fhir/" + render(t, {"patientId": "vignette-patient"}) for t in TEMPLATES.values()}
+    assert {unquote(path) for path in sent} == wanted
+    assert any("%7C" in path for path in sent)
 
 
 def test_only_the_missing_keys_are_fetched(tmp_path):
