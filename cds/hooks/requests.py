@@ -81,7 +81,8 @@ class HookRequest(_Open):
 
 def _timestamp(value: str) -> None:
     try:
-        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # RFC 3339 section 5.6 allows a lower-case "t" and "z"; Python reads neither
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError:
         raise ValidationError("must be an ISO 8601 date-time") from None
 

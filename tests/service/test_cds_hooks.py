@@ -696,6 +696,19 @@ def test_feedback_is_accepted_counted_and_logged_without_patient_data(hooks, cap
     assert 'cds_hooks_feedback_total{outcome="overridden"}' in metrics
 
 
+def test_feedback_timestamps_in_any_form_rfc_3339_allows_are_accepted(hooks):
+    stamps = [
+        "2026-11-20T10:05:31Z",
+        "2026-11-20t10:05:31z",
+        "2026-11-20T10:05:31.52+01:00",
+        "2026-11-20T10:05:31-00:00",
+    ]
+    body = {"feedback": [{"card": str(uuid.uuid4()), "outcome": "overridden", "outcomeTimestamp": t} for t in stamps]}
+    response = hooks.post(f"{SERVICE}/feedback", json=body, headers=auth(f"{SERVICE_AUD}/feedback"))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"received": len(stamps)}
+
+
 @pytest.mark.parametrize(
     "body",
     [
