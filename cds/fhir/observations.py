@@ -91,8 +91,7 @@ def _name_unread_status(c: Collector, obs: dict[str, Any], status: Any) -> None:
         said = f"status '{status}'" if isinstance(status, str) else "no status"
         c.later(
             field.path,
-            f"{c.ref({'resource_type': 'Observation', 'id': str(obs.get('id', ''))})}: {said}, "
-            "which is not a result's; left unknown",
+            f"{c.ref({'resource_type': 'Observation', 'id': str(obs.get('id', ''))})}: {said}, which is not a result's",
         )
 
 

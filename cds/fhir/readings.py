@@ -61,7 +61,7 @@ class Collector(SetAside):
         self.diagnoses: list[dict[str, Any]] = []
         self.until: datetime | None = None  # the last moment of a time stated only to the day
         self.timed = False  # the resource being read states its time to the second, with its zone
-        self.deferred: list[tuple[str, str, Any]] = []  # set aside (set_aside.py)
+        self.deferred: list[tuple[str, str, str, Any]] = []  # set aside (set_aside.py)
         self.withdrawn: set[Record] = set()  # the records a version entered in error withdraws
         self.container: str | None = None  # the resource holding the one being read (contained)
 
@@ -190,8 +190,8 @@ class Collector(SetAside):
                 continue
             self.ignore("entered_in_error", r.field)
             if r.value is not None:
-                message = f"{self.ref(r.source)}: another version of it is marked entered in error; not used"
-                self.later(r.field, message, r.value)
+                message = f"{self.ref(r.source)}: another version of it is marked entered in error"
+                self.later(r.field, message, r.value, outcome="not used")
         return kept
 
     def newest(self, path: str, readings: list[Reading]) -> Any:

@@ -11,11 +11,14 @@ from typing import Any
 from cds.fhir.dates import utc_label
 from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
 from cds.triage.fields import BY_PATH
+from cds.triage.labels import value_text
 
 # The values of a graded field that a wider record present, or "don't know", cannot outgrow:
 # a finding observed present before the illness's window, within this, may still be the red flag
 # of today (a saddle numbness of last week); an older one is simply old
 OBSERVED_BEFORE = timedelta(days=42)
+# records named on a field's line; the rest are counted
+NAMED = 5
 
 
 class SetAside:
@@ -24,9 +27,9 @@ class SetAside:
     windows: Windows
     until: datetime | None  # the last moment of a time stated only to the day
     timed: bool  # the resource being read states its time to the second, with its zone
-    # set aside: (field, why, a value that cannot be placed in time, else None): named if nothing
-    # else fills the field, or if what fills it is not that value
-    deferred: list[tuple[str, str, Any]]
+    # set aside: (field, why, what became of it, a value that cannot be placed in time, else
+    # None): named if nothing else fills the field, or if what fills it is not that value
+    deferred: list[tuple[str, str, str, Any]]
     errors: list[dict[str, str]]
 
     def ahead(self, when: datetime) -> bool:
@@ -37,7 +40,7 @@ class SetAside:
     def error(self, path: str, message: str) -> None:
         self.errors.append({"field": path, "message": message})
 
-    def later(self, path: str, message: str, unplaced: Any = None) -> None:
+    def later(self, path: str, why: str, unplaced: Any = None, outcome: str = "left unknown") -> None:
         """Name a record set aside (undated, ahead, stated only to the day, begun before the
         illness) if nothing else fills its field: beside a reading of today it hides nothing, and
         a card that says "left unknown" of a field that was read would withhold self-care advice
@@ -45,8 +48,9 @@ class SetAside:
         (`unplaced`: no time, or dated ahead) may be the newest: it is named also when what fills
         the field is not it (a heart rate of 135 dated 20 hours ahead, beside a 72 of this
         morning, went in silence). A day that began before the window is older than a reading
-        of today, and is not (a date-only 80 of yesterday beside an 82 timed this morning)."""
-        self.deferred.append((path, message, unplaced))
+        of today, and is not (a date-only 80 of yesterday beside an 82 timed this morning).
+        `outcome` says what became of the field when nothing else fills it."""
+        self.deferred.append((path, why, outcome, unplaced))
 
     def set_aside(
         self, path: str, episode: Episode, when: datetime | None, source: dict[str, str], value: Any, *, condition: bool
@@ -89,7 +93,7 @@ class SetAside:
         self.later(
             path,
             f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
-            "field is read in and may end within it; left unknown",
+            "field is read in and may end within it",
         )
 
     def future(self, path: str, when: datetime, source: dict[str, str], value: Any) -> None:
@@ -100,7 +104,7 @@ class SetAside:
         if source.get("resource_type") != "QuestionnaireResponse":
             self.later(
                 path,
-                f"{self.ref(source)} is dated in the future ({utc_label(when)}); left unknown",
+                f"{self.ref(source)} is dated in the future ({utc_label(when)})",
                 value,
             )
 
@@ -109,9 +113,7 @@ class SetAside:
         is not read; but named (a heart rate of 135 without effective[x] or issued was dropped
         with no card). A questionnaire without its authored time is named once, by its reader."""
         if source.get("resource_type") != "QuestionnaireResponse":
-            self.later(
-                path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date); left unknown", value
-            )
+            self.later(path, f"{self.ref(source)} has no time (effective, issued, onset or recorded date)", value)
 
     def began_before(self, path: str, kind: str, when: datetime, source: dict[str, str]) -> None:
         """A finding still recorded as present, which began (a Condition's onset) or was observed
@@ -122,7 +124,8 @@ class SetAside:
             self.later(
                 path,
                 f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
-                "illness's window, so not read as new; left unknown (ask whether it is new)",
+                "illness's window, so not read as new",
+                outcome="left unknown (ask whether it is new)",
             )
 
     def outlived(self, path: str, episode: Episode, when: datetime, source: dict[str, str]) -> None:
@@ -133,20 +136,30 @@ class SetAside:
         self.later(
             path,
             f"{self.ref(source)}: recorded ({when:%Y-%m-%d}) more than {episode.days} days ago, so not "
-            "read as holding now; left unknown (ask whether it still does)",
+            "read as holding now",
+            outcome="left unknown (ask whether it still does)",
         )
 
     def name_set_aside(self, values: dict[str, Any]) -> None:
-        """One line per field left unknown for the records set aside (twenty old diabetes
-        Observations made twenty lines): the first record's reason, and how many more there were."""
-        by_field: dict[str, list[str]] = {}
-        for path, message, unplaced in self.deferred:
+        """One line per field for the records set aside (twenty old diabetes Observations made
+        twenty lines). The records with a value of their own are named, up to NAMED, else the
+        first, and the rest counted: an undated "yes" named with a withdrawn one counted behind
+        it hid the record that had decided the level. Where another record fills the field, the line says so and
+        what it gives, never "left unknown"."""
+        by_field: dict[str, list[tuple[str, str, Any]]] = {}
+        for path, why, outcome, unplaced in self.deferred:
             if path not in values or (unplaced is not None and not _among(unplaced, values[path])):
-                by_field.setdefault(path, []).append(message)
-        for path, messages in by_field.items():
-            more = len(messages) - 1
+                by_field.setdefault(path, []).append((why, outcome, unplaced))
+        for path, entries in by_field.items():
+            named = [e for e in entries if e[2] is not None][:NAMED] or entries[:1]
+            if path in values:
+                text = ". ".join(f"{why}; {o if o.startswith('not') else 'not read'}" for why, o, _ in named)
+                text += f". The field is read from another record: {value_text(values[path])}"
+            else:
+                text = ". ".join(f"{why}; {outcome}" for why, outcome, _ in named)
+            more = len(entries) - len(named)
             also = f" (and {more} more record{'s' if more > 1 else ''} set aside)" if more else ""
-            self.error(path, messages[0] + also)
+            self.error(path, text + also)
 
     @staticmethod
     def ref(source: dict[str, str]) -> str:

@@ -204,7 +204,7 @@ def test_a_withdrawn_record_is_named_unless_another_reads_as_it_did():
     assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": False}
     assert named(result) == {
         "symptoms.saddle_anaesthesia": "Observation/o-449813001: another version of it is marked entered in error; "
-        "not used"
+        "not used. The field is read from another record: no"
     }
 
 
@@ -312,6 +312,24 @@ def test_many_records_set_aside_make_one_line_per_field():
     result = run(*old, now=AT)
     assert [e["field"] for e in result.errors] == ["patient.pregnant"]
     assert result.errors[0]["message"].endswith("(ask whether it still does) (and 9 more records set aside)")
+
+
+def test_every_record_set_aside_with_a_value_is_named_and_a_read_field_is_not_called_unknown():
+    """Confirmation fuzz of 2eca577: a withdrawn saddle numbness, the record that made the level an
+    emergency before it was withdrawn, was only counted ("and 1 more record set aside") behind an
+    undated one, on a line that said "left unknown" of a field read as "no"."""
+    undated = saddle(True)
+    undated["id"] = "u"
+    del undated["effectiveDateTime"]
+    no = saddle(False)
+    no.update(id="no", effectiveDateTime="2025-01-15T08:00:00Z")
+    result = run(saddle(True), saddle(True, "entered-in-error"), no, undated, now=AT)
+    assert flatten(result.encounter) == {"symptoms.saddle_anaesthesia": False}
+    assert named(result) == {
+        "symptoms.saddle_anaesthesia": "Observation/u has no time (effective, issued, onset or recorded date); not "
+        "read. Observation/o-449813001: another version of it is marked entered in error; not used. The field is "
+        "read from another record: no"
+    }
 
 
 def test_two_containers_with_no_id_are_two_namespaces():
