@@ -149,7 +149,7 @@ class Collector(SetAside):
             said = when  # recorded when it was made (an Observation)
         until = self.until if value is not None else None
         kept = Reading(path, when or UNDATED, value, source, bound, said or UNDATED, wider, problem, until)
-        kept.container, kept.early = self.container, early
+        kept.container, kept.early, kept.past = self.container, early, reason == "inactive"
         self.readings.append(kept)
 
     def result(self) -> MappingResult:
@@ -230,6 +230,7 @@ class Collector(SetAside):
             for r in latest:
                 if r.problem is not None:
                     self.error(path, r.problem)
+            self.no_longer(path, latest, [r for r in readings if r.said < newest])
         for r in readings:
             if r.said < newest and r.value is not None:
                 self.ignore("superseded", path)

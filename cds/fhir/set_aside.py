@@ -10,6 +10,7 @@ from typing import Any
 
 from cds.fhir.dates import utc_label
 from cds.fhir.episodes import CLOCK_SKEW, LAG, SKEW, Episode, Windows, admits
+from cds.fhir.superseded import Reading, said_no
 from cds.triage.fields import BY_PATH
 from cds.triage.labels import value_text
 
@@ -139,6 +140,23 @@ class SetAside:
             "read as holding now",
             outcome="left unknown (ask whether it still does)",
         )
+
+    def no_longer(self, path: str, latest: list[Reading], hidden: list[Reading]) -> None:
+        """A record that the finding is no longer present (resolved, inactive, in remission), the
+        newest of its field, leaves it unknown: it says nothing of today. Where it hides older
+        readings of the finding (not a "no": unknown is asked), it is named with them (a pregnancy
+        recorded resolved at 11:55 hid an Observation of "pregnant" at 00:14 in silence); alone
+        it hides nothing, and is not."""
+        past = [self.ref(r.source) for r in latest if r.past]
+        hidden = [r for r in hidden if r.value is not None and not said_no(r.value)]
+        if past and hidden:
+            refs = [self.ref(r.source) for r in hidden]
+            more = f" and {len(refs) - NAMED} more" if len(refs) > NAMED else ""
+            self.error(
+                path,
+                f"{', '.join(past)}: recorded as no longer present (resolved, inactive or in remission) after "
+                f"{', '.join(refs[:NAMED])}{more} recorded it; left unknown (ask whether it still holds)",
+            )
 
     def name_set_aside(self, values: dict[str, Any]) -> None:
         """One line per field for the records set aside (twenty old diabetes Observations made

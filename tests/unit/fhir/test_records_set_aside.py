@@ -410,3 +410,25 @@ def test_a_score_of_zero_dated_ahead_is_a_number_not_a_no():
     placed = form(answered("pain.severity", valueInteger=7), rid="placed", authored="2025-01-15T11:00:00Z")
     result = run(ahead, placed, now=AT)
     assert "pain.severity" in result.unknown and "pain.severity" in named(result)
+
+
+def test_a_finding_recorded_no_longer_present_after_it_was_recorded_is_named():
+    """Confirmation fuzz of 2eca577: a pregnancy Condition recorded resolved at 11:55 left an
+    Observation of "pregnant" at 00:14 unknown with no line (fever in pregnancy is urgent sepsis;
+    shared with c695bbe). A resolved record says nothing of today, so the field stays unknown and
+    is asked; the card says why. Alone, or after a "no", it hides nothing and is not named."""
+    pregnant = observation(
+        "82810-3", LOINC, when="2025-01-15T00:14:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0")
+    )
+    resolved = condition("77386006", "2025-01-15", clinical="resolved", recordedDate="2025-01-15T11:55:00Z")
+    result = run(pregnant, resolved, now=AT)
+    assert "patient.pregnant" in result.unknown
+    assert named(result) == {
+        "patient.pregnant": "Condition/c-77386006-2025: recorded as no longer present (resolved, inactive or in "
+        "remission) after Observation/o-82810-3 recorded it; left unknown (ask whether it still holds)"
+    }
+    assert run(resolved, now=AT).errors == []
+    not_pregnant = observation(
+        "82810-3", LOINC, when="2025-01-15T00:14:00Z", valueCodeableConcept=coding(LOINC, "LA26683-5")
+    )
+    assert run(not_pregnant, resolved, now=AT).errors == []
