@@ -72,6 +72,11 @@ def run(c: Collector, items: Iterable[dict[str, Any]]) -> MappingResult:
         # what the other pages hold (a diabetes, a saddle numbness) is unknown, not absent
         c.ignore("more_pages")
         c.error("fhir", f"{bundle}: a search result with more pages; only the page sent was read")
+    for bundle in getattr(items, "failed", []):
+        # CDS Hooks: a client reports a prefetch it could not complete with an OperationOutcome;
+        # what the search would have found is unknown, not absent
+        c.ignore("search_error")
+        c.error("fhir", f"{bundle}: the FHIR server reported an error in it; records it should hold may be missing")
     for ref, why in getattr(items, "unread", []):
         c.ignore("contained_not_read")
         c.error("fhir", f"{ref}: {why}; not used")

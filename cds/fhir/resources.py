@@ -37,6 +37,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from cds.fhir.outcomes import search_errors
 from cds.fhir.terminology import Key
 from cds.fhir.valuesets import ICD_URIS, icd_code
 
@@ -60,6 +61,7 @@ class ResourceList(list[dict[str, Any]]):
         # the Bundle entries' fullUrls of the Patients kept: a reference to one is to the Patient
         self.patient_urls: set[str] = set()
         self.paged: list[str] = []  # searchset Bundles with a next page, which was not sent
+        self.failed: list[str] = []  # Bundles holding an OperationOutcome that reports an error
         # a contained resource (by identity) -> its container's reference: its id is local to it
         self.held_in: dict[int, str] = {}
 
@@ -141,6 +143,7 @@ def resources_from(obj: Any) -> ResourceList:
                 out.paged.append(f"{reference(item)} ({held}{of} entries)")
             for entry in entries if isinstance(entries, list) else []:
                 if isinstance(entry, dict) and "resource" in entry:
+                    out.failed += search_errors(reference(item), entry["resource"])
                     walk(entry["resource"], entry.get("fullUrl"))
         else:
             if item["resourceType"] not in KEPT_TYPES:

@@ -1274,6 +1274,37 @@ def test_a_page_of_a_search_is_named_as_a_page_not_read_as_the_whole_record():
     assert map_resources(resources_from(page), TODAY).errors == []
 
 
+def test_an_error_a_search_reports_in_its_bundle_is_named():
+    """CDS Hooks 2.0.1: "CDS Services SHOULD check any prefetched data for the existence of
+    OperationOutcomes". A labs search that timed out, reported by an OperationOutcome entry, was
+    dropped as an unsupported type: its lactate unknown with no word that the search failed. The
+    server's text is not repeated (it may name anyone); a warning is not an error."""
+    failed = {
+        "resourceType": "OperationOutcome",
+        "id": "f",
+        "issue": [{"severity": "error", "code": "timeout", "diagnostics": "Timed out for MRN 4471"}],
+    }
+    warned = {
+        "resourceType": "OperationOutcome",
+        "id": "w",
+        "issue": [{"severity": "warning", "code": "informational"}],
+    }
+    page = bundle([patient(), temperature(38.0), failed, warned], "searchset")
+    page["id"] = "labs"
+    result = map_resources(resources_from(page), TODAY)
+    assert value_of(result, "vitals.temperature_c") == 38.0
+    assert result.errors == [
+        {
+            "field": "fhir",
+            "message": "Bundle/labs (OperationOutcome, timeout): the FHIR server reported an error in it; records it "
+            "should hold may be missing",
+        }
+    ]
+    assert result.ignored["search_error"] == 1 and "4471" not in str(result.errors)
+    page["entry"] = [e for e in page["entry"] if e["resource"] is not failed]
+    assert map_resources(resources_from(page), TODAY).errors == []
+
+
 def test_a_cds_hooks_prefetch_maps_like_its_resources():
     vignette = VIGNETTES["D01"]["encounter"]
     from_prefetch = map_resources(resources_from(list(prefetch(vignette).values())), TODAY)
