@@ -5,8 +5,9 @@ Every request carries ``Authorization: Bearer <JWT>`` signed by the CDS Client w
 as a URL (fetched through cds.hooks.outbound: no redirects, a deadline, a size limit; cached) or as
 a JWKS file (loaded once at start-up). A ``jku`` header is only accepted when it names the
 configured URL: a URL taken from a token is never fetched. A token lives at most
-CDS_JWT_MAX_LIFETIME_SECONDS (``exp`` - ``iat``; CDS Hooks recommends five minutes), and its ``jti``
-is accepted once, across workers and replicas (cds.hooks.replay).
+CDS_JWT_MAX_LIFETIME_SECONDS (``exp`` - ``iat``; five minutes unless set, a bound of this
+service's own: CDS Hooks 2.0.1 sets none), and its ``jti`` is accepted once, across workers and
+replicas (cds.hooks.replay).
 
 Every failure raises AuthError, whose reason is meant for the server log only: the HTTP layer answers
 a bare 401 so a caller learns nothing about why its token was refused. Two refusals are not about
