@@ -619,10 +619,18 @@ def test_a_fhir_server_refusing_the_token_is_412(tmp_path):
     assert "wrong-token" not in response.get_data(as_text=True)
 
 
-def test_a_fhir_server_must_be_https_unless_loopback(hooks):
-    response = call(hooks, None, fhirServer="http://fhir.example.com/r4", fhirAuthorization=fhir_auth("t"))
-    assert response.status_code == 400
-    assert response.get_json()["errors"][0]["field"] == "fhirServer"
+def test_an_http_fhir_server_is_never_read_but_a_whole_prefetch_is(hooks):
+    """The specification's example request names http://hooks.smarthealthit.org:9080: refused as
+    a 400, a call whose prefetch needed nothing from it lost every card. Plain http to another
+    machine still cannot be configured, so it is never sent the token (412, as any server not
+    configured for the client; tests/security/test_fhir_server.py shows no connection is made)."""
+    server, token = "http://hooks.smarthealthit.org:9080", fhir_auth("t")
+    whole = prefetch_for(VIGNETTES["D05"]["encounter"])
+    assert call(hooks, whole, fhirServer=server, fhirAuthorization=token).status_code == 200
+    response = call(hooks, None, fhirServer=server, fhirAuthorization=token)
+    assert response.status_code == 412
+    assert response.get_json()["type"].endswith("/fhir-server-not-allowed")
+    assert call(hooks, whole, fhirServer="ftp://fhir.example.com/r4").status_code == 400
 
 
 @pytest.mark.parametrize(
