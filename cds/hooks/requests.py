@@ -61,20 +61,22 @@ class FhirAuthorization(_Open):
 class Context(_Open):
     userId = fields.String(required=True, validate=_ID)
     patientId = fields.String(required=True, validate=_FHIR_ID)
-    encounterId = fields.String(validate=_ID)
+    encounterId = fields.String(validate=_ID, allow_none=True)
 
 
 class HookRequest(_Open):
     hook = fields.String(required=True, validate=validate.OneOf(HOOKS))
     hookInstance = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable])
-    fhirServer = fields.String(validate=_fhir_server)
-    fhirAuthorization = fields.Nested(FhirAuthorization)
+    # CDS Hooks forbids null, yet speaks of "a non-null fhirAuthorization": an optional member
+    # sent as null is taken as left out rather than refused with every card
+    fhirServer = fields.String(validate=_fhir_server, allow_none=True)
+    fhirAuthorization = fields.Nested(FhirAuthorization, allow_none=True)
     context = fields.Nested(Context, required=True)
     prefetch = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
 
     @validates_schema
     def _server_with_token(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if "fhirAuthorization" in data and "fhirServer" not in data:
+        if data.get("fhirAuthorization") is not None and data.get("fhirServer") is None:
             raise ValidationError("is required when fhirAuthorization is given", "fhirServer")
         for key, value in (data.get("prefetch") or {}).items():
             if value is not None and not isinstance(value, dict):

@@ -20,7 +20,7 @@ from cds.hooks.prefetch import TEMPLATES, render
 from cds.hooks.triage_form import TriageForm
 from tests.common.contract import FLAG_IDS
 from tests.common.fhir_builders import CLINICAL, bundle, encounter_to_resources, recorded_at
-from tests.common.hooks_calls import EHR_KEY, hooks_app
+from tests.common.hooks_calls import EHR_KEY, call_body, hooks_app
 from tests.common.jwt_keys import BASE_URL, DISCOVERY_AUD, SERVICE_AUD, bearer, claims, sign
 from tests.common.loopback import serve
 from tests.common.paths import ROOT
@@ -617,6 +617,20 @@ def test_a_fhir_server_refusing_the_token_is_412(tmp_path):
     assert response.status_code == 412
     assert state.requests  # it was asked, and said no
     assert "wrong-token" not in response.get_data(as_text=True)
+
+
+def test_an_optional_member_sent_as_null_is_taken_as_left_out(hooks):
+    """CDS Hooks forbids null but speaks of "a non-null fhirAuthorization": a client that sends
+    null for an optional member lost every card to a 400."""
+    whole = prefetch_for(VIGNETTES["D05"]["encounter"])
+    response = call(hooks, whole, fhirServer=None, fhirAuthorization=None)
+    assert response.status_code == 200, response.get_json()
+    body = call_body(whole)
+    body["context"].update(patientId="vignette-patient", encounterId=None)
+    assert hooks.post(SERVICE, json=body, headers=auth()).status_code == 200
+    # a token without a server to use it on is still the caller's error
+    response = call(hooks, whole, fhirServer=None, fhirAuthorization=fhir_auth("t"))
+    assert response.status_code == 400 and response.get_json()["errors"][0]["field"] == "fhirServer"
 
 
 def test_an_http_fhir_server_is_never_read_but_a_whole_prefetch_is(hooks):
