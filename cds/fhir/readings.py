@@ -238,8 +238,10 @@ class Collector(SetAside):
         latest = self.by_status(path, latest)
         distinct = {(type(r.value).__name__, repr(r.value)): r for r in latest}
         if len(distinct) > 1:
-            refs = ", ".join(self.ref(r.source) for r in distinct.values())
-            early = [self.ref(r.source) for r in distinct.values() if r.early]
+            # every record of the conflict, not one per value: the one named for a "yes" was
+            # whichever came last (a form's date-only 135 named, the measured 135 not)
+            refs = ", ".join(dict.fromkeys(self.ref(r.source) for r in latest))
+            early = list(dict.fromkeys(self.ref(r.source) for r in latest if r.early))
             if early:
                 ahead = f"{', '.join(early)} dated ahead of this evaluation, which cannot be placed"
                 self.error(path, f"conflicting values ({refs}; {ahead}); left unknown")

@@ -142,8 +142,9 @@ class SetAside:
         )
 
     def no_longer(self, path: str, latest: list[Reading], hidden: list[Reading]) -> None:
-        """A record that the finding is no longer present (resolved, inactive, in remission), the
-        newest of its field, leaves it unknown: it says nothing of today. Where it hides older
+        """A record with a clinical status of the past (resolved, inactive, in remission), the
+        newest of its field, leaves it unknown: it says nothing of today (of a "Not pregnant" as
+        of a "Pregnant"). Where it hides older
         readings of the finding (not a "no": unknown is asked), it is named with them (a pregnancy
         recorded resolved at 11:55 hid an Observation of "pregnant" at 00:14 in silence); alone
         it hides nothing, and is not."""
@@ -154,8 +155,9 @@ class SetAside:
             more = f" and {len(refs) - NAMED} more" if len(refs) > NAMED else ""
             self.error(
                 path,
-                f"{', '.join(past)}: recorded as no longer present (resolved, inactive or in remission) after "
-                f"{', '.join(refs[:NAMED])}{more} recorded it; left unknown (ask whether it still holds)",
+                f"{', '.join(past)}: a clinical status of the past (resolved, inactive or in remission), which "
+                f"says nothing of today, recorded after {', '.join(refs[:NAMED])}{more}, which it leaves unread; "
+                "left unknown (ask)",
             )
 
     def name_set_aside(self, values: dict[str, Any]) -> None:

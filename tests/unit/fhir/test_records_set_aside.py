@@ -424,11 +424,27 @@ def test_a_finding_recorded_no_longer_present_after_it_was_recorded_is_named():
     result = run(pregnant, resolved, now=AT)
     assert "patient.pregnant" in result.unknown
     assert named(result) == {
-        "patient.pregnant": "Condition/c-77386006-2025: recorded as no longer present (resolved, inactive or in "
-        "remission) after Observation/o-82810-3 recorded it; left unknown (ask whether it still holds)"
+        "patient.pregnant": "Condition/c-77386006-2025: a clinical status of the past (resolved, inactive or in "
+        "remission), which says nothing of today, recorded after Observation/o-82810-3, which it leaves unread; "
+        "left unknown (ask)"
     }
     assert run(resolved, now=AT).errors == []
     not_pregnant = observation(
         "82810-3", LOINC, when="2025-01-15T00:14:00Z", valueCodeableConcept=coding(LOINC, "LA26683-5")
     )
     assert run(not_pregnant, resolved, now=AT).errors == []
+
+
+@pytest.mark.parametrize("order", ["ahead_first", "ahead_second"])
+def test_a_conflict_names_every_record_of_it_not_one_per_value(order):
+    """Confirmation fuzz of 4e49c69: a conflict named one record per value, whichever came last,
+    so a saddle numbness dated ahead (the record read before) went unnamed behind another "yes",
+    and the line said "recorded at the same time" of records one of which cannot be placed."""
+    ahead, today = saddle(True), saddle(True)
+    ahead.update(id="ahead", effectiveDateTime="2025-01-16")
+    today.update(id="a", effectiveDateTime="2025-01-15T11:55:00Z")
+    no = form(answered("symptoms.saddle_anaesthesia", valueBoolean=False), rid="q", authored="2025-01-15")
+    result = run(*([ahead, today] if order == "ahead_first" else [today, ahead]), no, now=AT)
+    line = named(result)["symptoms.saddle_anaesthesia"]
+    assert all(ref in line for ref in ("Observation/ahead", "Observation/a", "QuestionnaireResponse/q")), line
+    assert "Observation/ahead dated ahead of this evaluation" in line
