@@ -137,7 +137,7 @@ class Collector(SetAside):
             # finding asked and not answered or answered "don't know", reopen an older "no" (a
             # stiff neck unknown at 10:00 is no longer the "no" of 08:00) and leave an older "yes"
             # standing (reopened)
-            wider = reason == "narrower_or_wider_code" or (
+            wider = reason in ("narrower_or_wider_code", "inactive_no") or (
                 reason in ("no_value", "answered_unknown") and not BY_PATH[path].numeric
             )
         if said is not None and said > self.windows.now + SKEW:

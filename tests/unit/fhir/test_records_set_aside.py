@@ -433,6 +433,12 @@ def test_a_finding_recorded_no_longer_present_after_it_was_recorded_is_named():
         "82810-3", LOINC, when="2025-01-15T00:14:00Z", valueCodeableConcept=coding(LOINC, "LA26683-5")
     )
     assert run(not_pregnant, resolved, now=AT).errors == []
+    # a "no" of the past leaves a "yes" standing (a resolved Not pregnant left "pregnant" unknown)
+    # and reopens a "no"
+    not_any_more = condition("60001007", "2025-01-15", clinical="resolved", recordedDate="2025-01-15T11:55:00Z")
+    result = run(pregnant, not_any_more, now=AT)
+    assert flatten(result.encounter) == {"patient.pregnant": True} and result.errors == []
+    assert "patient.pregnant" in run(not_pregnant, not_any_more, now=AT).unknown
 
 
 @pytest.mark.parametrize("order", ["ahead_first", "ahead_second"])
