@@ -132,13 +132,11 @@ def _read_field(c: Collector, cond: dict[str, Any], finding: Finding | None, pat
             if verification in UNCONFIRMED:
                 c.ignore("unconfirmed_no", path)
                 return
-    elif finding is not None and said_no(presence(finding, True)[0]):
-        # a "no" of the past (Not pregnant, resolved) says nothing of today: it reopens an older
-        # "no", as a wider record does, and leaves a "yes" standing (it left a "pregnant" of this
-        # morning unknown: fever in pregnancy is urgent sepsis)
-        value, reason = None, "inactive_no"
     else:
-        value, reason = None, "inactive"
+        # a "no" of the past (Not pregnant, resolved) reopens an older "no", as a wider record does,
+        # and leaves a "yes" standing (it hid a "pregnant" of this morning: urgent sepsis with fever)
+        past_no = finding is not None and said_no(presence(finding, True)[0])
+        value, reason = None, "inactive_no" if past_no else "inactive"
     said = None if (recorded := condition_recorded(cond)) == UNDATED else recorded
     with c.stated_until(_onset_day_end(c, cond, stamp, said)):
         c.read(path, when, value, source, reason, condition=True, negative=negative, said=said)
