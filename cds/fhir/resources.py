@@ -37,7 +37,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from cds.fhir.outcomes import search_errors
+from cds.fhir.outcomes import has_next_page, search_errors
 from cds.fhir.terminology import Key
 from cds.fhir.valuesets import ICD_URIS, icd_code
 
@@ -136,7 +136,7 @@ def resources_from(obj: Any) -> ResourceList:
             out.dropped["not_a_resource"] += 1
         elif item["resourceType"] == "Bundle":
             entries = item.get("entry")
-            if _has_next_page(item):
+            if has_next_page(item):
                 held = len(entries) if isinstance(entries, list) else 0
                 total = item.get("total")
                 of = f" of {total}" if isinstance(total, int) and not isinstance(total, bool) else ""
@@ -166,13 +166,6 @@ def resources_from(obj: Any) -> ResourceList:
     return out
 
 
-def _has_next_page(bundle: dict[str, Any]) -> bool:
-    """Whether a Bundle says more of the search follows (a link with relation "next"): CDS Hooks
-    lets a client paginate prefetch results, and a page is not the whole record."""
-    links = bundle.get("link")
-    return isinstance(links, list) and any(isinstance(x, dict) and x.get("relation") == "next" for x in links)
-
-
 # A contained resource is read in its container's context. A container with a `subject` says
 # whose record it is; these say so by being read as the patient's themselves. Any other container (a Claim names its
 # patient where the reader does not look, and may be another's) is not read through, and what it
@@ -183,6 +176,14 @@ SUBJECTLESS = frozenset({"Observation", "DiagnosticReport", "Condition", "Encoun
 NOT_READ_THROUGH = frozenset({"FamilyMemberHistory", "QuestionnaireResponse"})
 MEMBERS = {"DiagnosticReport": "result", "Observation": "hasMember"}
 TIMES = ("effectiveDateTime", "effectivePeriod", "effectiveInstant", "issued")
+
+
+VERIFICATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+# what a contained resource takes from a container entered in error
+WITHDRAWN: dict[str, dict[str, Any]] = {
+    "Observation": {"status": "entered-in-error"},
+    "Condition": {"verificationStatus": {"coding": [{"system": VERIFICATION_SYSTEM, "code": "entered-in-error"}]}},
+}
 
 
 def _contained(container: dict[str, Any], unread: list[tuple[str, str]]) -> list[dict[str, Any]]:
@@ -213,6 +214,10 @@ def _contained(container: dict[str, Any], unread: list[tuple[str, str]]) -> list
         inherited: dict[str, Any] = (
             {"subject": container["subject"]} if "subject" in container and "subject" not in child else {}
         )
+        if container.get("status") == "entered-in-error":
+            # a contained resource is part of its container, withdrawn with it whatever its own
+            # status (a final "pregnant" held in a report entered in error was read)
+            inherited.update(WITHDRAWN[child["resourceType"]])
         if child["resourceType"] == "Observation":
             # a report's results are those it lists; listing none it can read, everything it holds
             member = f"#{child.get('id')}" in named or (kind == "DiagnosticReport" and not named)

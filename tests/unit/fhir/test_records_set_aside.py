@@ -454,3 +454,21 @@ def test_a_conflict_names_every_record_of_it_not_one_per_value(order):
     line = named(result)["symptoms.saddle_anaesthesia"]
     assert all(ref in line for ref in ("Observation/ahead", "Observation/a", "QuestionnaireResponse/q")), line
     assert "Observation/ahead dated ahead of this evaluation" in line
+
+
+def test_what_a_report_entered_in_error_holds_is_withdrawn_with_it_whatever_its_own_status():
+    """Confirmation fuzz of ca89bab: a final "pregnant" held in a DiagnosticReport entered in error
+    was read (urgent with fever, no line), because only a status the contained record lacked was
+    taken from its container. A contained resource is part of its container."""
+    pregnant = observation(
+        "82810-3", LOINC, when="2025-01-15T10:00:00Z", valueCodeableConcept=coding(LOINC, "LA15173-0")
+    )
+    pregnant["id"] = "p"  # final, and timed, of its own
+    wrong = report("wrong", "entered-in-error", 1.1)
+    wrong["contained"].append(pregnant)
+    result = run(wrong, now=AT)
+    assert flatten(result.encounter) == {} and result.errors == []
+    assert result.ignored["entered_in_error"] == 2
+    assert flatten(run(report("right", "final", 1.1) | {"contained": [pregnant]}, now=AT).encounter) == {
+        "patient.pregnant": True
+    }
