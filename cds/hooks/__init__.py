@@ -44,7 +44,8 @@ def init_hooks(app: Flask, settings: Settings) -> None:
                 response.headers["Access-Control-Allow-Origin"] = origin
                 response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
                 response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-                response.headers["Access-Control-Expose-Headers"] = "X-Request-ID"
+                # a browser client reads only what is exposed: when to try again after a 429 or 503
+                response.headers["Access-Control-Expose-Headers"] = "X-Request-ID, Retry-After"
                 response.headers["Access-Control-Max-Age"] = "600"
             response.headers.add("Vary", "Origin")
         return response

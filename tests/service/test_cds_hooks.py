@@ -762,6 +762,7 @@ def test_cors_for_the_configured_origin_only(hooks):
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ehr.example.com"
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
     assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    assert {"X-Request-ID", "Retry-After"} <= set(allowed.headers["Access-Control-Expose-Headers"].split(", "))
     other = hooks.options(SERVICE, headers={"Origin": "https://evil.example.net"})
     assert other.status_code == 204
     assert "Access-Control-Allow-Origin" not in other.headers
