@@ -28,6 +28,7 @@ from cds.fhir.observations import coded_answer, entry_for, presence
 from cds.fhir.readings import Collector
 from cds.fhir.resources import (
     UNDATED,
+    VERIFICATION_SYSTEM,
     concept_keys,
     condition_latest_time,
     condition_recorded,
@@ -48,10 +49,7 @@ CLINICAL_SYSTEMS = (
     "http://terminology.hl7.org/CodeSystem/condition-clinical",
     "http://hl7.org/fhir/condition-clinical",
 )
-VERIFICATION_SYSTEMS = (
-    "http://terminology.hl7.org/CodeSystem/condition-ver-status",
-    "http://hl7.org/fhir/condition-ver-status",
-)
+VERIFICATION_SYSTEMS = (VERIFICATION_SYSTEM, "http://hl7.org/fhir/condition-ver-status")
 
 
 PAST_OR_NEVER = frozenset({"entered-in-error", "refuted", "inactive", "resolved", "remission"})

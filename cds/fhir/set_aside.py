@@ -144,10 +144,9 @@ class SetAside:
     def no_longer(self, path: str, latest: list[Reading], hidden: list[Reading]) -> None:
         """A record with a clinical status of the past (resolved, inactive, in remission), the
         newest of its field, leaves it unknown: it says nothing of today (of a "Not pregnant" as
-        of a "Pregnant"). Where it hides older
-        readings of the finding (not a "no": unknown is asked), it is named with them (a pregnancy
-        recorded resolved at 11:55 hid an Observation of "pregnant" at 00:14 in silence); alone
-        it hides nothing, and is not."""
+        of a "Pregnant"). Where it hides older readings of the finding (not a "no": unknown is
+        asked), it is named with them (a pregnancy recorded resolved at 11:55 hid an Observation
+        of "pregnant" at 00:14 in silence); alone it hides nothing, and is not."""
         past = [self.ref(r.source) for r in latest if r.past]
         hidden = [r for r in hidden if r.value is not None and not said_no(r.value)]
         if past and hidden:
@@ -164,8 +163,8 @@ class SetAside:
         """One line per field for the records set aside (twenty old diabetes Observations made
         twenty lines). The records with a value of their own are named, up to NAMED, else the
         first, and the rest counted: an undated "yes" named with a withdrawn one counted behind
-        it hid the record that had decided the level. Where another record fills the field, the line says so and
-        what it gives, never "left unknown"."""
+        it hid the record that had decided the level. Where another record fills the field, the
+        line says so and what it gives, never "left unknown"."""
         by_field: dict[str, list[tuple[str, str, Any]]] = {}
         for path, why, outcome, unplaced in self.deferred:
             if path not in values or (unplaced is not None and not _among(unplaced, values[path])):

@@ -27,7 +27,7 @@ class Reading:
     until: datetime | None = None  # a time stated only to the day: its last moment (UTC)
     container: str | None = None  # the resource that holds it (contained: its id is local)
     early: bool = False  # dated ahead of the evaluation (timed: beyond a clock's skew): unplaced
-    past: bool = False  # a record that the finding is no longer present (resolved): says nothing of today
+    past: bool = False  # a clinical status of the past (resolved, inactive): says nothing of today
 
     @property
     def record(self) -> tuple[str, str, str | None]:

@@ -105,11 +105,12 @@ def _chunked_progress(body: memoryview, limits: Limits) -> Progress:
     at, total = 0, 0
     while True:
         window = bytes(body[at : at + 4096])
-        line_end = window.find(b"\n") - 1
-        if line_end < -1:
+        line_feed = window.find(b"\n")
+        if line_feed < 0:
             return Progress.WHOLE if len(body) - at > 4096 else Progress.WAIT
-        if line_end < 0 or window[line_end] != 0x0D:
+        if not window[:line_feed].endswith(b"\r"):
             return Progress.WHOLE  # a line ended by a bare line feed: refused now, not at the read timeout
+        line_end = line_feed - 1
         size_text = bytes(body[at : at + line_end]).split(b";", 1)[0].strip()
         if not _CHUNK_SIZE.fullmatch(size_text):
             return Progress.WHOLE
