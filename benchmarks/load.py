@@ -87,6 +87,18 @@ def workers(master: int) -> list[int]:
     return sorted(pids)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes so far (those still alive)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5), counted from state)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -155,14 +167,20 @@ def main() -> int:
         ratios: dict[int, list[float]] = {}
         for connections in (8, 32):
             for _ in range(args.rounds):
+                # the workers' CPU per request says what the throughput ratio is made of,
+                # without wrk's share of the two cores and the kernel's
+                start = cpu_seconds(pids)
                 health = wrk(base + "/healthz", connections, args.seconds)
+                between = cpu_seconds(pids)
                 evaluate = wrk(base + "/v1/evaluate", connections, args.seconds, script)
+                health["cpu_us"] = (between - start) / health["requests"] * 1e6
+                evaluate["cpu_us"] = (cpu_seconds(pids) - between) / evaluate["requests"] * 1e6
                 results.setdefault(("healthz", connections), []).append(health)
                 results.setdefault(("evaluate", connections), []).append(evaluate)
                 ratios.setdefault(connections, []).append(evaluate["rps"] / health["rps"])
         print(
             f"\n{'endpoint':<22}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'sock err':>9}"
-            f"   (medians of {args.rounds} runs of {args.seconds} s)"
+            f"{'CPU µs':>9}   (medians of {args.rounds} runs of {args.seconds} s; CPU: the workers' per request)"
         )
         for (name, connections), runs in results.items():
             label = "GET /healthz" if name == "healthz" else "POST /v1/evaluate (mix)"
@@ -170,12 +188,21 @@ def main() -> int:
                 f"{label:<22}{connections:>6}{median(r['rps'] for r in runs):>10.0f}"
                 f"{median(r['p50_ms'] for r in runs):>9.2f}{median(r['p99_ms'] for r in runs):>9.2f}"
                 f"{sum(r['non2xx'] for r in runs):>9.0f}{sum(r['socket_errors'] for r in runs):>9.0f}"
+                f"{median(r['cpu_us'] for r in runs):>9.0f}"
             )
         for connections, each in ratios.items():
             rounds = ", ".join(f"{r:.0%}" for r in each)
             print(
                 f"evaluate / healthz throughput at {connections} connections: {median(each):.0%}"
                 f" (rounds: {rounds}; target >= 50 %)"
+            )
+        for connections in ratios:
+            pairs = zip(results[("healthz", connections)], results[("evaluate", connections)], strict=True)
+            cost = [h["cpu_us"] / e["cpu_us"] for h, e in pairs]
+            rounds = ", ".join(f"{c:.0%}" for c in cost)
+            print(
+                f"workers' CPU per request, healthz / evaluate at {connections} connections: {median(cost):.0%}"
+                f" (rounds: {rounds}; the ratio above without the share of wrk and the kernel)"
             )
         p99 = median(r["p99_ms"] for r in results[("evaluate", 8)])
         print(f"evaluate p99 at 8 connections: {p99:.2f} ms (target <= 10 ms)")
