@@ -178,6 +178,7 @@ def map_resources(
     measured_hours: int = 24,
     current_hours: int = 168,
     cuts: Mapping[str, tuple[Cut, ...]] | None = None,
+    quoting: bool = True,
 ) -> MappingResult:
     """Map FHIR R4 resources onto an encounter (see the module docstring for the rules).
 
@@ -186,10 +187,11 @@ def map_resources(
     findings of this illness, reach (CDS_FHIR_OBSERVATION_WINDOW_HOURS,
     CDS_FHIR_FINDING_WINDOW_HOURS); `cuts`, the rule base's thresholds per number field
     (cds.triage.thresholds), are what a measurement recorded as a bound is weighed against:
-    without them every bound is left unknown."""
+    without them every bound is left unknown. `quoting` False: the data problems name no record
+    by its id or time (the answer to the sender of one document, who knows both)."""
     if now is None:
         now = datetime.combine(today, time.max, tzinfo=UTC)
     elif now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     windows = Windows(now, timedelta(hours=measured_hours), timedelta(hours=current_hours))
-    return run(Collector(terminology(), today, windows, cuts), resources)
+    return run(Collector(terminology(), today, windows, cuts, quoting=quoting), resources)

@@ -59,7 +59,7 @@ def read_response(c: Collector, response: dict[str, Any]) -> None:
 
 def _read_items(c: Collector, response: dict[str, Any], when: datetime | None) -> None:
     rid = str(response.get("id", ""))
-    ref = f"QuestionnaireResponse/{rid}" if rid else "QuestionnaireResponse"
+    ref = c.ref({"resource_type": "QuestionnaireResponse", "id": rid})
     if when is None and response.get("item"):
         # every answer would fall outside its episode one by one, with nothing said
         c.error(
@@ -71,7 +71,7 @@ def _read_items(c: Collector, response: dict[str, Any], when: datetime | None) -
         # a wrong clock: every answer would be set aside one by one (readings.py names none)
         c.error(
             "fhir",
-            f"{ref} is authored in the future ({utc_label(when)}): its answers were not used",
+            f"{ref} is authored in the future{c.dated(utc_label(when))}: its answers were not used",
         )
     for path, answers in _answers_by_link_id(response.get("item") or []).items():
         spec = BY_PATH.get(path)

@@ -47,9 +47,16 @@ class Collector(SetAside):
     resource into it (read, error, ignore); result() decides the encounter."""
 
     def __init__(
-        self, term: Terminology, today: date, windows: Windows, cuts: Mapping[str, tuple[Cut, ...]] | None = None
+        self,
+        term: Terminology,
+        today: date,
+        windows: Windows,
+        cuts: Mapping[str, tuple[Cut, ...]] | None = None,
+        *,
+        quoting: bool = True,
     ) -> None:
         self.term = term
+        self.quoting = quoting
         self.cuts = cuts or {}  # the rule base's thresholds per number field: how a bound is weighed
         self.today = today
         self.windows = windows

@@ -32,6 +32,9 @@ class SetAside:
     # None): named if nothing else fills the field, or if what fills it is not that value
     deferred: list[tuple[str, str, str, Any]]
     errors: list[dict[str, str]]
+    # the lines name each record by its id and time; not where they are answered to the sender
+    # of the one document they came from (an interview's form: a problem never echoes its values)
+    quoting: bool
 
     def ahead(self, when: datetime) -> bool:
         """Whether a record made at `when` is dated after the evaluation: beyond a clock's skew
@@ -88,9 +91,11 @@ class SetAside:
         recorded "yesterday", perhaps 16 hours ago, had no card). A fully timed reading is
         admitted as before."""
         span = latest - when
-        stated = f"day ({when:%Y-%m-%d})" if span < timedelta(days=2) else f"month ({when:%Y-%m})"
+        stated = "day" + self.dated(f"{when:%Y-%m-%d}")
         if span > timedelta(days=32):
-            stated = f"year ({when:%Y})"
+            stated = "year" + self.dated(f"{when:%Y}")
+        elif span >= timedelta(days=2):
+            stated = "month" + self.dated(f"{when:%Y-%m}")
         self.later(
             path,
             f"{self.ref(source)} is recorded only to the {stated}, which begins before the window this "
@@ -105,7 +110,7 @@ class SetAside:
         if source.get("resource_type") != "QuestionnaireResponse":
             self.later(
                 path,
-                f"{self.ref(source)} is dated in the future ({utc_label(when)})",
+                f"{self.ref(source)} is dated in the future{self.dated(utc_label(when))}",
                 value,
             )
 
@@ -124,7 +129,7 @@ class SetAside:
             dated = "an onset" if source.get("resource_type") == "Condition" else "a date"
             self.later(
                 path,
-                f"{self.ref(source)}: recorded as present, with {dated} ({when:%Y-%m-%d}) before this "
+                f"{self.ref(source)}: recorded as present, with {dated}{self.dated(f'{when:%Y-%m-%d}')} before this "
                 "illness's window, so not read as new",
                 outcome="left unknown (ask whether it is new)",
             )
@@ -136,7 +141,7 @@ class SetAside:
         urinary-infection criteria of a pregnant patient)."""
         self.later(
             path,
-            f"{self.ref(source)}: recorded ({when:%Y-%m-%d}) more than {episode.days} days ago, so not "
+            f"{self.ref(source)}: recorded{self.dated(f'{when:%Y-%m-%d}')} more than {episode.days} days ago, so not "
             "read as holding now",
             outcome="left unknown (ask whether it still does)",
         )
@@ -180,9 +185,12 @@ class SetAside:
             also = f" (and {more} more record{'s' if more > 1 else ''} set aside)" if more else ""
             self.error(path, text + also)
 
-    @staticmethod
-    def ref(source: dict[str, str]) -> str:
-        return f"{source['resource_type']}/{source['id']}"
+    def ref(self, source: dict[str, str]) -> str:
+        return f"{source['resource_type']}/{source['id']}" if self.quoting and source["id"] else source["resource_type"]
+
+    def dated(self, label: str) -> str:
+        """A record's time, in brackets after what it qualifies, where records are named."""
+        return f" ({label})" if self.quoting else ""
 
 
 def _among(value: Any, read: Any) -> bool:

@@ -67,7 +67,8 @@ def encounter_from_response(document: Any) -> dict[str, Any]:
         message = f"{element} is not an element FHIR R4 defines there, or not of its datatype"
         raise validation_problem([{"field": "QuestionnaireResponse", "message": message}])
     now = datetime.now(UTC)
-    mapped = map_resources(resources, now.date(), now=now)
+    # the problems name the form's fields, not its id or its times: a problem echoes no value sent
+    mapped = map_resources(resources, now.date(), now=now, quoting=False)
     errors = [
         {"field": "QuestionnaireResponse" if e["field"] == "fhir" else f"item.{e['field']}", "message": e["message"]}
         for e in mapped.errors

@@ -216,6 +216,35 @@ def test_a_refusal_names_each_problem_once(client):
     assert [e["field"] for e in errors] == ["item.vitals.heart_rate"]
 
 
+@pytest.mark.parametrize(
+    ("days", "day_only", "said"),
+    [
+        (30, False, "authored in the future"),
+        (-10, False, "not read as new"),  # before this illness's window of a week
+        (-7, True, "recorded only to the day"),  # a day that begins before the window, ends in it
+    ],
+)
+def test_a_refused_form_is_named_without_its_id_or_its_times(client, days, day_only, said):
+    # found by an HTTP contract audit: "QuestionnaireResponse/SmithJohn-1970 is authored in the
+    # future (2027-03-04 05:06 UTC)"; an error names the fields at fault, never a value sent
+    from datetime import UTC, datetime, timedelta
+
+    when = datetime.now(UTC) + timedelta(days=days)
+    authored = when.date().isoformat() if day_only else when.isoformat()
+    qr = _response(
+        _item("patient.age_years", valueInteger=52),
+        _item("symptoms.saddle_anaesthesia", **_coding("LA33-6", "Yes")),
+        authored=authored,
+    )
+    qr["id"] = "SmithJohn-1970"
+    response = client.post("/v1/interview", data=__import__("json").dumps(qr), content_type=FHIR)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert said in text
+    for sent in ("SmithJohn", "1970", f"{when:%Y-%m-%d}", f"{when:%Y-%m})", f"{when:%H:%M}"):
+        assert sent not in text, sent
+
+
 def test_a_malformed_questionnaire_response_is_a_422_not_a_500(client):
     qr = _response()
     qr["item"] = [{"linkId": ["not", "a", "string"], "answer": "yes"}]
