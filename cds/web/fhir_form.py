@@ -35,6 +35,6 @@ def back_pain_triage() -> Response:
     interview: Interview = current_app.extensions["cds.interview"]
     body, digest = _form(interview.catalogue, current_app.config["CDS_SETTINGS"].public_base_url)
     etag = f'"{digest}"'
-    if request.if_none_match.contains(digest):
+    if request.if_none_match.contains_weak(digest):  # RFC 9110 13.1.2: weak comparison
         return Response(status=304, headers={"ETag": etag})
     return Response(body, mimetype=FHIR_JSON, headers={"ETag": etag})

@@ -36,7 +36,7 @@ def interview_of() -> Interview:
 def questions() -> Response:
     catalogue = interview_of().catalogue
     etag = f'"{catalogue.digest}"'
-    if request.if_none_match.contains(catalogue.digest):
+    if request.if_none_match.contains_weak(catalogue.digest):  # RFC 9110 13.1.2: weak comparison
         return Response(status=304, headers={"ETag": etag})
     return json_response(catalogue.to_json(), headers={"ETag": etag})
 

@@ -57,6 +57,9 @@ def test_a_matching_if_none_match_is_304(client):
     assert again.status_code == 304
     assert again.headers["ETag"] == etag and again.get_data() == b""
     assert client.get(PATH, headers={"If-None-Match": '"another-digest"'}).status_code == 200
+    # RFC 9110 13.1.2: If-None-Match compares weakly (found by an HTTP contract audit: 200)
+    assert client.get(PATH, headers={"If-None-Match": f'"x", W/{etag}'}).status_code == 304
+    assert client.get(PATH, headers={"If-None-Match": "*"}).status_code == 304
 
 
 def test_a_form_for_another_base_url_is_another_etag_so_no_cache_serves_it_stale(client):

@@ -27,6 +27,8 @@ def test_the_catalogue_is_served_with_its_digest_as_etag(client, catalogue):
     assert [a["label"] for a in saddle["answers"]] == ["Yes", "No", "Don't know"]
     again = client.get("/v1/questions", headers={"If-None-Match": response.headers["ETag"]})
     assert again.status_code == 304
+    weak = client.get("/v1/questions", headers={"If-None-Match": f"W/{response.headers['ETag']}"})
+    assert weak.status_code == 304  # RFC 9110 13.1.2: If-None-Match compares weakly
 
 
 def test_one_step_returns_the_result_the_next_questions_and_the_stop(client):
