@@ -26,10 +26,20 @@ from cds.web.observability import configure_logging, register_request_logging
 from cds.web.page_access import init_page_secret
 
 
+class _Flask(Flask):
+    def make_default_options_response(self) -> Response:
+        """OPTIONS on a route of no preflight of its own: 204 and Allow. Flask's answer was a 200
+        typed text/html with no body (werkzeug's default type)."""
+        response = super().make_default_options_response()
+        response.status_code = 204
+        del response.headers["Content-Type"]
+        return response
+
+
 def create_app(settings: Settings | None = None, config: Mapping[str, Any] | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level)
-    app = Flask(__name__)
+    app = _Flask(__name__)
     app.config.update(
         CDS_SETTINGS=settings,
         # a backstop only: each endpoint reads its body against its own limit (cds.web.body.json_body)

@@ -149,6 +149,15 @@ def test_wrong_method_is_405_problem_with_allow(client):
     assert_problem(client.post("/healthz"), 405)
 
 
+@pytest.mark.parametrize("path", ["/v1/evaluate", "/v1/interview", "/v1/questions", "/healthz", "/openapi.yaml"])
+def test_options_is_204_with_allow_and_no_content_type(client, path):
+    # found by an HTTP contract audit: Flask's automatic answer was a 200 typed text/html
+    response = client.options(path)
+    assert response.status_code == 204
+    assert "Content-Type" not in response.headers and response.get_data() == b""
+    assert "OPTIONS" in response.headers["Allow"] and response.headers["X-Request-ID"]
+
+
 def test_body_over_the_limit_is_413(client):
     body = '{"patient": {"age_years": 40}, "encounter_id": "' + "x" * 70_000 + '"}'
     assert_problem(client.post("/v1/evaluate", data=body, content_type="application/json"), 413)
