@@ -161,4 +161,6 @@ def _view(answers: Answers) -> dict[str, Any]:
 
 def _page(template: str, status: int, **context: Any) -> Response:
     html = render_template(template, **context)
-    return Response(html, status=status, mimetype="text/html")
+    # RFC 9110 11.6.1: a 401 names its scheme; the page also takes the API's Bearer key
+    headers = {"WWW-Authenticate": 'Bearer realm="cds"'} if status == 401 else None
+    return Response(html, status=status, mimetype="text/html", headers=headers)

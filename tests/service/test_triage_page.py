@@ -223,6 +223,7 @@ def test_the_page_keeps_answers_out_of_the_log(client, capsys):
 
 def test_with_api_keys_the_page_needs_one(locked):
     assert locked.get("/triage").status_code == 401
+    assert locked.get("/triage").headers["WWW-Authenticate"] == 'Bearer realm="cds"'  # RFC 9110 11.6.1
     assert "Access key" in locked.get("/triage").get_data(as_text=True)
     assert locked.post("/triage", data={"patient.age_years": "40"}).status_code == 401
     assert locked.get("/triage", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
