@@ -19,6 +19,7 @@ from cds.hooks.triage_form import TriageForm, form_answers
 from cds.problems import INVALID_CDS_HOOKS_REQUEST, Problem
 from cds.settings import Settings
 from cds.triage import Result, Triage
+from cds.triage.answers import left_unknown
 from cds.triage.fields import ADULT_AGE, BY_PATH
 from cds.triage.questions import Catalogue
 
@@ -92,12 +93,12 @@ def _evaluate(triage: Triage, mapping: MappingResult) -> Result:
         section, name = path.split(".", 1)
         return mapping.encounter.get(section, {}).get(name)
 
-    noes = [path for path in refused if value(path) is False or value(path) == "none"]
-    for path in sorted(noes or refused):
+    unknown = left_unknown(refused, value)
+    for path in sorted(unknown):
         section, name = path.split(".", 1)
         mapping.encounter.get(section, {}).pop(name, None)
     for path, message in sorted(refused.items()):
-        kept = "left unknown" if path in (noes or refused) else "kept"
+        kept = "left unknown" if path in unknown else "kept"
         mapping.errors.append({"field": path, "message": f"{message}; this one {kept}"})
     return triage.evaluate_document(mapping.encounter)
 

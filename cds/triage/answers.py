@@ -4,6 +4,7 @@ dotted path (an absent or null field is simply not there: unknown), the answers 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from cds.problems import validation_problem
@@ -100,3 +101,13 @@ class AnswerReader:
             first = {e["field"]: e for e in sorted(errors, key=lambda e: (e["field"], e["message"]))}
             raise validation_problem(list(first.values()))
         return tuple(applied)
+
+
+def left_unknown(refused: Iterable[str], value: Callable[[str], Any]) -> list[str]:
+    """Of answers refused as contradicting each other (principle 8), the ones to leave unknown
+    where they must still be evaluated (records of an EHR, a nurse's page): the "no" of the pair,
+    keeping the "yes", which can raise a flag and implies the other; all of them if none is a no.
+    Leaving both out made the level fall below what the "yes" alone gives."""
+    refused = list(refused)
+    noes = [path for path in refused if value(path) is False or value(path) == "none"]
+    return noes or refused

@@ -18,6 +18,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from cds.problems import Problem
+from cds.triage.answers import left_unknown
 from cds.triage.encounter import ASKED_UNKNOWN, load_encounter
 from cds.triage.questions import Answer, Catalogue, Question
 
@@ -33,6 +34,9 @@ class Answers:
     prefilled: set[str] = field(default_factory=set)
     errors: dict[str, str] = field(default_factory=dict)  # field path -> message
     raw: dict[str, str] = field(default_factory=dict)  # a number the form could not read, as typed
+    # answers in error that are still used: a value given with its "Don't know" (the value can
+    # raise a flag; left out, a heart rate of 135 showed ROUTINE)
+    doubted: set[str] = field(default_factory=set)
 
     def encounter(self) -> dict[str, Any]:
         enc: dict[str, Any] = {}
@@ -58,15 +62,17 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
         if q.multiple:
             chosen = form.getlist(q.path)
             if UNKNOWN in chosen and len(chosen) > 1:
-                out.errors[q.path] = "Choose the answers, or Don't know, not both"
+                _doubt(out, q, [c for c in chosen if c != UNKNOWN], "Choose the answers, or Don't know, not both")
             elif UNKNOWN in chosen:
                 out.unknown.append(q.path)
             elif chosen:
                 _put(out, q, chosen)
             continue
         given = list(dict.fromkeys(v.strip() for v in form.getlist(q.path) if v.strip()))
-        if len(given) > 1:
-            out.errors[q.path] = "Give one answer: a value, or Not known" if UNKNOWN in given else "Give one answer"
+        if len(given) == 2 and UNKNOWN in given:
+            _doubt(out, q, given[1 - given.index(UNKNOWN)], "Give one answer: a value, or Not known")
+        elif len(given) > 1:
+            out.errors[q.path] = "Give one answer"
         elif given == [UNKNOWN]:
             out.unknown.append(q.path)
         elif given:
@@ -77,6 +83,15 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
         if name not in catalogue.by_path and name != PREFILLED:
             out.errors[name] = "is not a question of this form; not used"
     return out
+
+
+def _doubt(out: Answers, q: Question, raw: Any, message: str) -> None:
+    """An answer given with "Don't know" beside it: shown as an error, and used until the nurse
+    chooses (when it can be read), since it can raise a flag and "not known" cannot."""
+    _put(out, q, raw)
+    if q.path not in out.errors:
+        out.doubted.add(q.path)
+        out.errors[q.path] = f"{message}; until then the answer is used"
 
 
 # "1,200" is twelve hundred to one reader and 1.2 to another: a comma before exactly three digits
@@ -146,33 +161,45 @@ def _fits(q: Question, value: Any) -> bool:
 
 def checked(
     answers: Answers, consistent: Callable[[dict[str, Any]], None] | None = None
-) -> tuple[dict[str, Any] | None, dict[str, str]]:
+) -> tuple[dict[str, Any] | None, dict[str, str], set[str]]:
     """The encounter the answers make, validated like the API's (and by `consistent`, which
-    refuses answers that contradict each other), and the errors by field path. An answer in
-    error is shown with its error and left out (unknown) while the others are evaluated: a typo
-    in one number, or "no new weakness" beside "the weakness is getting worse", must not hide an
-    emergency the other answers raise. The age is required before anything can be evaluated
-    (None)."""
+    refuses answers that contradict each other), the errors by field path, and the paths in
+    error whose answer is still used. An answer in error is shown with its error and left out
+    (unknown) while the others are evaluated: a typo in one number must not hide an emergency the
+    other answers raise. Of two answers that contradict each other ("no new weakness" beside "the
+    weakness is getting worse") the "no" is left out and the "yes" used, as of a value given with
+    "Don't know": leaving both out showed ROUTINE where the "yes" alone is an emergency. The age
+    is required before anything can be evaluated (None)."""
     errors = dict(answers.errors)
-    kept = Answers({p: v for p, v in answers.values.items() if p not in errors}, list(answers.unknown))
+    kept = Answers(
+        {p: v for p, v in answers.values.items() if p not in errors or p in answers.doubted}, list(answers.unknown)
+    )
     while "patient.age_years" in kept.values:
+        contradiction = False
         try:
             encounter = load_encounter(kept.encounter())
             if consistent is not None:
+                contradiction = True
                 consistent(encounter)
-            return encounter, errors
+            return encounter, errors, {p for p in errors if p in kept.values}
         except Problem as problem:
             before = answers_paths(kept)
-            for e in problem.errors:
-                path = ".".join(e["field"].removeprefix(f"{ASKED_UNKNOWN}.").split(".")[:2])
-                path = path if path in before else "patient.age_years"
-                errors.setdefault(path, e["message"])
+            named = [_answer_path(e["field"], before) for e in problem.errors]
+            for path, e in zip(named, problem.errors, strict=True):
+                errors[path] = e["message"] if path in answers.doubted else errors.get(path, e["message"])
+            for path in left_unknown(named, kept.values.get) if contradiction else named:
                 kept.values.pop(path, None)
                 if path in kept.unknown:
                     kept.unknown.remove(path)
             if answers_paths(kept) == before:
                 break  # a problem no answer can be left out for: nothing is evaluated
-    return None, errors
+    return None, errors, set()
+
+
+def _answer_path(field_path: str, answered: set[str]) -> str:
+    """The question a problem's field is the answer of; the age where it is none of them."""
+    path = ".".join(field_path.removeprefix(f"{ASKED_UNKNOWN}.").split(".")[:2])
+    return path if path in answered else "patient.age_years"
 
 
 def words(q: Question, value: Any) -> str:

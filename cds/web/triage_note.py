@@ -17,10 +17,12 @@ def triage_note(
     answers: Answers,
     catalogue: Catalogue,
     errors: dict[str, str] | None = None,
+    used: set[str] | frozenset[str] = frozenset(),
     now: datetime | None = None,
 ) -> str:
-    """`errors`: the answers left out of the evaluation, by path, with why. The record says which
-    answers the level stands on: a heart rate of 400 refused by the form was listed as given."""
+    """`errors`: the answers in error, by path, with why; left out of the evaluation but those
+    `used`. The record says which answers the level stands on: a heart rate of 400 refused by
+    the form was listed as given."""
     errors = errors or {}
     result = out["result"]
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -40,7 +42,7 @@ def triage_note(
         # an answer read, or a number the form could not read, as typed
         shown = words(q, answers.values[q.path]) if q.path in answers.values else answers.raw.get(q.path)
         if shown is not None:
-            lines.append(f"- {q.short}: {shown}{_standing(q.path, answers, errors)}")
+            lines.append(f"- {q.short}: {shown}{_standing(q.path, answers, errors, used)}")
     if answers.unknown:
         lines += ["", "Asked, not known: " + "; ".join(catalogue.by_path[p].short for p in answers.unknown)]
     stop = out["stop"]
@@ -54,9 +56,9 @@ def triage_note(
     return "\n".join(lines)
 
 
-def _standing(path: str, answers: Answers, errors: dict[str, str]) -> str:
+def _standing(path: str, answers: Answers, errors: dict[str, str], used: set[str] | frozenset[str]) -> str:
     if path in errors:
-        return f" (not used: {errors[path]})"
+        return f" ({'used, to be checked' if path in used else 'not used'}: {errors[path]})"
     if path in answers.prefilled:
         return " (from the EHR, not yet confirmed with the caller)"
     return ""

@@ -134,7 +134,7 @@ def _form_page(answers: Answers, status: int = 200, notice: str | None = None) -
 def _view(answers: Answers) -> dict[str, Any]:
     interview = _interview()
     catalogue = interview.catalogue
-    encounter, errors = checked(answers, interview.triage.decider.answers.check)
+    encounter, errors, used = checked(answers, interview.triage.decider.answers.check)
     out: InterviewResult | None = None
     ranked: dict[str, Ranked] = {}
     if encounter is not None:
@@ -147,7 +147,8 @@ def _view(answers: Answers) -> dict[str, Any]:
         "out": out,
         "ranked": ranked,
         "next": {q["field"]: q for q in out["next"]} if out else {},
-        "note": triage_note(out, answers, catalogue, errors) if out else "",
+        "used": used,
+        "note": triage_note(out, answers, catalogue, errors, used) if out else "",
         "levels": LEVELS,
         "label": LEVEL_LABEL,
         "UNKNOWN": UNKNOWN,

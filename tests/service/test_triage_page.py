@@ -118,6 +118,30 @@ def test_two_answers_that_contradict_each_other_are_shown_and_the_rest_still_dec
 
 
 @pytest.mark.parametrize(
+    ("pair", "alone"),
+    [
+        ({"symptoms.leg_numbness": "no", "symptoms.numbness_both_legs": "yes"}, {"numbness_both_legs": True}),
+        (
+            {"symptoms.leg_weakness": "none", "symptoms.leg_weakness_progressive": "yes"},
+            {"leg_weakness_progressive": True},
+        ),
+    ],
+)
+def test_of_two_answers_that_contradict_each_other_the_yes_is_used(client, catalogue, pair, alone):
+    """Found by a triage workflow audit: both answers were left out, and the banner showed
+    ROUTINE where the "yes" alone is an emergency. The "no" is left out, the "yes" used (as of
+    EHR records on a CDS Hooks card), and both are shown in error."""
+    expected = client.post("/v1/evaluate", json={"patient": {"age_years": 40}, "symptoms": alone}).get_json()
+    html = client.post("/triage", data={"patient.age_years": "40", **pair}).get_data(as_text=True)
+    assert f"Risk: {expected['risk_level'].upper()}." in html
+    assert expected["risk_level"] == "emergency"
+    note = re.search(r'<textarea[^>]*id="note"[^>]*>(.*?)</textarea>', html, re.S)[1]
+    yes, no = sorted(pair, key=lambda path: pair[path] != "yes")
+    assert re.search(rf"{re.escape(catalogue.by_path[yes].short)}: Yes \(used, to be checked: [^)]*contradict", note)
+    assert re.search(rf"{re.escape(catalogue.by_path[no].short)}: [^\n]*\(not used: [^)]*contradict", note)
+
+
+@pytest.mark.parametrize(
     ("path", "posted"),
     [
         ("vitals.heart_rate", ["140", "unknown"]),
@@ -136,6 +160,16 @@ def test_two_answers_to_one_question_are_shown_as_an_error_not_one_dropped(clien
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert f'id="err-{path.replace(".", "-")}"' in html
+    if "unknown" in posted:
+        # the answer beside "Don't know" is used until the nurse chooses (a triage workflow
+        # audit: 135 with "Not known" ticked showed ROUTINE, 135 alone is an emergency)
+        section, name = path.split(".")
+        value = [v for v in posted if v != "unknown"]
+        value = value if path == "pain.sites" else int(value[0])
+        alone = {"patient": {"age_years": 52}, "symptoms": {"reported_fever": True}}
+        alone.setdefault(section, {})[name] = value
+        expected = client.post("/v1/evaluate", json=alone).get_json()["risk_level"]
+        assert f"Risk: {expected.upper()}." in html and "until then the answer is used" in html
 
 
 @pytest.mark.parametrize(
