@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cds.triage.context import PartialList
 from cds.triage.decide import Decision
 from cds.triage.fields import ORDER
 from cds.triage.missing import Ranked
@@ -67,3 +68,18 @@ def implied_questions(
             raised = sorted({f for p in moving for f, at in p[1].items() if flags.get(f) != at})
             out.append(Ranked(q.path, raised, max(LEVEL_RANK[p[0]] for p in moving), 1, q.path in asked))
     return out
+
+
+def waiting_questions(
+    lowering: Iterable[str], d: Decision, level: int, raised: list[str], cannot: frozenset[str], listed: set[str]
+) -> list[Ranked]:
+    """The unknown inputs an answer to which could undo a raised flag (missing.lowering_inputs),
+    not already ranked: the stop waits on them, so they are asked, after the others of their
+    reach (the level now). Found by a triage workflow audit: with dysuria, a urinary infection
+    raised and every other answer given, the pain sites were never listed and the interview
+    neither stopped nor asked anything."""
+    asked = frozenset(d.encounter.get("asked_unknown") or ())
+    values = d.ctx.values
+    waiting = [p for p in lowering if p not in listed and (p not in values or isinstance(values[p], PartialList))]
+    waiting.sort(key=lambda p: (p in cannot, ORDER.get(p, 999)))
+    return [Ranked(p, list(raised), level, 2 if p in cannot else 1, p in asked) for p in waiting]

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from cds.problems import Problem
-from cds.triage.beyond_missing import implied_questions, pattern_open, pattern_questions
+from cds.triage.beyond_missing import implied_questions, pattern_open, pattern_questions, waiting_questions
 from cds.triage.conditions import QuantityAtom
 from cds.triage.context import Context, PartialList, Tri
 from cds.triage.decide import Decision
@@ -136,6 +136,10 @@ class Interview:
         implied = implied_questions(self.catalogue, d, now, self.acting, lambda q, v: self._previewed(q, v, d))
         listed = {r.path for r in ranked}
         ranked += [r for r in implied if r.path not in listed]
+        if raised and result["risk_level"] != "emergency":
+            level, cannot = LEVEL_RANK[result["risk_level"]], triage.results.missing.caller_cannot_give
+            listed = {r.path for r in ranked}
+            ranked += waiting_questions(self.lowering, d, level, list(raised), cannot, listed)
         chosen = self._choose(ranked, d, now, limit)
         nexts = [self._question(q, r, d, now) for q, r in chosen]
         out: InterviewResult = {

@@ -3,6 +3,8 @@ bound is an upper bound, every what-if is what the answer then does, every field
 name has a question, and "asked, does not know" changes the order and nothing else."""
 
 import copy
+import json
+from pathlib import Path
 
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
@@ -150,6 +152,26 @@ def test_an_answer_implied_by_another_is_still_asked_when_its_explicit_answer_ma
     out = interview(man, 40)
     assert out["stop"]["should_stop"] is False, out["stop"]
     assert "patient.pregnant" in [q["field"] for q in out["next"]]
+
+
+@SETTINGS
+@given(enc=st.one_of(encounters(), near_vignettes()))
+def test_while_the_interview_goes_on_it_has_a_question_to_ask(interview, enc):
+    """Found by a triage workflow audit: dysuria (a urinary infection, urgent) with every other
+    answer given but the pain sites, which could undo the flag: the stop waited on them, `next`
+    never listed them, and the page said both "keep asking" and "nothing left to ask"."""
+    out = interview(enc, 40)
+    assert out["stop"]["should_stop"] or out["next"], out["stop"]
+
+
+def test_an_input_the_stop_waits_on_is_asked(interview):
+    """The audit's call: a man with dysuria, every answer given but the pain sites."""
+    enc = json.loads((Path(__file__).parents[1] / "fixtures/interview/dysuria-all-but-sites.json").read_text())
+    out = interview(enc)
+    assert out["result"]["risk_level"] == "urgent" and out["stop"]["should_stop"] is False
+    assert out["next"][0]["field"] == "pain.sites"
+    put(enc, "pain.sites", ["lower_back"])
+    assert "pain.sites" not in [q["field"] for q in interview(enc)["next"]]
 
 
 def test_the_stopping_rule_does_stop_before_every_question_is_answered(interview, decider):
