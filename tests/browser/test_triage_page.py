@@ -201,6 +201,27 @@ def test_a_cards_link_opens_the_form_prefilled_and_leaves_no_answers_in_the_addr
     expect(page.locator("input[name=_prefilled]")).to_have_value("patient.age_years")
 
 
+def test_the_note_copied_has_the_answer_typed_just_before(browser, base_url):
+    """Found by a triage workflow audit: a heart rate typed and "Copy the note" clicked at once
+    copied the note of before, ROUTINE and no heart rate; the page then turned EMERGENCY."""
+    context = browser.new_context(base_url=base_url, permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    try:
+        page.goto("/triage")
+        answer(page, "patient.age_years", 40)
+        answer(page, "symptoms.reported_fever", True)
+        expect(banner(page)).to_contain_text("ROUTINE")
+        group(page, "vitals.heart_rate").get_by_role("textbox").fill("135")  # no change event yet
+        page.get_by_role("button", name="Copy the note", exact=True).click()
+        expect(page.locator("#copy-status")).to_have_text("Copied.")
+        copied = page.evaluate("navigator.clipboard.readText()")
+        assert "Heart rate: 135 beats per minute" in copied
+        level = banner(page).inner_text()
+        assert "EMERGENCY" in level and "EMERGENCY" in copied
+    finally:
+        context.close()
+
+
 def test_a_contradiction_is_shown_and_the_other_answers_still_update_the_banner(page):
     """Found driving the page: "no new weakness" beside "getting worse" made every update a 422
     that htmx did not swap, and saddle numbness with retention left the banner on ROUTINE."""

@@ -27,18 +27,52 @@
     return true;
   }
 
+  // The note copied is the one of every answer given: an answer typed and followed at once by
+  // "Copy the note" sends its update as the button takes the focus, and the note shown then
+  // still leaves it out (a triage workflow audit copied ROUTINE without the heart rate of 135
+  // that made it an emergency). The copy waits for the updates under way.
+  var inFlight = 0;
+  var waiting = [];
+  function settled() {
+    var run = waiting;
+    waiting = [];
+    run.forEach(function (fn) { fn(); });
+  }
+  function whenSettled(fn) {
+    if (inFlight === 0) { fn(); } else { waiting.push(fn); }
+  }
+  function wireUpdates() {
+    document.body.addEventListener("htmx:beforeRequest", function () { inFlight += 1; });
+    document.body.addEventListener("htmx:afterRequest", function (event) {
+      inFlight = Math.max(0, inFlight - 1);
+      // a failed update swaps nothing, so no settle follows it
+      if (inFlight === 0 && !event.detail.successful) { settled(); }
+    });
+    document.body.addEventListener("htmx:afterSettle", function () {
+      if (inFlight === 0) { settled(); }
+    });
+  }
+
+  function copyNote() {
+    var note = document.getElementById("note");
+    var stale = document.getElementById("stale");
+    var outOfDate = stale && !stale.hidden;
+    function say(text) {
+      var status = document.getElementById("copy-status");
+      if (status) { status.textContent = text; }
+    }
+    navigator.clipboard.writeText(note.value).then(function () {
+      say(outOfDate ? "Copied, but the note leaves out your latest answers: the last update failed." : "Copied.");
+    }, function () {
+      say("Copying failed: select the note and copy it.");
+    });
+  }
+
   function wireCopy() {
     var button = document.getElementById("copy-note");
-    var note = document.getElementById("note");
-    if (!button || !note || !navigator.clipboard) { return; }
+    if (!button || !document.getElementById("note") || !navigator.clipboard) { return; }
     button.hidden = false;
-    button.onclick = function () {
-      navigator.clipboard.writeText(note.value).then(function () {
-        document.getElementById("copy-status").textContent = "Copied.";
-      }, function () {
-        document.getElementById("copy-status").textContent = "Copying failed: select the note and copy it.";
-      });
-    };
+    button.onclick = function () { whenSettled(copyNote); };
   }
 
   // A live update that fails leaves the banner as it was: say so, loudly, until one succeeds.
@@ -113,6 +147,7 @@
   }
 
   if (resumePrefill()) { return; }
+  wireUpdates();
   wireCopy();
   document.body.addEventListener("htmx:afterSettle", wireCopy);
   wireStale();
