@@ -12,6 +12,7 @@ arrives in the URL fragment, which the browser keeps to itself; static/triage.js
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
@@ -20,6 +21,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from cds.form_link import LinkError, open_token
 from cds.settings import hash_key
+from cds.triage import Result
+from cds.triage.fields import ADULT_AGE
 from cds.triage.interview import Interview, InterviewResult
 from cds.triage.labels import LEVEL_LABEL
 from cds.triage.missing import Ranked
@@ -141,6 +144,7 @@ def _view(answers: Answers) -> dict[str, Any]:
         out, ranks = interview.step(encounter)
         ranked = {r.path: r for r in ranks}
     return {
+        "floor": _at_any_age(answers, interview) if encounter is None else None,
         "catalogue": catalogue,
         "answers": answers,
         "errors": errors,
@@ -158,6 +162,24 @@ def _view(answers: Answers) -> dict[str, Any]:
         "oob": False,
         "START": "patient.age_years",
     }
+
+
+def _at_any_age(answers: Answers, interview: Interview) -> Result | None:
+    """Without an age, the result at the youngest adult age, when it is urgent or an emergency:
+    the level can only rise with the age (principle 4), so the page can say "at least" that.
+    Found by a triage workflow audit: saddle numbness and a non-blanching rash, the age not
+    known, showed "No result yet" and nothing else. An age in error (a child's) shows nothing."""
+    age = "patient.age_years"
+    if age in answers.values or age in answers.errors or not (set(answers.values) | set(answers.unknown)) - {age}:
+        return None
+    youngest = replace(
+        answers, values={**answers.values, age: ADULT_AGE}, unknown=[p for p in answers.unknown if p != age]
+    )
+    encounter, _, _ = checked(youngest, interview.triage.decider.answers.check)
+    if encounter is None:
+        return None
+    result = interview.triage.evaluate(encounter)
+    return result if result["risk_level"] in ("urgent", "emergency") else None
 
 
 def _page(template: str, status: int, **context: Any) -> Response:

@@ -362,3 +362,36 @@ def test_signing_in_from_a_cards_link_keeps_its_prefill():
     response = app.test_client().post("/triage/signin", data={"key": KEY, "prefill": token})
     assert response.status_code == 200 and "Set-Cookie" in response.headers
     assert "From the EHR: check with the caller." in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("form", "shown"),
+    [
+        ({"patient.age_years": "unknown", "symptoms.saddle_anaesthesia": "yes"}, "at least EMERGENCY"),
+        ({"symptoms.saddle_anaesthesia": "yes", "symptoms.non_blanching_rash": "yes"}, "at least EMERGENCY"),
+        ({"patient.age_years": "unknown", "symptoms.reported_fever": "yes"}, "No result yet"),
+        ({"patient.age_years": "12", "symptoms.saddle_anaesthesia": "yes"}, "No result yet"),  # out of scope
+        ({"patient.age_years": ""}, "No result yet"),
+    ],
+)
+def test_without_an_age_the_page_says_the_level_it_is_at_least(client, form, shown):
+    """Found by a triage workflow audit: saddle numbness and a rash with the age not known
+    showed "No result yet" and nothing else. The level can only rise with the age (principle 4):
+    at the youngest adult age it is a floor, said when it is urgent or an emergency."""
+    html = client.post("/triage/evaluate", data=form).get_data(as_text=True)
+    banner = html[html.index('id="banner"') : html.index("</div>", html.index('id="banner"'))]
+    assert shown in banner
+    if "EMERGENCY" in shown:
+        assert 'role="alert"' in banner and "an estimate will do" in banner
+        floor = client.post(
+            "/v1/evaluate", json={"patient": {"age_years": 16}, "symptoms": {"saddle_anaesthesia": True}}
+        )
+        assert floor.get_json()["disposition"] in banner.replace("&#39;", "'").replace("&amp;", "&")
+
+
+def test_an_emergency_banner_is_an_alert(client):
+    html = client.post("/triage/evaluate", data={"patient.age_years": "40", "symptoms.saddle_anaesthesia": "yes"})
+    banner = html.get_data(as_text=True)
+    assert re.search(r'<p class="level" role="alert"><strong>Risk: EMERGENCY\.', banner)
+    routine = client.post("/triage/evaluate", data={"patient.age_years": "40", "symptoms.reported_fever": "yes"})
+    assert 'role="alert"><strong>Risk' not in routine.get_data(as_text=True)
