@@ -395,3 +395,12 @@ def test_an_emergency_banner_is_an_alert(client):
     assert re.search(r'<p class="level" role="alert"><strong>Risk: EMERGENCY\.', banner)
     routine = client.post("/triage/evaluate", data={"patient.age_years": "40", "symptoms.reported_fever": "yes"})
     assert 'role="alert"><strong>Risk' not in routine.get_data(as_text=True)
+
+
+def test_each_not_known_box_is_named_with_its_question(client, catalogue):
+    """A triage workflow audit: fourteen boxes a screen reader read as "Not known, checkbox",
+    none saying of which question."""
+    html = client.get("/triage").get_data(as_text=True)
+    named = re.findall(r'> Not known<span class="visually-hidden"> \((.*?)\)</span></label>', html)
+    numbers = [q.short for q in catalogue.questions if not q.answers]
+    assert sorted(named) == sorted(numbers) and html.count("> Not known<") == len(numbers)
