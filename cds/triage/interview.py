@@ -69,6 +69,7 @@ class NextQuestion(TypedDict):
     needed_for: list[str]
     could_raise_to: str
     asked_unknown: bool
+    source: str  # the guideline the question comes from: a source id of the rule base
     answers: NotRequired[list[dict[str, Any]]]
     unit: NotRequired[dict[str, str] | None]
     what_if: list[WhatIf]
@@ -248,6 +249,7 @@ class Interview:
             "needed_for": r.flags,
             "could_raise_to": LEVELS[r.reach],
             "asked_unknown": r.asked_unknown,
+            "source": q.source,
             "what_if": [],
         }
         if q.answers:

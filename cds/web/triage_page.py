@@ -146,6 +146,7 @@ def _view(answers: Answers) -> dict[str, Any]:
     return {
         "floor": _at_any_age(answers, interview) if encounter is None else None,
         "catalogue": catalogue,
+        "sources": interview.triage.rulebase.sources,
         "answers": answers,
         "errors": errors,
         "out": out,

@@ -42,6 +42,11 @@ def test_one_step_returns_the_result_the_next_questions_and_the_stop(client):
     assert body["questions"]["digest"]
 
 
+def test_each_next_question_names_its_guideline(client, catalogue):
+    body = client.post("/v1/interview", json={"patient": {"age_years": 52}}).get_json()
+    assert body["next"] and all(q["source"] == catalogue.by_path[q["field"]].source for q in body["next"])
+
+
 def test_an_emergency_stops_the_interview(client):
     body = client.post("/v1/interview", json=VIGNETTES["D05"]["encounter"]).get_json()
     assert body["result"]["risk_level"] == "emergency"

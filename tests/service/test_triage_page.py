@@ -404,3 +404,12 @@ def test_each_not_known_box_is_named_with_its_question(client, catalogue):
     named = re.findall(r'> Not known<span class="visually-hidden"> \((.*?)\)</span></label>', html)
     numbers = [q.short for q in catalogue.questions if not q.answers]
     assert sorted(named) == sorted(numbers) and html.count("> Not known<") == len(numbers)
+
+
+def test_each_question_names_its_guideline(client, catalogue, rulebase):
+    """A triage workflow audit: the page showed no source for any question (design 5.2)."""
+    html = client.get("/triage").get_data(as_text=True)
+    for q in catalogue.questions:
+        block = html[html.index(f'id="help-{q.path.replace(".", "-")}"') :]
+        label = rulebase.sources[q.source]["label"]
+        assert block[: block.index("</p>")].endswith(f"Source: {label}.</span>".replace("&", "&amp;")), q.path
