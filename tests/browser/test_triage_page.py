@@ -222,6 +222,20 @@ def test_the_note_copied_has_the_answer_typed_just_before(browser, base_url):
         context.close()
 
 
+def test_enter_in_an_answer_updates_the_triage_and_keeps_the_focus(page):
+    """A triage workflow audit: Enter in a box submitted the whole page, which came back with
+    the focus at its top."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 40)
+    box = group(page, "vitals.heart_rate").get_by_role("textbox")
+    box.fill("135")
+    page.evaluate("window.samePage = true")  # gone if the page is posted and loaded again
+    box.press("Enter")
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    assert page.evaluate("window.samePage === true")
+    assert box.evaluate("e => e === document.activeElement")
+
+
 def test_a_contradiction_is_shown_and_the_other_answers_still_update_the_banner(page):
     """Found driving the page: "no new weakness" beside "getting worse" made every update a 422
     that htmx did not swap, and saddle numbness with retention left the banner on ROUTINE."""

@@ -130,6 +130,20 @@
     });
   }
 
+  // Enter in an answer commits it (the live update), as leaving the box does; it submitted the
+  // whole page, which came back with the focus at its top, 89 questions away (a triage
+  // workflow audit). "Update the triage" still posts the page.
+  function wireEnter() {
+    var answers = document.querySelector("form[hx-post]");
+    if (!answers) { return; }
+    answers.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (event.key !== "Enter" || target.tagName !== "INPUT" || target.type === "submit") { return; }
+      event.preventDefault();
+      target.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
   // an answer from the EHR that the nurse changes is no longer the EHR's
   function wirePrefilledMarks() {
     var prefilled = document.querySelector("input[name=_prefilled]");
@@ -152,5 +166,6 @@
   document.body.addEventListener("htmx:afterSettle", wireCopy);
   wireStale();
   wireLeaving();
+  wireEnter();
   wirePrefilledMarks();
 })();
