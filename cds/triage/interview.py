@@ -155,10 +155,16 @@ class Interview:
         """The next questions, most dangerous first: within asked-unknown last and measurements
         after what a caller can answer, by the level the question's most dangerous answer would
         bring about on its own (previewed), then by the level it could reach with the other
-        unknowns, then in the order of `missing`. Previews stop once no unseen question can
-        outrank the chosen ones (its reach, an upper bound of what it does alone, is no higher)."""
+        unknowns, then a follow-up its parent's answer has just opened ("getting worse?" after
+        "weakness in one leg", as a protocol asks it: it came 13 questions later), then in the
+        order of `missing`. Previews stop once no unseen question can outrank the chosen ones
+        (its reach, an upper bound of what it does alone, is no higher)."""
         candidates = self._candidates(ranked, d)
-        candidates.sort(key=lambda c: (c[1].asked_unknown, c[1].tier == 2, -c[1].reach, c[2]))
+        known = d.ctx.values
+        shut = {
+            q.path: not q.enable_when or any(e.holds(known) is not True for e in q.enable_when) for q, *_ in candidates
+        }
+        candidates.sort(key=lambda c: (c[1].asked_unknown, c[1].tier == 2, -c[1].reach, shut[c[0].path], c[2]))
         scored: list[tuple[tuple[Any, ...], Question, Ranked]] = []
         for q, r, position, asks in candidates:
             group = (r.asked_unknown, r.tier == 2)
@@ -169,7 +175,7 @@ class Interview:
                 if group > worst[:2] or (group == worst[:2] and -r.reach >= worst[2]):
                     break
             alone = max((self._alone(x, v, d) for x in asks for v in self._dangerous(x)), default=0)
-            scored.append(((*group, -alone, -r.reach, position), q, r))
+            scored.append(((*group, -alone, -r.reach, shut[q.path], position), q, r))
         scored.sort(key=lambda s: s[0])
         return [(q, r) for _, q, r in scored[:limit]]
 

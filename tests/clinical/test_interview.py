@@ -118,6 +118,20 @@ def test_a_follow_up_is_never_asked_before_its_parent(interview, decider, catalo
     assert len(fields) == len(set(fields))
 
 
+def test_a_follow_up_just_opened_comes_first_of_its_rank(interview):
+    """A triage workflow audit: after "weakness in one leg", "is it getting worse?" (an
+    emergency by itself) came 13 questions later, behind others that reach an emergency alone."""
+    for parent, value, follow_up in (
+        ("symptoms.leg_weakness", "unilateral", "symptoms.leg_weakness_progressive"),
+        ("symptoms.leg_numbness", True, "symptoms.numbness_both_legs"),
+    ):
+        enc = {"patient": {"age_years": 50}}
+        put(enc, parent, value)
+        out = interview(enc)
+        assert out["next"][0]["field"] == follow_up, [q["field"] for q in out["next"]]
+        assert out["next"][0]["could_raise_to"] == "emergency"
+
+
 def test_the_parent_of_a_dangerous_follow_up_is_asked_in_its_place(interview):
     out = interview({"patient": {"age_years": 35}}, 40)
     fields = [q["field"] for q in out["next"]]
