@@ -86,12 +86,13 @@ def read_form(form: MultiDict[str, str], catalogue: Catalogue) -> Answers:
 
 
 def _doubt(out: Answers, q: Question, raw: Any, message: str) -> None:
-    """An answer given with "Don't know" beside it: shown as an error, and used until the nurse
-    chooses (when it can be read), since it can raise a flag and "not known" cannot."""
+    """An answer given with "Don't know" beside it: shown as an error, and until the nurse
+    chooses, read both ways (triage_page): the answer can raise a flag, and "not known" keeps
+    the self-care screen open and the SpO2 scale at its default."""
     _put(out, q, raw)
     if q.path not in out.errors:
         out.doubted.add(q.path)
-        out.errors[q.path] = f"{message}; until then the answer is used"
+        out.errors[q.path] = f"{message}; until then the page takes whichever gives the higher level"
 
 
 # "1,200" is twelve hundred to one reader and 1.2 to another: a comma before exactly three digits

@@ -137,7 +137,7 @@ def _form_page(answers: Answers, status: int = 200, notice: str | None = None) -
 def _view(answers: Answers) -> dict[str, Any]:
     interview = _interview()
     catalogue = interview.catalogue
-    encounter, errors, used = checked(answers, interview.triage.decider.answers.check)
+    encounter, errors, used = _checked(answers, interview)
     out: InterviewResult | None = None
     ranked: dict[str, Ranked] = {}
     if encounter is not None:
@@ -165,18 +165,44 @@ def _view(answers: Answers) -> dict[str, Any]:
     }
 
 
+def _checked(answers: Answers, interview: Interview) -> tuple[dict[str, Any] | None, dict[str, str], set[str]]:
+    """checked(), with each answer given beside its "Not known" read both ways, the reading of
+    the higher level kept (on a tie, "Not known": unknown is never an answer). Used as given, a
+    SpO2 scale of 2 beside its "Not known" lowered an emergency to ROUTINE, and a pain severity
+    beside its "Not known" completed the self-care screen (a review of the page's changes)."""
+    check = interview.triage.decider.answers.check
+    given = checked(answers, check)
+    if not answers.doubted:
+        return given
+    values = {p: v for p, v in answers.values.items() if p not in answers.doubted}
+    unknown = checked(replace(answers, values=values, unknown=[*answers.unknown, *sorted(answers.doubted)]), check)
+
+    def level(reading: tuple[dict[str, Any] | None, dict[str, str], set[str]]) -> int:
+        return -1 if reading[0] is None else LEVEL_RANK[interview.triage.evaluate(reading[0])["risk_level"]]
+
+    return given if level(given) > level(unknown) else unknown
+
+
 def _at_any_age(answers: Answers, interview: Interview) -> Result | None:
-    """Without an age, the result at the youngest adult age, when it is urgent or an emergency:
-    the level can only rise with the age (principle 4), so the page can say "at least" that.
-    Found by a triage workflow audit: saddle numbness and a non-blanching rash, the age not
-    known, showed "No result yet" and nothing else. An age in error (a child's) shows nothing."""
+    """Without an age (none, "Not known", or one the form cannot read), the result at the
+    youngest adult age, when it is urgent or an emergency: the level can only rise with the age
+    (principle 4), so the page can say "at least" that. Found by a triage workflow audit:
+    saddle numbness and a non-blanching rash, the age not known, showed "No result yet" and
+    nothing else. A child's age shows nothing: the service does not triage children."""
     age = "patient.age_years"
-    if age in answers.values or age in answers.errors or not (set(answers.values) | set(answers.unknown)) - {age}:
+    given = answers.values.get(age)
+    if (isinstance(given, int | float) and given < ADULT_AGE) or not (set(answers.values) | set(answers.unknown)) - {
+        age
+    }:
         return None
     youngest = replace(
-        answers, values={**answers.values, age: ADULT_AGE}, unknown=[p for p in answers.unknown if p != age]
+        answers,
+        values={**answers.values, age: ADULT_AGE},
+        unknown=[p for p in answers.unknown if p != age],
+        errors={p: e for p, e in answers.errors.items() if p != age},
+        doubted=answers.doubted - {age},
     )
-    encounter, _, _ = checked(youngest, interview.triage.decider.answers.check)
+    encounter, _, _ = _checked(youngest, interview)
     if encounter is None:
         return None
     result = interview.triage.evaluate(encounter)

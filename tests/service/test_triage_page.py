@@ -2,6 +2,7 @@
 as the API, answers only in POST bodies and never in a log, the EHR's prefill opened from a
 card's link, the live update's fragments, and the headers that keep the page to itself."""
 
+import copy
 import json
 import re
 import secrets
@@ -11,6 +12,8 @@ import pytest
 
 from cds.form_link import seal
 from cds.settings import Settings
+from cds.triage.labels import LEVEL_LABEL
+from cds.triage.rulebase.model import LEVELS
 from cds.web.app import create_app
 from tests.common.paths import RULES_DIR
 
@@ -161,15 +164,73 @@ def test_two_answers_to_one_question_are_shown_as_an_error_not_one_dropped(clien
     assert response.status_code == 422
     assert f'id="err-{path.replace(".", "-")}"' in html
     if "unknown" in posted:
-        # the answer beside "Don't know" is used until the nurse chooses (a triage workflow
-        # audit: 135 with "Not known" ticked showed ROUTINE, 135 alone is an emergency)
-        section, name = path.split(".")
-        value = [v for v in posted if v != "unknown"]
-        value = value if path == "pain.sites" else int(value[0])
-        alone = {"patient": {"age_years": 52}, "symptoms": {"reported_fever": True}}
-        alone.setdefault(section, {})[name] = value
-        expected = client.post("/v1/evaluate", json=alone).get_json()["risk_level"]
-        assert f"Risk: {expected.upper()}." in html and "until then the answer is used" in html
+        # until the nurse chooses, the answer beside "Don't know" and "Don't know" are both read
+        # and the higher level shown (a triage workflow audit: 135 with "Not known" ticked showed
+        # ROUTINE, 135 alone is an emergency)
+        assert f"Risk: {_higher(client, path, posted, {'symptoms': {'reported_fever': True}}).upper()}." in html
+        assert "until then the page takes whichever gives the higher level" in html
+
+
+def _higher(client, path, posted, rest, age=52):
+    """The higher level of an answer given beside its "Don't know", read either way."""
+    section, name = path.split(".")
+    value = [v for v in posted if v != "unknown"]
+    value = value if path == "pain.sites" else float(value[0])
+    given = {"patient": {"age_years": age}, **copy.deepcopy(rest)}
+    given.setdefault(section, {})[name] = int(value) if isinstance(value, float) and value.is_integer() else value
+    unknown = {"patient": {"age_years": age}, **copy.deepcopy(rest), "asked_unknown": [path]}
+    levels = [client.post("/v1/evaluate", json=e).get_json()["risk_level"] for e in (given, unknown)]
+    return max(levels, key=LEVELS.index)
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        # a review of the page's changes: a SpO2 scale of 2 beside its "Not known" lowered an
+        # emergency (SpO2 90 %, scale 1 by default) to ROUTINE
+        ({"vitals.spo2": "90", "vitals.spo2_scale": ["2", "unknown"]}, "EMERGENCY"),
+    ],
+)
+def test_an_answer_beside_its_dont_know_never_lowers_the_level(client, form, expected):
+    from werkzeug.datastructures import MultiDict
+
+    pairs = [("patient.age_years", "50")] + [
+        (k, v) for k, vs in form.items() for v in ([vs] if isinstance(vs, str) else vs)
+    ]
+    html = client.post("/triage/evaluate", data=MultiDict(pairs)).get_data(as_text=True)
+    assert f"Risk: {expected}." in html and "page takes whichever gives the higher level" in html
+
+
+@pytest.mark.parametrize("path", ["pain.severity", "pain.duration_days", "vitals.hours_since_urine", "pain.sites"])
+def test_an_answer_beside_its_dont_know_never_completes_the_self_care_screen(client, catalogue, path):
+    """A review of the page's changes: vignette D01 answered on the page is SELF-CARE; with one
+    of its screen answers also marked "Don't know" it became SELF-CARE, screen complete, where
+    the API with that field asked and not known gives ROUTINE."""
+    from werkzeug.datastructures import MultiDict
+
+    from tests.common.vignettes import encounter
+
+    enc = encounter("D01")
+    assert client.post("/v1/evaluate", json=enc).get_json()["risk_level"] == "self_care"
+    pairs = []
+    for section, members in enc.items():
+        for name, value in members.items() if isinstance(members, dict) else ():
+            for v in value if isinstance(value, list) else [value]:
+                if v is not None and f"{section}.{name}" in catalogue.by_path:
+                    pairs.append(
+                        (
+                            f"{section}.{name}",
+                            {True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else str(v),
+                        )
+                    )
+    pairs.append((path, "unknown"))
+    html = client.post("/triage/evaluate", data=MultiDict(pairs)).get_data(as_text=True)
+    unknown = copy.deepcopy(enc)
+    unknown[path.split(".")[0]].pop(path.split(".")[1], None)
+    unknown["asked_unknown"] = [path]
+    expected = client.post("/v1/evaluate", json=unknown).get_json()["risk_level"]
+    assert expected != "self_care"
+    assert f"Risk: {LEVEL_LABEL[expected]}." in html
 
 
 @pytest.mark.parametrize(
@@ -371,6 +432,9 @@ def test_signing_in_from_a_cards_link_keeps_its_prefill():
         ({"symptoms.saddle_anaesthesia": "yes", "symptoms.non_blanching_rash": "yes"}, "at least EMERGENCY"),
         ({"patient.age_years": "unknown", "symptoms.reported_fever": "yes"}, "No result yet"),
         ({"patient.age_years": "12", "symptoms.saddle_anaesthesia": "yes"}, "No result yet"),  # out of scope
+        # an age the form cannot read, or out of range, is no age (a review: "4O" hid the floor)
+        ({"patient.age_years": "4O", "symptoms.saddle_anaesthesia": "yes"}, "at least EMERGENCY"),
+        ({"patient.age_years": "200", "symptoms.saddle_anaesthesia": "yes"}, "at least EMERGENCY"),
         ({"patient.age_years": ""}, "No result yet"),
     ],
 )
