@@ -195,6 +195,9 @@ def test_a_cards_link_opens_the_form_prefilled_and_leaves_no_answers_in_the_addr
     expect(banner(page)).to_contain_text("Risk:")
     assert "prefill" not in page.url and "#" not in page.url
     assert page.evaluate("() => window.history.length") <= 2  # the token is not kept in the history
+    # Enter on an EHR answer left as it was does not make it the caller's (a review)
+    group(page, "patient.age_years").get_by_role("textbox").press("Enter")
+    expect(page.locator("input[name=_prefilled]")).to_have_value("patient.age_years symptoms.reported_fever")
     # an answer from the EHR the nurse changes is no longer marked as the EHR's
     group(page, "symptoms.reported_fever").get_by_role("radio", name="No", exact=True).check()
     expect(page.locator("#q-symptoms-reported_fever .prefilled")).to_have_count(0)
@@ -218,6 +221,14 @@ def test_the_note_copied_has_the_answer_typed_just_before(browser, base_url):
         assert "Heart rate: 135 beats per minute" in copied
         level = banner(page).inner_text()
         assert "EMERGENCY" in level and "EMERGENCY" in copied
+        # an update that fails: the note copied says it leaves out the answer (a review: it
+        # said "Copied." of the note of before)
+        page.route("**/triage/evaluate", lambda route: route.abort())
+        group(page, "vitals.heart_rate").get_by_role("textbox").fill("72")
+        page.get_by_role("button", name="Copy the note", exact=True).click()
+        expect(page.locator("#copy-status")).to_have_text(
+            "Copied, but the note leaves out your latest answers: the last update failed."
+        )
     finally:
         context.close()
 

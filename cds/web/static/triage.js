@@ -55,13 +55,15 @@
 
   function copyNote() {
     var note = document.getElementById("note");
-    var stale = document.getElementById("stale");
-    var outOfDate = stale && !stale.hidden;
     function say(text) {
       var status = document.getElementById("copy-status");
       if (status) { status.textContent = text; }
     }
     navigator.clipboard.writeText(note.value).then(function () {
+      // read once the copy is done: htmx reports a failed update (sendError, timeout) after
+      // the afterRequest that let the copy go, so the warning is up by now
+      var stale = document.getElementById("stale");
+      var outOfDate = stale && !stale.hidden;
       say(outOfDate ? "Copied, but the note leaves out your latest answers: the last update failed." : "Copied.");
     }, function () {
       say("Copying failed: select the note and copy it.");
@@ -140,7 +142,12 @@
       var target = event.target;
       if (event.key !== "Enter" || target.tagName !== "INPUT" || target.type === "submit") { return; }
       event.preventDefault();
-      target.dispatchEvent(new Event("change", { bubbles: true }));
+      if (target.type === "text") {
+        // a change only if the value changed, as leaving the box: Enter on an EHR answer left as
+        // it was must not make it the caller's
+        target.blur();
+        target.focus();
+      }
     });
   }
 
