@@ -140,10 +140,16 @@ def _view(answers: Answers) -> dict[str, Any]:
     encounter, errors, used = _checked(answers, interview)
     out: InterviewResult | None = None
     ranked: dict[str, Ranked] = {}
+    settling: set[str] = set()
     if encounter is not None:
         out, ranks = interview.step(encounter)
         ranked = {r.path: r for r in ranks}
+        # the questions asked for a flag already raised at their reach: their answer can only
+        # undo or confirm it (the stop waits on them), so "could raise" would mislead
+        raised = {f["id"]: LEVEL_RANK[f["risk_level"]] for f in out["result"]["flags"]}
+        settling = {r.path for r in ranks if r.flags and all(raised.get(f, -1) >= r.reach for f in r.flags)}
     return {
+        "settling": settling,
         "floor": _at_any_age(answers, interview) if encounter is None else None,
         "catalogue": catalogue,
         "sources": interview.triage.rulebase.sources,

@@ -15,7 +15,7 @@ from cds.settings import Settings
 from cds.triage.labels import LEVEL_LABEL
 from cds.triage.rulebase.model import LEVELS
 from cds.web.app import create_app
-from tests.common.paths import RULES_DIR
+from tests.common.paths import ROOT, RULES_DIR
 
 KEY = "page-key-for-tests-1234567890"
 LINK_KEY = secrets.token_urlsafe(32)
@@ -477,3 +477,19 @@ def test_each_question_names_its_guideline(client, catalogue, rulebase):
         block = html[html.index(f'id="help-{q.path.replace(".", "-")}"') :]
         label = rulebase.sources[q.source]["label"]
         assert block[: block.index("</p>")].endswith(f"Source: {label}.</span>".replace("&", "&amp;")), q.path
+
+
+def test_a_question_the_stop_waits_on_says_so_not_could_raise(client):
+    """A review: the pain sites, asked because an answer could undo the urinary infection
+    raised now, read "Could raise: urinary infection (up to URGENT)"."""
+    enc = json.loads((ROOT / "tests/fixtures/interview/dysuria-all-but-sites.json").read_text())
+    form = [
+        (f"{s}.{n}", {True: "yes", False: "no"}.get(v, str(v)) if isinstance(v, bool) else str(v))
+        for s, members in enc.items()
+        for n, v in members.items()
+    ]
+    from werkzeug.datastructures import MultiDict
+
+    html = client.post("/triage/evaluate", data=MultiDict(form)).get_data(as_text=True)
+    reach = re.search(r'id="reach-pain-sites"[^>]*>(.*?)</p>', html, re.S)[1]
+    assert reach == "Could change what is raised now: urinary infection; needed before the call can stop."
