@@ -34,8 +34,8 @@ class Answers:
     prefilled: set[str] = field(default_factory=set)
     errors: dict[str, str] = field(default_factory=dict)  # field path -> message
     raw: dict[str, str] = field(default_factory=dict)  # a number the form could not read, as typed
-    # answers in error that are still used: a value given with its "Don't know" (the value can
-    # raise a flag; left out, a heart rate of 135 showed ROUTINE)
+    # answers given beside their own "Don't know": in error, and read both ways until the nurse
+    # chooses (triage_page._checked); left out, a heart rate of 135 showed ROUTINE
     doubted: set[str] = field(default_factory=set)
 
     def encounter(self) -> dict[str, Any]:
@@ -168,9 +168,10 @@ def checked(
     error whose answer is still used. An answer in error is shown with its error and left out
     (unknown) while the others are evaluated: a typo in one number must not hide an emergency the
     other answers raise. Of two answers that contradict each other ("no new weakness" beside "the
-    weakness is getting worse") the "no" is left out and the "yes" used, as of a value given with
-    "Don't know": leaving both out showed ROUTINE where the "yes" alone is an emergency. The age
-    is required before anything can be evaluated (None)."""
+    weakness is getting worse") the "no" is left out and the "yes" used: leaving both out showed
+    ROUTINE where the "yes" alone is an emergency. An answer given beside its "Don't know" is used
+    here; the page also reads it as not known (triage_page._checked). The age is required before
+    anything can be evaluated (None)."""
     errors = dict(answers.errors)
     kept = Answers(
         {p: v for p, v in answers.values.items() if p not in errors or p in answers.doubted}, list(answers.unknown)

@@ -197,9 +197,8 @@ def _at_any_age(answers: Answers, interview: Interview) -> Result | None:
     nothing else. A child's age shows nothing: the service does not triage children."""
     age = "patient.age_years"
     given = answers.values.get(age)
-    if (isinstance(given, int | float) and given < ADULT_AGE) or not (set(answers.values) | set(answers.unknown)) - {
-        age
-    }:
+    others = (set(answers.values) | set(answers.unknown)) - {age}
+    if (isinstance(given, int | float) and given < ADULT_AGE) or not others:
         return None
     youngest = replace(
         answers,
