@@ -39,6 +39,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 	$(BIN)/python benchmarks/request_cost.py
+	$(BIN)/python benchmarks/stages.py
 	$(BIN)/python benchmarks/interview.py
 
 load: $(STAMP)
