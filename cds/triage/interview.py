@@ -157,8 +157,11 @@ class Interview:
         bring about on its own (previewed), then by the level it could reach with the other
         unknowns, then a follow-up its parent's answer has just opened ("getting worse?" after
         "weakness in one leg", as a protocol asks it: it came 13 questions later), then in the
-        order of `missing`. Previews stop once no unseen question can outrank the chosen ones
-        (its reach, an upper bound of what it does alone, is no higher)."""
+        order of `missing`. Previews stop once no unseen question can outrank the chosen ones.
+        What one answer does alone counts the flags already raised, so it is bounded by the
+        question's reach or by the level raised now, whichever is higher; the level raised now is
+        every candidate's floor, so a question visited later (no higher reach) can at most tie,
+        and its tie-break (shut, then the order of `missing`) is the order of the visit."""
         candidates = self._candidates(ranked, d)
         known = d.ctx.values
         shut = {
@@ -171,7 +174,8 @@ class Interview:
             if len(scored) >= limit:
                 worst = sorted(s[0] for s in scored)[limit - 1]
                 # visited by reach, then order: a later question can only outrank the last chosen
-                # by doing more alone, which needs a higher reach
+                # by doing more alone than it, which needs a reach above that (the level raised
+                # now is every candidate's floor)
                 if group > worst[:2] or (group == worst[:2] and -r.reach >= worst[2]):
                     break
             alone = max((self._alone(x, v, d) for x in asks for v in self._dangerous(x)), default=0)
