@@ -8,8 +8,9 @@ by (cds/fhir/questionnaire.py), and its answers are the ones that reader takes:
 - true/false: `choice` bound to the contained value set `#yes-no-unknown` (LOINC LA33-6 Yes,
   LA32-8 No, LA4489-6 Unknown): an Unknown answer is asked-unknown, never No;
 - one of a list: `choice` with an answerOption per value (system ANSWERS, the code is the value,
-  the display its words) and LOINC Unknown for "Don't know" (which the reader does not yet take
-  for a list question: a 422, see tests/service/test_fhir_form.py); pain sites repeat, one per site;
+  the display its words) and LOINC Unknown for "Don't know", which the reader takes as asked,
+  not known (tests/service/test_fhir_form.py); pain sites repeat, one per site, and offer no
+  "Don't know" (a site not selected is recorded as not hurting: an unanswered item is unknown);
 - a number: `integer` or `decimal`, with its UCUM unit and the contract's range.
 
 `enableWhen` mirrors the catalogue's `enable_when` (operators `=`, `!=` and `exists`; a Coding
