@@ -330,3 +330,57 @@ def test_back_to_the_blank_form_does_not_bring_back_the_last_calls_answers(page)
     expect(banner(page)).to_contain_text("No result yet")
     retention = group(page, "symptoms.urinary_retention")
     expect(retention.get_by_role("radio", name="Yes", exact=True)).not_to_be_checked()
+
+
+def test_an_alert_that_comes_back_unchanged_is_not_put_in_the_page_again(page):
+    """A triage workflow audit: every update put the error summary and the emergency banner back,
+    and a screen reader announces an alert each time one is put in the page, so an emergency or
+    a problem was announced again at every answer. An alert is announced when it appears or its
+    words change."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 45)
+    answer(page, "symptoms.leg_weakness", "none")
+    answer(page, "symptoms.leg_weakness_progressive", True)
+    expect(page.locator("#errors")).to_contain_text("contradict each other")
+    answer(page, "symptoms.saddle_anaesthesia", True)
+    answer(page, "symptoms.urinary_retention", True)
+    expect(banner(page)).to_contain_text("EMERGENCY")
+    alerts = page.get_by_role("alert")
+    expect(alerts).to_have_count(2)  # the problem and the emergency, each announced once
+    page.evaluate("window.shown = Array.from(document.querySelectorAll('[role=alert]:not([hidden])'))")
+    # an answer that changes neither: both stay in place, not announced again
+    answer(page, "symptoms.cough", True)
+    expect(page.locator("#note")).to_contain_text("Cough: Yes")
+    same = "Array.from(document.querySelectorAll('[role=alert]:not([hidden])')).every((e, i) => e === window.shown[i])"
+    assert page.evaluate(f"document.querySelectorAll('[role=alert]:not([hidden])').length === 2 && {same}")
+    # an answer that changes the banner's other lines but not the level or what to do: the banner
+    # is new, its level line is no longer an alert (the live region still reads the change)
+    level = page.locator("#banner .level").text_content()
+    answer(page, "symptoms.breathlessness", True)  # another serious cause: urgent, below the emergency
+    expect(banner(page)).to_contain_text("Other serious cause: raised")
+    expect(page.locator("#banner .level")).to_have_text(level)
+    expect(page.locator("#banner .level")).not_to_have_attribute("role", "alert")
+    expect(page.locator("#errors .error-summary")).to_have_attribute("role", "alert")
+    # the problem resolved and a new one: the new one is announced
+    answer(page, "symptoms.leg_weakness", "unilateral")
+    answer(page, "vitals.heart_rate", 400)
+    expect(page.locator("#errors")).to_contain_text("between 20 and 250")
+    expect(page.locator("#errors .error-summary")).to_have_attribute("role", "alert")
+
+
+def test_without_javascript_a_page_with_a_problem_opens_on_the_problem(browser, base_url):
+    """A triage workflow audit: without JavaScript, "Update the triage" brought the page back
+    with the focus at its top, past the banner, whatever was wrong. A problem now takes the
+    focus, as it does where the page loads whole with JavaScript; an update in place never
+    moves it (the focus stays in the answer being given)."""
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    page = context.new_page()
+    page.goto("/triage")
+    page.locator("#in-patient-age_years").fill("45")
+    group(page, "vitals.heart_rate").get_by_role("textbox").fill("400")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Update the triage", exact=True).click()
+    summary = page.locator("#errors .error-summary")
+    expect(summary).to_contain_text("between 20 and 250")
+    assert summary.evaluate("e => e === document.activeElement")
+    context.close()

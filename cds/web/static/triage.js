@@ -167,7 +167,28 @@
     }, true);
   }
 
+  // A screen reader announces an alert each time one is put in the page, and every update puts
+  // the banner and the error summary back: an emergency or a problem was announced again at
+  // each answer (a triage workflow audit). A part that comes back as it was is left in place;
+  // one that changed keeps an alert's role only where the alert's own words changed.
+  function wireQuietRepeats() {
+    document.body.addEventListener("htmx:oobBeforeSwap", function (event) {
+      var current = event.detail.target;
+      var fresh = event.detail.fragment.firstElementChild;
+      if (!fresh || (current.id !== "banner" && current.id !== "errors")) { return; }
+      if (fresh.isEqualNode(current)) {
+        event.detail.shouldSwap = false;
+        return;
+      }
+      Array.prototype.forEach.call(fresh.querySelectorAll("[role=alert]"), function (alert) {
+        var before = current.querySelector("." + alert.classList[0]);
+        if (before && before.textContent === alert.textContent) { alert.removeAttribute("role"); }
+      });
+    });
+  }
+
   if (resumePrefill()) { return; }
+  wireQuietRepeats();
   wireUpdates();
   wireCopy();
   document.body.addEventListener("htmx:afterSettle", wireCopy);
