@@ -361,6 +361,14 @@ def test_an_alert_that_comes_back_unchanged_is_not_put_in_the_page_again(page):
     expect(page.locator("#banner .level")).to_have_text(level)
     expect(page.locator("#banner .level")).not_to_have_attribute("role", "alert")
     expect(page.locator("#errors .error-summary")).to_have_attribute("role", "alert")
+    # and an answer that changes neither again: the banner without its alert role stays in place
+    page.evaluate("window.shown = [document.getElementById('banner'), document.getElementById('errors')]")
+    answer(page, "symptoms.sore_throat", True)
+    expect(page.locator("#note")).to_contain_text("Sore throat: Yes")
+    kept = (
+        "document.getElementById('banner') === window.shown[0] && document.getElementById('errors') === window.shown[1]"
+    )
+    assert page.evaluate(kept)
     # the problem resolved and a new one: the new one is announced
     answer(page, "symptoms.leg_weakness", "unilateral")
     answer(page, "vitals.heart_rate", 400)

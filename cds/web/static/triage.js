@@ -176,14 +176,18 @@
       var current = event.detail.target;
       var fresh = event.detail.fragment.firstElementChild;
       if (!fresh || (current.id !== "banner" && current.id !== "errors")) { return; }
-      if (fresh.isEqualNode(current)) {
-        event.detail.shouldSwap = false;
-        return;
-      }
+      // compared without the roles of alerts whose words are unchanged: once one has lost its
+      // role, every later update would otherwise differ from it and be put back
+      var unchanged = current.cloneNode(true);
       Array.prototype.forEach.call(fresh.querySelectorAll("[role=alert]"), function (alert) {
-        var before = current.querySelector("." + alert.classList[0]);
-        if (before && before.textContent === alert.textContent) { alert.removeAttribute("role"); }
+        var part = "." + alert.classList[0];
+        var before = current.querySelector(part);
+        if (before && before.textContent === alert.textContent) {
+          alert.removeAttribute("role");
+          unchanged.querySelector(part).removeAttribute("role");
+        }
       });
+      if (fresh.isEqualNode(unchanged)) { event.detail.shouldSwap = false; }
     });
   }
 
