@@ -42,6 +42,43 @@ def environ(method: str, path: str, body: bytes) -> dict[str, Any]:
     }
 
 
+class InProcess:
+    """The app called as a WSGI server would call it, with every vignette's encounter as a body:
+    what both in-process request benchmarks send (this one and stages.py)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.bodies = [
+            json.dumps(json.loads(p.read_text())["encounter"]).encode()
+            for p in sorted((ROOT / "tests" / "vignettes").glob("*.json"))
+        ]
+        self.statuses: list[str] = []
+
+    def _start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: Any = None
+    ) -> Callable[[bytes], object]:
+        self.statuses.append(status)
+        return lambda data: None
+
+    def call(self, method: str, path: str, body: bytes) -> None:
+        response = self.app(environ(method, path, body), self._start_response)
+        b"".join(response)
+        response.close()
+
+    def evaluate(self, i: int) -> None:
+        """POST /v1/evaluate with the i-th body, every vignette in turn."""
+        self.call("POST", "/v1/evaluate", self.bodies[i % len(self.bodies)])
+
+    def healthz(self, i: int) -> None:
+        self.call("GET", "/healthz", b"")
+
+    def all_ok(self) -> bool:
+        if any(not s.startswith("200") for s in self.statuses):
+            print("some requests did not answer 200", file=sys.stderr)
+            return False
+        return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=7)
@@ -50,29 +87,10 @@ def main() -> int:
 
     from cds.web.app import create_app
 
-    app = create_app()
+    server = InProcess(create_app())
+    evaluate, healthz = server.evaluate, server.healthz
     # each request still writes its log line, as under gunicorn, but not to the terminal
     terminal, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115
-    bodies = [
-        json.dumps(json.loads(p.read_text())["encounter"]).encode()
-        for p in sorted((ROOT / "tests" / "vignettes").glob("*.json"))
-    ]
-    statuses: list[str] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], object]:
-        statuses.append(status)
-        return lambda data: None
-
-    def call(method: str, path: str, body: bytes) -> None:
-        response = app(environ(method, path, body), start_response)
-        b"".join(response)
-        response.close()  # type: ignore[attr-defined]
-
-    def evaluate(i: int) -> None:
-        call("POST", "/v1/evaluate", bodies[i % len(bodies)])
-
-    def healthz(i: int) -> None:
-        call("GET", "/healthz", b"")
 
     def per_request(fn: Callable[[int], None]) -> float:
         started = time.perf_counter()
@@ -89,8 +107,7 @@ def main() -> int:
         timings["healthz"].append(per_request(healthz))
     sys.stdout.close()
     sys.stdout = terminal
-    if any(not s.startswith("200") for s in statuses):
-        print("some requests did not answer 200", file=sys.stderr)
+    if not server.all_ok():
         return 1
     for name, label in (("evaluate", "POST /v1/evaluate (mix)"), ("healthz", "GET /healthz")):
         values = timings[name]
