@@ -104,6 +104,19 @@ def answer_all(page: Page, encounter: dict) -> None:
                     answer(page, f"{section}.{name}", value)
 
 
+def contradiction_then_emergency(page: Page) -> None:
+    """A call with two answers that contradict each other (no new weakness, getting worse), then
+    saddle numbness with retention: a problem shown and an emergency."""
+    page.goto("/triage")
+    answer(page, "patient.age_years", 45)
+    answer(page, "symptoms.leg_weakness", "none")
+    answer(page, "symptoms.leg_weakness_progressive", True)
+    expect(page.locator("#errors")).to_contain_text("contradict each other")
+    answer(page, "symptoms.saddle_anaesthesia", True)
+    answer(page, "symptoms.urinary_retention", True)
+    expect(banner(page)).to_contain_text("EMERGENCY")
+
+
 def tab_to(page: Page, locator, limit: int = 500) -> None:
     """Press Tab until `locator` has the focus: the keyboard's way to a control."""
     for _ in range(limit):
@@ -250,14 +263,7 @@ def test_enter_in_an_answer_updates_the_triage_and_keeps_the_focus(page):
 def test_a_contradiction_is_shown_and_the_other_answers_still_update_the_banner(page):
     """Found driving the page: "no new weakness" beside "getting worse" made every update a 422
     that htmx did not swap, and saddle numbness with retention left the banner on ROUTINE."""
-    page.goto("/triage")
-    answer(page, "patient.age_years", 45)
-    answer(page, "symptoms.leg_weakness", "none")
-    answer(page, "symptoms.leg_weakness_progressive", True)
-    expect(page.locator("#errors")).to_contain_text("contradict each other")
-    answer(page, "symptoms.saddle_anaesthesia", True)
-    answer(page, "symptoms.urinary_retention", True)
-    expect(banner(page)).to_contain_text("EMERGENCY")
+    contradiction_then_emergency(page)
     expect(page).to_have_title("EMERGENCY: Back pain triage")
     shot(page, "contradiction-shown")
 
@@ -337,14 +343,7 @@ def test_an_alert_that_comes_back_unchanged_is_not_put_in_the_page_again(page):
     and a screen reader announces an alert each time one is put in the page, so an emergency or
     a problem was announced again at every answer. An alert is announced when it appears or its
     words change."""
-    page.goto("/triage")
-    answer(page, "patient.age_years", 45)
-    answer(page, "symptoms.leg_weakness", "none")
-    answer(page, "symptoms.leg_weakness_progressive", True)
-    expect(page.locator("#errors")).to_contain_text("contradict each other")
-    answer(page, "symptoms.saddle_anaesthesia", True)
-    answer(page, "symptoms.urinary_retention", True)
-    expect(banner(page)).to_contain_text("EMERGENCY")
+    contradiction_then_emergency(page)
     alerts = page.get_by_role("alert")
     expect(alerts).to_have_count(2)  # the problem and the emergency, each announced once
     page.evaluate("window.shown = Array.from(document.querySelectorAll('[role=alert]:not([hidden])'))")
